@@ -1,0 +1,73 @@
+"""The `metaex` command: one Typer app; each command group lives in its own module and registers itself."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from metaex import __version__
+from metaex.core.errors import MetaexError
+
+
+class _Group(TyperGroup):
+    """Turns a MetaexError anywhere below into one line on stderr and exit code 2 (traceback with --debug)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MetaexError as err:
+            if os.environ.get("METAEX_DEBUG"):
+                raise
+            typer.echo(f"metaex: error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except KeyboardInterrupt:
+            typer.echo("metaex: interrupted", err=True)
+            ctx.exit(130)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="metaex",
+    help="Grammar explanations as separate fine-tuning documents: build data, train, probe, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"metaex {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    if debug:
+        os.environ["METAEX_DEBUG"] = "1"
+
+
+def _register() -> None:
+    # each module adds its commands; imports here are light (typer + metaex.core entry points only)
+    from metaex.cli import explain, finetune, grammar, mix, probe, report, study
+
+    for module in (grammar, explain, mix, finetune, probe, report, study):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app(prog_name="metaex")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

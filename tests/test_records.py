@@ -1,0 +1,78 @@
+"""Record contracts: validation on read, atomic writes, one-line errors from the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from metaex.core import records
+from metaex.core.errors import InputError
+
+
+def test_roundtrip_is_byte_identical(tmp_path):
+    recs = [records.make("example", text="ka fo", grammar="Vemo", grammar_hash="abc", seed=1, split="train")]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    records.write(a, recs)
+    records.write(b, list(records.read(a, "example")))
+    assert a.read_bytes() == b.read_bytes()
+    assert json.loads(a.read_text())["schema"] == "metaex/example@1"
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"schema": "metaex/pair@1", "kind": "pair"}', "of kind 'pair' where 'example'"),
+        ('{"schema": "metaex/example@9", "kind": "example"}', "unknown schema"),
+        ('{"schema": "metaex/example@1", "kind": "example", "text": 3, "grammar": "g", "grammar_hash": "h",'
+         ' "seed": 1, "split": "train"}', "field 'text' should be str"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_bad_lines_name_file_and_line(tmp_path, line, message):
+    good = records.dumps(records.make("example", text="a", grammar="g", grammar_hash="h", seed=0, split="train"))
+    path = tmp_path / "in.jsonl"
+    path.write_text(good + "\n\n" + line + "\n")
+    with pytest.raises(InputError) as err:
+        list(records.read(path, "example"))
+    assert str(err.value).startswith(f"{path}:3: ")
+    assert message in str(err.value)
+
+
+def test_atomic_output_leaves_nothing_on_failure(tmp_path):
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(RuntimeError):
+        with records.atomic_output(out) as fh:
+            fh.write("partial\n")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        list(records.read(tmp_path / "nope.jsonl", "example"))
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(InputError, match="empty input"):
+        records.read_all(tmp_path / "empty.jsonl", "example")
+
+
+def test_help_is_fast_and_light(run_subprocess):
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys, time; t=time.perf_counter(); from metaex.cli.main import app; "
+            "print(time.perf_counter()-t); print(sorted(m for m in ('torch','nltk','transformers') if m in sys.modules))")
+    times = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+        times.append(float(out[0]))
+        assert out[1] == "[]"
+    assert sorted(times)[1] < 0.3
+    result = run_subprocess("--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+    t0 = time.perf_counter()
+    run_subprocess("--version")
+    assert time.perf_counter() - t0 < 3  # whole interpreter start; the import itself is checked above
