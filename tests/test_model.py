@@ -1,0 +1,60 @@
+"""`metaex model tiny` and model loading: hub-like folders, word-level tokenizer, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tiny_helpers import build, documents, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("model"))
+
+
+def test_folder_loads_like_a_hub_model(tiny):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny)
+    model = AutoModelForCausalLM.from_pretrained(tiny)
+    ids = tok("Vemo: ka blick?")["input_ids"]
+    assert tok.convert_ids_to_tokens(ids) == ["<s>", "Vemo", ":", "ka", "blick", "?"]
+    assert tok.pad_token_id != tok.eos_token_id and tok.unk_token_id is not None
+    assert model.config.tie_word_embeddings and model.config.hidden_size == 64
+    assert model.config.eos_token_id == tok.eos_token_id and model.config.vocab_size == len(tok)
+
+
+def test_same_seed_same_bytes_other_seed_other_weights(tmp_path, tiny):
+    again = build(tmp_path, seed=0)
+    other = build(tmp_path, name="other", seed=1)
+    same = (again / "model.safetensors").read_bytes() == (tiny / "model.safetensors").read_bytes()
+    assert same and (other / "model.safetensors").read_bytes() != (tiny / "model.safetensors").read_bytes()
+    assert (again / "tokenizer.json").read_text() == (tiny / "tokenizer.json").read_text()
+
+
+def test_cli_vocab_from_jsonl_and_pcfg(tmp_path, run_cli):
+    (tmp_path / "g.pcfg").write_text("# name: vemo\nS -> 'ka' [0.5] | 'blick' S [0.5]\n")
+    docs = write_jsonl(tmp_path / "d.jsonl", [{**documents(1)[0], "text": "Zib: (glo|tam)"}])
+    res = run_cli("model", "tiny", "--vocab-from", tmp_path / "g.pcfg", "--vocab-from", docs, "--no-builtin",
+                  "--seed", 2, "-o", tmp_path / "m")
+    assert res.exit_code == 0, res.output
+    vocab = json.loads((tmp_path / "m" / "tokenizer.json").read_text())["model"]["vocab"]
+    assert set(vocab) == {"<pad>", "<unk>", "<s>", "</s>", "vemo", "ka", "blick", "Zib", ":", "(", "glo", "|",
+                          "tam", ")"}
+
+
+def test_load_errors_are_one_line(tmp_path, tiny):
+    from metaex.core.errors import InputError
+    from metaex.core.models import check_coverage, load_model
+
+    with pytest.raises(InputError, match="no such model folder"):
+        load_model(str(tmp_path / "missing"))
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    with pytest.raises(InputError, match="merge"):
+        load_model(str(adapter))
+    _, tok = load_model(str(tiny))
+    with pytest.raises(InputError, match=r"f\.jsonl:2: word 'frob'"):
+        check_coverage(tok, ["Vemo: ka", "Vemo: ka frob"], "f.jsonl")
