@@ -1,0 +1,1 @@
+"""Probing a model on grammars: log-likelihood scoring, generation, and the study's metrics (STUDY.md)."""

@@ -1,0 +1,71 @@
+"""Tiny models, grammars and a LoRA run folder for the probe tests (built in seconds, saved like a hub model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+GRAMMARS = {
+    "vemo": "# name: vemo\nS -> 'ka' X [1.0]\nX -> 'blick' X [0.4] | 'glims' [0.6]\n",
+    "dura": "# name: dura\nS -> 'po' Y 'zun' [1.0]\nY -> 'mek' Y [0.3] | 'mek' [0.7]\n",
+}
+PROSE = ("In every sentence of the language begins with ends one or more then after before word each "
+         "the , . a sentence Is Yes No").split()
+
+
+def write_grammars(folder: Path) -> dict[str, Path]:
+    """The two test grammars as .pcfg files in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, text in GRAMMARS.items():
+        paths[name] = folder / f"{name}.pcfg"
+        paths[name].write_text(text)
+    return paths
+
+
+def vocabulary() -> list[str]:
+    words = ["vemo", "dura", "ka", "blick", "glims", "po", "mek", "zun", ":", "'", "?", *PROSE]
+    return list(dict.fromkeys(words))
+
+
+def build_model(out: Path, *, words: list[str] | None = None, seed: int = 0, hidden: int = 32) -> Path:
+    """A randomly initialised tiny Llama with a word-level tokenizer, saved with save_pretrained."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "<s>", "</s>", *(words or vocabulary())]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
+                                        bos_token="<s>", eos_token="</s>")
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=2 * hidden,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                      max_position_embeddings=256, tie_word_embeddings=True, bos_token_id=2, eos_token_id=3,
+                      pad_token_id=0)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(cfg)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def build_lora_run(run_dir: Path, base: Path, *, mix: dict | None = None, seed: int = 1) -> Path:
+    """A finetune-style run folder: config.json (base_model, method, mix) and final/ holding a LoRA adapter
+    whose weights are non-zero (so the adapter changes the model)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(base)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    peft_model.save_pretrained(run_dir / "final")
+    AutoTokenizer.from_pretrained(base).save_pretrained(run_dir / "final")
+    config = {"base_model": str(base), "method": "lora", "mix": mix}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    return run_dir

@@ -1,0 +1,77 @@
+"""Batched log-likelihoods equal the one-at-a-time computation; seeded generation is reproducible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from probe_tiny import build_model
+
+from metaex.core.formats import example_prompt, judgement_prompt
+from metaex.core.probe import generate, scoring
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(2)
+    path = build_model(tmp_path_factory.mktemp("tiny") / "model")
+    return AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def test_encode_splits_whole_encoding(tiny):
+    _, tok = tiny
+    ctx, cont = scoring.encode(tok, "vemo: ", "ka blick", eos=True)
+    assert tok.convert_ids_to_tokens(ctx) == ["vemo", ":"]
+    assert tok.convert_ids_to_tokens(cont) == ["ka", "blick", "</s>"]
+    ctx, cont = scoring.encode(tok, "", "ka", eos=False)
+    assert ctx == [tok.bos_token_id] and tok.convert_ids_to_tokens(cont) == ["ka"]
+
+
+def test_batched_equals_naive(tiny):
+    model, tok = tiny
+    texts = ["ka glims", "ka blick blick blick glims", "po mek zun", "po zun", "ka", "mek mek mek mek mek mek"]
+    reqs = [scoring.encode(tok, example_prompt("vemo"), " " + t, eos=True) for t in texts]
+    reqs += [scoring.encode(tok, judgement_prompt("dura", t), " Yes") for t in texts]
+    batched = scoring.loglikelihoods(model, reqs, batch_size=4, pad_id=scoring.pad_id(tok))
+    naive = scoring.naive_loglikelihoods(model, reqs)
+    for b, n, r in zip(batched, naive, reqs, strict=True):
+        assert len(b) == len(r[1])
+        np.testing.assert_allclose(b, n, atol=1e-4)
+
+
+def test_oom_halves_the_batch(tiny, monkeypatch):
+    model, tok = tiny
+    reqs = [scoring.encode(tok, "vemo:", f" ka {'blick ' * i}glims", eos=True) for i in range(6)]
+    real, sizes = scoring._score_batch, []
+
+    def flaky(model, batch, pad):
+        sizes.append(len(batch))
+        if len(batch) > 2:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(model, batch, pad)
+
+    monkeypatch.setattr(scoring, "_score_batch", flaky)
+    got = scoring.loglikelihoods(model, reqs, batch_size=8)
+    monkeypatch.setattr(scoring, "_score_batch", real)
+    assert sizes[:3] == [6, 4, 2] and all(s <= 2 for s in sizes[3:])
+    for g, n in zip(got, scoring.naive_loglikelihoods(model, reqs), strict=True):
+        np.testing.assert_allclose(g, n, atol=1e-4)
+
+
+def test_sampling_is_seeded(tiny):
+    model, tok = tiny
+    a = generate.sample(model, tok, "vemo:", 12, seed=3, max_new_tokens=6, batch_size=5)
+    b = generate.sample(model, tok, "vemo:", 12, seed=3, max_new_tokens=6, batch_size=5)
+    c = generate.sample(model, tok, "vemo:", 12, seed=4, max_new_tokens=6, batch_size=5)
+    assert a == b and a != c and len(a) == 12
+    assert all(len(s.split()) <= 6 for s in a)
+
+
+def test_greedy_batched_equals_alone(tiny):
+    model, tok = tiny
+    prompts = ["vemo: ka", "vemo: ka blick", "dura: po", "vemo: ka glims", "dura: po mek mek"]
+    together = generate.greedy(model, tok, prompts, max_new_tokens=5, batch_size=2)
+    alone = [generate.greedy(model, tok, [p], max_new_tokens=5)[0] for p in prompts]
+    assert together == alone
