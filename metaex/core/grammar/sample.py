@@ -1,0 +1,237 @@
+"""True PCFG sampling: seeded, iterative (no recursion limit), with length rejection, dedup and splits.
+
+A grammar is compiled once (cached by `Grammar.hash`) into integer tables: nonterminals are indices >= 0,
+terminals are negative (`~t`), each rule's right-hand side is stored reversed so that a derivation is one
+loop over an explicit stack. With `max_len`, a draw stops as soon as the terminals emitted plus the shortest
+completion of the pending stack exceed it (early rejection instead of finishing a too-long string).
+
+Randomness comes only from one `random.Random(seed)` per call, so the same seed gives the same strings.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass
+
+from metaex.core.errors import InputError
+from metaex.core.grammar.pcfg import Grammar
+
+# consecutive draws that yield nothing usable (too long, or a duplicate) before we give up
+_MAX_MISSES = 20_000
+# work budget (partial strings built) for the exact enumeration of a small language
+_ENUM_BUDGET = 300_000
+
+
+@dataclass(frozen=True)
+class _Tables:
+    terminals: tuple[str, ...]
+    start: int
+    alts: tuple[tuple[tuple[int, ...], ...], ...]  # per nonterminal: reversed right-hand sides
+    cum: tuple[tuple[float, ...], ...]             # per nonterminal: cumulative probabilities but the last
+    grow: tuple[tuple[int, ...], ...]              # per rule: its shortest yield minus the lhs's shortest
+    min_start: int                                 # shortest string of the grammar
+
+
+_CACHE: dict[str, _Tables] = {}
+
+
+def _tables(g: Grammar) -> _Tables:
+    if g.hash not in _CACHE:
+        _CACHE[g.hash] = _compile(g)
+    return _CACHE[g.hash]
+
+
+def _compile(g: Grammar) -> _Tables:
+    nts = {nt: i for i, nt in enumerate(g.nonterminals)}
+    terms = {t: i for i, t in enumerate(g.terminals)}
+    shortest = min_lengths(g)
+    alts, cum, grow = [], [], []
+    for nt in g.nonterminals:
+        rules = g.by_lhs[nt]
+        alts.append(tuple(tuple(nts[s] if s in nts else ~terms[s] for s in reversed(r.rhs)) for r in rules))
+        acc, c = 0.0, []
+        for r in rules[:-1]:
+            acc += r.prob
+            c.append(acc)
+        cum.append(tuple(c))
+        grow.append(tuple(sum(shortest.get(s, 1) for s in r.rhs) - shortest[nt] for r in rules))
+    return _Tables(g.terminals, nts[g.start], tuple(alts), tuple(cum), tuple(grow), shortest[g.start])
+
+
+def min_lengths(g: Grammar) -> dict[str, int]:
+    """Length of the shortest string each nonterminal derives (terminals count 1; no ε-rules)."""
+    best = {nt: float("inf") for nt in g.nonterminals}
+    changed = True
+    while changed:
+        changed = False
+        for r in g.rules:
+            n = sum(best.get(s, 1) for s in r.rhs)
+            if n < best[r.lhs]:
+                best[r.lhs] = n
+                changed = True
+    return {nt: int(v) for nt, v in best.items()}
+
+
+def _draw(t: _Tables, rand, limit: int) -> list[int] | None:
+    """One derivation's terminals (as ~index), or None once it must exceed `limit` terminals."""
+    out: list[int] = []
+    stack = [t.start]
+    pop, push, emit = stack.pop, stack.extend, out.append
+    alts, cum, grow = t.alts, t.cum, t.grow
+    need = t.min_start  # terminals emitted + shortest completion of the stack
+    while stack:
+        s = pop()
+        if s < 0:
+            emit(s)
+            continue
+        c = cum[s]
+        k = bisect.bisect(c, rand()) if c else 0
+        need += grow[s][k]
+        if need > limit:
+            return None
+        push(alts[s][k])
+    return out
+
+
+def _text(t: _Tables, draw: list[int]) -> str:
+    terms = t.terminals
+    return " ".join([terms[~x] for x in draw])
+
+
+def _check_args(g: Grammar, n: int, max_len: int | None) -> _Tables:
+    if n < 0:
+        raise InputError(f"cannot sample a negative number of strings ({n})")
+    t = _tables(g)
+    if max_len is not None:
+        if max_len < 1:
+            raise InputError(f"--max-len must be at least 1 (got {max_len})")
+        if t.min_start > max_len:
+            raise InputError(f"grammar {g.name} has no string of at most {max_len} terminals "
+                             f"(the shortest has {t.min_start})")
+    return t
+
+
+def sample_strings(g: Grammar, n: int, seed: int, *, max_len: int | None = None,
+                   distinct: bool = False) -> list[str]:
+    """`n` strings drawn from the PCFG (strings longer than `max_len` rejected), in draw order.
+
+    With `distinct`, duplicates are skipped; an InputError says so when the language (under `max_len`)
+    holds fewer than `n` strings (counted exactly when it is small) or when 20,000 draws in a row bring
+    nothing new.
+    """
+    t = _check_args(g, n, max_len)
+    rng = random.Random(seed)
+    if distinct:
+        _require_size(g, n, max_len)
+        return _distinct(g, t, rng, n, set(), max_len)
+    limit = max_len if max_len is not None else float("inf")
+    out, misses = [], 0
+    while len(out) < n:
+        d = _draw(t, rng.random, limit)
+        if d is None:
+            misses += 1
+            if misses > _MAX_MISSES:
+                raise InputError(f"grammar {g.name}: {_MAX_MISSES} draws in a row were longer than "
+                                 f"{max_len} terminals; raise --max-len")
+            continue
+        misses = 0
+        out.append(_text(t, d))
+    return out
+
+
+def sample_split(g: Grammar, n_train: int, n_test: int, seed: int, *,
+                 max_len: int | None = None) -> tuple[list[str], list[str]]:
+    """Distinct, disjoint train and test strings.
+
+    The test strings are drawn first, then train strings that are not among them, from one
+    `random.Random(seed)`: for one seed and `n_test` the test set does not depend on `n_train`, and the
+    train set for a smaller `n_train` is a prefix of the one for a larger (nested doses).
+    """
+    if n_train < 0 or n_test < 0:
+        raise InputError(f"cannot sample a negative number of strings ({n_train}, {n_test})")
+    t = _check_args(g, n_train + n_test, max_len)
+    _require_size(g, n_train + n_test, max_len)
+    rng = random.Random(seed)
+    test = _distinct(g, t, rng, n_test, set(), max_len)
+    train = _distinct(g, t, rng, n_train, set(test), max_len)
+    return train, test
+
+
+def _distinct(g: Grammar, t: _Tables, rng: random.Random, n: int, exclude: set[str],
+              max_len: int | None) -> list[str]:
+    limit = max_len if max_len is not None else float("inf")
+    seen = set(exclude)
+    out: list[str] = []
+    misses = draws = 0
+    while len(out) < n:
+        draws += 1
+        d = _draw(t, rng.random, limit)
+        s = None if d is None else _text(t, d)
+        if s is None or s in seen:
+            misses += 1
+            if misses > _MAX_MISSES:
+                bound = f" of at most {max_len} terminals" if max_len is not None else ""
+                raise InputError(
+                    f"grammar {g.name}: found only {len(seen)} distinct strings{bound} in {draws} draws "
+                    f"({misses - 1} in a row brought nothing new), {n + len(exclude)} were asked for; "
+                    "the language is (nearly) exhausted: ask for fewer or raise --max-len")
+            continue
+        misses = 0
+        seen.add(s)
+        out.append(s)
+    return out
+
+
+def _require_size(g: Grammar, n: int, max_len: int | None) -> None:
+    size = language_size(g, max_len, at_least=n)
+    if size is not None and size < n:
+        bound = f" of at most {max_len} terminals" if max_len is not None else ""
+        raise InputError(f"grammar {g.name} has only {size} distinct strings{bound}; "
+                         f"cannot draw {n} distinct strings")
+
+
+def is_finite(g: Grammar) -> bool:
+    """Whether the language is finite: no nonterminal derives itself through a rule that grows the string."""
+    reach = {nt: {s for r in g.by_lhs[nt] for s in r.rhs if s in g.by_lhs} for nt in g.nonterminals}
+    changed = True
+    while changed:
+        changed = False
+        for nt, rs in reach.items():
+            more = set().union(*(reach[s] for s in rs)) - rs
+            if more:
+                rs |= more
+                changed = True
+    for r in g.rules:
+        if len(r.rhs) > 1 and any(s in g.by_lhs and r.lhs in reach[s] | {s} for s in r.rhs):
+            return False
+    return True
+
+
+def language_size(g: Grammar, max_len: int | None = None, *, at_least: int) -> int | None:
+    """The exact number of distinct strings (of at most `max_len` terminals) when it is below `at_least`;
+    None when it is at least that many, or when counting would cost too much (then it is unknown)."""
+    if max_len is None and not is_finite(g):
+        return None
+    bound = max_len if max_len is not None else float("inf")
+    lang: dict[str, set[tuple[str, ...]]] = {nt: set() for nt in g.nonterminals}
+    work = 0
+    changed = True
+    while changed:
+        changed = False
+        for r in g.rules:
+            partial: set[tuple[str, ...]] = {()}
+            for s in r.rhs:
+                options = lang[s] if s in lang else ((s,),)
+                partial = {p + o for p in partial for o in options if len(p) + len(o) <= bound}
+                work += len(partial)
+                if work > _ENUM_BUDGET:
+                    return None
+            target = lang[r.lhs]
+            before = len(target)
+            target |= partial
+            if len(target) != before:
+                changed = True
+        if len(lang[g.start]) >= at_least:
+            return None
+    return len(lang[g.start])
