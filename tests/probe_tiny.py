@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 GRAMMARS = {
-    "vemo": "# name: vemo\nS -> 'ka' X [1.0]\nX -> 'blick' X [0.4] | 'glims' [0.6]\n",
-    "dura": "# name: dura\nS -> 'po' Y 'zun' [1.0]\nY -> 'mek' Y [0.3] | 'mek' [0.7]\n",
+    "vemo": "# name: vemo\nS -> 'ka' X [1.0]\nX -> 'blick' X [0.3] | 'glims' X [0.2] | 'glims' [0.5]\n",
+    "dura": "# name: dura\nS -> 'po' Y 'zun' [1.0]\nY -> 'mek' Y [0.3] | 'tov' Y [0.2] | 'mek' [0.5]\n",
 }
 PROSE = ("In every sentence of the language begins with ends one or more then after before word each "
          "the , . a sentence Is Yes No").split()
@@ -24,29 +24,15 @@ def write_grammars(folder: Path) -> dict[str, Path]:
 
 
 def vocabulary() -> list[str]:
-    words = ["vemo", "dura", "ka", "blick", "glims", "po", "mek", "zun", ":", "'", "?", *PROSE]
+    words = ["vemo", "dura", "ka", "blick", "glims", "po", "mek", "tov", "zun", ":", "'", "?", *PROSE]
     return list(dict.fromkeys(words))
 
 
-def build_model(out: Path, *, words: list[str] | None = None, seed: int = 0, hidden: int = 32) -> Path:
-    """A randomly initialised tiny Llama with a word-level tokenizer, saved with save_pretrained."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+def build_model(out: Path, *, words: list[str] | None = None, seed: int = 0) -> Path:
+    """A randomly initialised tiny Llama (the project's `build_tiny`) covering the test grammars."""
+    from metaex.core.models import build_tiny
 
-    vocab = ["[PAD]", "[UNK]", "<s>", "</s>", *(words or vocabulary())]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
-                                        bos_token="<s>", eos_token="</s>")
-    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=2 * hidden,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                      max_position_embeddings=256, tie_word_embeddings=True, bos_token_id=2, eos_token_id=3,
-                      pad_token_id=0)
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(cfg)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    build_tiny(words or vocabulary(), out, seed=seed)
     return out
 
 
@@ -57,6 +43,8 @@ def build_lora_run(run_dir: Path, base: Path, *, mix: dict | None = None, seed: 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from metaex.core.models.load import model_fingerprint
+
     model = AutoModelForCausalLM.from_pretrained(base)
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
     torch.manual_seed(seed)
@@ -66,6 +54,8 @@ def build_lora_run(run_dir: Path, base: Path, *, mix: dict | None = None, seed: 
                 p.normal_(0, 0.5)
     peft_model.save_pretrained(run_dir / "final")
     AutoTokenizer.from_pretrained(base).save_pretrained(run_dir / "final")
-    config = {"base_model": str(base), "method": "lora", "mix": mix}
+    (run_dir / "final" / "metaex.json").write_text(json.dumps(
+        {"base_model": str(base), "base_fingerprint": model_fingerprint(str(base))}))
+    config = {"schema": "metaex/run@1", "base_model": str(base), "method": "lora", "mix": mix}
     (run_dir / "config.json").write_text(json.dumps(config))
     return run_dir

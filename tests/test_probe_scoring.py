@@ -23,7 +23,7 @@ def tiny(tmp_path_factory):
 def test_encode_splits_whole_encoding(tiny):
     _, tok = tiny
     ctx, cont = scoring.encode(tok, "vemo: ", "ka blick", eos=True)
-    assert tok.convert_ids_to_tokens(ctx) == ["vemo", ":"]
+    assert tok.convert_ids_to_tokens(ctx) == ["<s>", "vemo", ":"]
     assert tok.convert_ids_to_tokens(cont) == ["ka", "blick", "</s>"]
     ctx, cont = scoring.encode(tok, "", "ka", eos=False)
     assert ctx == [tok.bos_token_id] and tok.convert_ids_to_tokens(cont) == ["ka"]

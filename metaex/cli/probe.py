@@ -1,9 +1,74 @@
-"""`metaex probe` — command wiring (filled in by its issue)."""
+"""`metaex probe`: every metric of the study on a model, or on base + adapter in one load; a table on stderr."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def probe(
+    model: str | None = typer.Option(None, "--model", envvar="METAEX_MODEL", help="Base model: a folder, a full "
+                                     "fine-tune run folder, or a hub id. With --adapter, read from the run."),
+    adapter: str | None = typer.Option(None, "--adapter", help="A LoRA/QLoRA run folder (or adapter folder); "
+                                       "base and adapter are both probed, every item gets paired rows."),
+    grammar: list[Path] = typer.Option([], "--grammar", help="Grammar instance .pcfg (repeatable)."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="The mix manifest (condition, dose, seed, "
+                                         "which grammars are explained); default: the run's config.json."),
+    tests: Path | None = typer.Option(None, "--tests", help="Test strings (example records); default: "
+                                      "drawn from the grammar."),
+    pairs: Path | None = typer.Option(None, "--pairs", help="Minimal pairs (pair records); default: made "
+                                      "from the test strings."),
+    train: list[Path] = typer.Option([], "--train", help="Training strings novelty is judged against: all "
+                                     "that any condition of the seed used (repeatable)."),
+    explanations: Path | None = typer.Option(None, "--explanations", help="Explanation records of these and "
+                                             "sibling grammars, for the verbalization choice."),
+    samples: int = typer.Option(200, "--samples", min=1, help="Sampled strings per grammar and variant."),
+    temperature: float = typer.Option(1.0, "--temperature", min=0.0, help="Sampling temperature (0 = greedy)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sampling and of items made from the grammar."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most K samples, tests, pairs and "
+                                     "explanations per grammar (quick looks)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Rows per forward/generate call "
+                                   "(halved on out-of-memory)."),
+    arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "
+                                   "base model's folder name)."),
+    out: Path = typer.Option(..., "-o", "--out", help="PROBE_DIR to write (items.jsonl, summary.jsonl, "
+                             "config.json)."),
+) -> None:
+    """Sample, score and judge grammar strings; write per-item rows and one summary row per metric."""
+    from rich.console import Console
+
+    from metaex.core.probe import ProbeOptions, run_probe
+
+    console = Console(stderr=True)
+    options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size)
+    summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
+                        explanations=explanations, manifest=manifest, options=options, arm=arm,
+                        log=lambda msg: console.print(f"[dim]{msg}[/dim]"))
+    console.print(_table(summary))
+    console.print(f"wrote {out}/items.jsonl, summary.jsonl, config.json")
+
+
+def _table(summary: list[dict]):
+    """Metrics as rows, grammar × variant as columns."""
+    from rich.table import Table
+
+    columns = list(dict.fromkeys((r["grammar"], r["variant"]) for r in summary))
+    metrics = list(dict.fromkeys(r["metric"] for r in summary))
+    value = {(r["metric"], r["grammar"], r["variant"]): r for r in summary}
+    table = Table(title="probe summary (n in brackets)")
+    table.add_column("metric")
+    for g, v in columns:
+        table.add_column(f"{g}\n{v}", justify="right")
+    for m in metrics:
+        cells = []
+        for g, v in columns:
+            r = value.get((m, g, v))
+            cells.append("" if r is None else ("-" if r["value"] is None else f"{r['value']:.3f}") + f" ({r['n']})")
+        table.add_row(m, *cells)
+    return table
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("probe")(probe)

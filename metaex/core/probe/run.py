@@ -1,0 +1,211 @@
+"""`run_probe`: probe a model (and base + adapter in one load) on grammars, write PROBE_DIR, return the summary.
+
+PROBE_DIR holds `items.jsonl` (probe_item), `summary.jsonl` (probe_summary), `config.json` (model, adapter,
+their hashes, seed, options, inputs, versions, the run's mix manifest) and `parts/`: one file per
+grammar × variant named by a hash of everything that determines it (model and adapter hashes, the grammar's
+items, the options). A re-run with the same arguments reuses finished parts and loads no model when all are
+there. Every input is read and checked before anything is written. The study driver calls `run_probe` in
+process for many runs (`model_obj` passes an already loaded model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from metaex.core import records
+from metaex.core.errors import InputError
+from metaex.core.grammar.pcfg import Grammar, load_grammar
+from metaex.core.probe.inputs import load_items
+from metaex.core.probe.tasks import GrammarItems, ProbeOptions, probe_grammar
+
+PROBE_SCHEMA = "metaex/probe@1"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is probed: the base model to load, the adapter on it (or None), the run folder, the variants."""
+
+    model: str
+    adapter: str | None
+    run_dir: str | None
+    run_config: dict | None
+    variants: tuple[str, ...]
+
+
+def resolve_target(model: str | None, adapter: str | None) -> Target:
+    """From `--model` / `--adapter` arguments: the base model comes from the run folder when not given."""
+    from metaex.core.models.load import is_run_dir, resolve_adapter, resolve_model, resolve_run
+
+    if adapter is not None:
+        if not Path(adapter).exists():
+            raise InputError("no such run or adapter folder", adapter)
+        run = resolve_run(adapter) if is_run_dir(Path(adapter)) else None
+        folder = resolve_adapter(adapter)
+        base = model or (run or {}).get("base_model") or _adapter_base(folder)
+        if base is None:
+            raise InputError("cannot tell the base model of this adapter: pass --model", adapter)
+        resolve_model(base)
+        return Target(str(base), str(folder), adapter if run else None, run, ("base", "adapter"))
+    if model is None:
+        raise InputError("give --model MODEL, or --adapter RUN_DIR (the base model is then read from the run)")
+    resolve_model(model)
+    run = resolve_run(model) if is_run_dir(Path(model)) else None
+    return Target(str(model), None, model if run else None, run, ("model",) if run else ("base",))
+
+
+def _adapter_base(folder: Path) -> str | None:
+    for name, key in (("metaex.json", "base_model"), ("adapter_config.json", "base_model_name_or_path")):
+        if (folder / name).is_file():
+            base = json.loads((folder / name).read_text()).get(key)
+            if base:
+                return base
+    return None
+
+
+def _file_hash(path: str | Path) -> str:
+    h = hashlib.sha256()
+    p = Path(path)
+    for f in sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _mix(target: Target, manifest: str | Path | None) -> dict | None:
+    if manifest is None:
+        return (target.run_config or {}).get("mix")
+    try:
+        return json.loads(Path(manifest).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such manifest file", str(manifest)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"not a JSON manifest ({err})", str(manifest)) from None
+
+
+def _grammars(paths: Sequence[str | Path | Grammar], mix: dict | None) -> list[Grammar]:
+    """Grammar files; without any, the `path` entries of the manifest's grammars."""
+    if not paths and mix:
+        paths = [e["path"] for e in mix.get("grammars", []) if e.get("path")]
+    if not paths:
+        raise InputError("no grammar: give --grammar G.pcfg (repeatable) or a manifest listing grammar paths")
+    gs = [p if isinstance(p, Grammar) else load_grammar(p) for p in paths]
+    names = [g.name for g in gs]
+    if len(set(names)) < len(names):
+        raise InputError(f"two grammars share a name ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
+    return gs
+
+
+def context(g: Grammar, mix: dict | None, variant: str, run: str | None, arm: str | None) -> dict:
+    """The provenance fields of every row (DESIGN.md, Probe outputs); mix fields are null without a mix."""
+    mix = mix or {}
+    entry = next((e for e in mix.get("grammars", []) if e.get("name") == g.name), {})
+    return {"grammar": g.name, "grammar_hash": g.hash, "template": entry.get("template") or g.meta.get("template"),
+            "explained": entry.get("explained"), "condition": mix.get("condition"), "dose": mix.get("dose"),
+            "seed": mix.get("seed"), "arm": arm, "run": run, "variant": variant,
+            "producer": records.producer("probe")}
+
+
+def _part_path(out_dir: Path, g: Grammar, variant: str, key: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return out_dir / "parts" / f"{re.sub(r'[^A-Za-z0-9_-]', '_', g.name)}.{variant}.{digest}.jsonl"
+
+
+def _versions() -> dict:
+    out = {}
+    for pkg in ("metaex", "torch", "transformers", "peft", "tokenizers"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def run_probe(model: str | None = None, adapter: str | None = None,
+              grammars: Sequence[str | Path | Grammar] = (), *, out_dir: str | Path,
+              tests: str | Path | None = None, pairs: str | Path | None = None, train: Sequence[str | Path] = (),
+              explanations: str | Path | None = None, manifest: str | Path | None = None,
+              options: ProbeOptions = ProbeOptions(), arm: str | None = None,
+              model_obj: tuple[Any, Any] | None = None, log: Callable[[str], None] | None = None) -> list[dict]:
+    """Probe every grammar with every variant (base and adapter, or the model), write PROBE_DIR, return the
+    summary rows. `model_obj` = (model, tokenizer) already loaded for this target (a peft model when there is
+    an adapter) skips loading; `log` receives progress lines."""
+    log = log or (lambda _msg: None)
+    out = Path(out_dir)
+    target = resolve_target(model, adapter)
+    mix = _mix(target, manifest)
+    gs = _grammars(grammars, mix)
+    items = load_items(gs, options, tests=tests, pairs=pairs, train=train, explanations=explanations)
+    run_name = Path(target.run_dir).name if target.run_dir else None
+    arm = arm or (target.run_config or {}).get("arm") or Path(str((target.run_config or {}).get("base_model")
+                                                                   or target.model)).name
+    from metaex.core.models.load import model_fingerprint, resolve_model
+
+    hashes = {"model_hash": model_fingerprint(resolve_model(target.model)[0]),
+              "adapter_hash": _file_hash(target.adapter) if target.adapter else None}
+    parts = {(g.name, v): _part_path(out, g, v, {**hashes, "items": items[g.name].digest(), "variant": v,
+                                                 "options": options.key()})
+             for g in gs for v in target.variants}
+    todo = [k for k, p in parts.items() if not p.is_file()]
+    log(f"{len(parts) - len(todo)} of {len(parts)} parts already done")
+    if todo:
+        net, tok = model_obj or _load(target)
+        _check_coverage(tok, gs, items, explanations)
+        for name, variant in todo:
+            log(f"probing {name} ({variant})")
+            rows = _probe_part(net, tok, items[name], options, target, variant)
+            ctx = context(items[name].grammar, mix, variant, run_name, arm)
+            records.write(parts[(name, variant)], _as_records(rows, ctx))
+    all_rows = [r for p in parts.values() for r in records.read_all(p, ("probe_item", "probe_summary"))]
+    summary = [r for r in all_rows if r["kind"] == "probe_summary"]
+    records.write(out / "items.jsonl", (r for r in all_rows if r["kind"] == "probe_item"))
+    records.write(out / "summary.jsonl", summary)
+    records.write_json(out / "config.json", {
+        "schema": PROBE_SCHEMA, "model": target.model, "adapter": target.adapter, "run": target.run_dir, **hashes,
+        "variants": list(target.variants), "seed": options.seed, "options": options.key(), "arm": arm,
+        "grammars": [{"name": g.name, "hash": g.hash, "source": g.source} for g in gs],
+        "inputs": {"tests": _input(tests), "pairs": _input(pairs), "train": [_input(t) for t in train],
+                   "explanations": _input(explanations), "manifest": _input(manifest)},
+        "mix": mix, "versions": _versions(), "producer": records.producer("probe")})
+    return summary
+
+
+def _input(path: str | Path | None) -> dict | None:
+    return None if path is None else {"path": str(path), "sha256": _file_hash(path)}
+
+
+def _load(target: Target) -> tuple[Any, Any]:
+    from metaex.core.models.load import load_model
+
+    return load_model(target.model, adapter=target.adapter)
+
+
+def _check_coverage(tokenizer: Any, gs: Sequence[Grammar], items: dict[str, GrammarItems],
+                    explanations: str | Path | None) -> None:
+    from metaex.core.models.load import check_coverage
+
+    for g in gs:
+        check_coverage(tokenizer, [" ".join([g.name, *g.terminals])], g.source or g.name)
+    if explanations is not None:
+        check_coverage(tokenizer, [c.true for it in items.values() for c in it.choices], str(explanations))
+
+
+def _probe_part(net: Any, tok: Any, items: GrammarItems, options: ProbeOptions, target: Target,
+                variant: str) -> tuple[list[dict], list[dict]]:
+    """One grammar × variant; the base variant of a peft model runs with the adapter switched off."""
+    off = variant == "base" and target.adapter is not None
+    with net.disable_adapter() if off else nullcontext():
+        return probe_grammar(net, tok, items, options)
+
+
+def _as_records(rows: tuple[list[dict], list[dict]], ctx: dict) -> list[dict]:
+    items, summary = rows
+    return ([records.make("probe_item", **{**r, **ctx}) for r in items]
+            + [records.make("probe_summary", **{**r, **ctx}) for r in summary])

@@ -1,0 +1,191 @@
+"""Probe one grammar with one model variant: generate, score, and turn the results into item and summary rows.
+
+`GrammarItems` holds what a grammar is probed on (test strings, minimal pairs, the training strings novelty is
+judged against, verbalization choices, the true length distribution). `probe_grammar` runs every metric family
+of STUDY.md on it with one batched sampling call, one greedy call and one batched scoring call, and returns
+rows without provenance (the caller adds grammar, variant, condition, …).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from metaex.core import formats
+from metaex.core.grammar.pcfg import Grammar
+from metaex.core.probe import generate, metrics, scoring
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """Everything besides the inputs that changes a probe's numbers (hashed to key reusable parts)."""
+
+    samples: int = 200          # temperature samples of `"{name}:"` per grammar and variant
+    temperature: float = 1.0
+    seed: int = 0
+    limit: int | None = None    # cap on samples, test strings, pairs and explanations per grammar
+    batch_size: int = 64        # sampling batches follow it, so it is part of the seeded result
+    cuts: tuple[int, ...] = (1, 2, 3)  # greedy from the first k terminals of each test string
+    n_items: int = 100          # test strings (and pairs) made from the grammar when no files are given
+    reference: int = 2000       # grammar samples estimating the true length distribution
+
+    def key(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def capped(self, n: int) -> int:
+        return n if self.limit is None else min(n, self.limit)
+
+
+@dataclass
+class Choice:
+    """One verbalization question: the grammar's own explanation against siblings' (name swapped in)."""
+
+    true: str
+    distractors: list[str]
+    style: str = ""
+
+
+@dataclass
+class GrammarItems:
+    grammar: Grammar
+    tests: list[str]
+    pairs: list[tuple[str, str]]
+    train: set[str]
+    choices: list[Choice] = field(default_factory=list)
+    true_lengths: list[int] = field(default_factory=list)
+    max_len: int = 64
+
+    def digest(self) -> str:
+        """Content hash of the items (keys the reusable part files)."""
+        h = hashlib.sha256()
+        for part in (self.grammar.hash, self.grammar.name, *self.tests, *(g + "\t" + b for g, b in self.pairs),
+                     *sorted(self.train), *(c.true + "\t" + "\t".join(c.distractors) for c in self.choices),
+                     str(self.true_lengths), str(self.max_len)):
+            h.update(part.encode() + b"\n")
+        return h.hexdigest()[:16]
+
+
+def grammar_seed(seed: int, name: str) -> int:
+    """A per-grammar sampling seed, so adding a grammar to a call leaves the others' samples unchanged."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:4], "big")
+
+
+def max_new_tokens(tokenizer: Any, g: Grammar, max_len: int) -> int:
+    """Room for `max_len` terminals of the longest tokenization, plus the stop token."""
+    per = max(len(tokenizer(" " + t, add_special_tokens=False)["input_ids"]) for t in g.terminals)
+    return max_len * per + 1
+
+
+def probe_grammar(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOptions
+                  ) -> tuple[list[dict], list[dict]]:
+    """(item rows, summary rows) of every metric for one grammar and the model as it is now."""
+    from metaex.core.grammar.recognize import recognizer
+
+    g, name = items.grammar, items.grammar.name
+    accepts = recognizer(g).accepts
+    budget = max_new_tokens(tokenizer, g, items.max_len)
+    samples = generate.sample(model, tokenizer, formats.example_prompt(name), options.capped(options.samples),
+                              seed=grammar_seed(options.seed, name), max_new_tokens=budget,
+                              temperature=options.temperature, batch_size=options.batch_size)
+    cut_prompts = [(s.split()[:k]) for s in items.tests for k in options.cuts if k < len(s.split())]
+    greedy = generate.greedy(model, tokenizer, [formats.example_doc(name, " ".join(p)) for p in cut_prompts],
+                             max_new_tokens=budget, batch_size=options.batch_size)
+    greedy = [" ".join(p + c.split()) for p, c in zip(cut_prompts, greedy, strict=True)]
+
+    judged = [(good, True) for good, _ in items.pairs] + [(bad, False) for _, bad in items.pairs]
+    whole = [scoring.encode(tokenizer, formats.example_prompt(name), " " + s, eos=True) for s, _ in judged]
+    asked = [s for s, _ in judged] + samples
+    answers = [scoring.encode(tokenizer, formats.judgement_prompt(name, s), " " + a)
+               for s in asked for a in (formats.YES, formats.NO)]
+    options_text = [t for c in items.choices for t in (c.true, *c.distractors)]
+    verbal = [scoring.encode(tokenizer, "", t, eos=True) for t in options_text]
+    lps = scoring.loglikelihoods(model, whole + answers + verbal, batch_size=options.batch_size,
+                                 pad_id=scoring.pad_id(tokenizer))
+    lp_whole, lp_ans = lps[: len(whole)], lps[len(whole): len(whole) + len(answers)]
+    lp_verbal = [float(x.mean()) for x in lps[len(whole) + len(answers):]]
+
+    rows = _generation_rows(samples, [accepts(s) for s in samples], items, "")
+    rows += _generation_rows(greedy, [accepts(s) for s in greedy], items, "greedy_")
+    rows += _pair_rows(items.pairs, [float(x.sum()) for x in lp_whole])
+    p_yes = [(float(lp_ans[2 * i].sum()), float(lp_ans[2 * i + 1].sum())) for i in range(len(asked))]
+    rows += _judge_rows(judged, [float(x.mean()) for x in lp_whole], p_yes[: len(judged)])
+    rows += [_item("consistency", i, metrics.judged_valid(metrics.p_yes(*yn)), text=s,
+                   p_yes=metrics.p_yes(*yn)) for i, (s, yn) in enumerate(zip(samples, p_yes[len(judged):],
+                                                                              strict=True))]
+    rows += _verbal_rows(items.choices, lp_verbal)
+    summary = _summarise(rows)
+    summary.append(_summary("distinct", metrics.distinct(samples), len(samples)))
+    summary.append(_summary("length_tv", metrics.length_tv([len(s.split()) for s in samples],
+                                                           items.true_lengths), len(samples)))
+    return rows, summary
+
+
+def _item(metric: str, item: int, value: Any, **extra: Any) -> dict:
+    return {"metric": metric, "item": item, "value": value, **extra}
+
+
+def _summary(metric: str, value: float | None, n: int) -> dict:
+    return {"metric": metric, "value": value, "n": n}
+
+
+def _generation_rows(strings: Sequence[str], valid: Sequence[bool], items: GrammarItems, prefix: str) -> list[dict]:
+    novel = metrics.novel(strings, items.train)
+    rows = []
+    for i, (s, v, n) in enumerate(zip(strings, valid, novel, strict=True)):
+        rows += [_item(prefix + "validity", i, v, text=s), _item(prefix + "novel_valid", i, v and n, text=s)]
+        if not prefix:
+            rows.append(_item("novelty", i, n, text=s))
+    return rows
+
+
+def _pair_rows(pairs: Sequence[tuple[str, str]], lp: Sequence[float]) -> list[dict]:
+    rows = []
+    for i, (good, bad) in enumerate(pairs):
+        lp_good, lp_bad = lp[i], lp[len(pairs) + i]
+        extra = {"good": good, "bad": bad, "lp_good": lp_good, "lp_bad": lp_bad}
+        rows += [_item("pair_acc", i, metrics.pair_correct(lp_good, lp_bad), **extra),
+                 _item("pair_margin", i, metrics.pair_margin(lp_good, lp_bad), **extra)]
+    return rows
+
+
+def _judge_rows(judged: Sequence[tuple[str, bool]], mean_lp: Sequence[float],
+                answers: Sequence[tuple[float, float]]) -> list[dict]:
+    rows = []
+    for i, ((s, label), m, (lp_yes, lp_no)) in enumerate(zip(judged, mean_lp, answers, strict=True)):
+        p = metrics.p_yes(lp_yes, lp_no)
+        extra = {"text": s, "label": label}
+        rows += [_item("ll_auroc", i, m, **extra),
+                 _item("judge_bacc", i, metrics.judged_valid(p) == label, p_yes=p, **extra),
+                 _item("judge_auroc", i, p, **extra),
+                 _item("judge_format_fail", i, metrics.format_fail(lp_yes, lp_no), lp_yes=lp_yes, lp_no=lp_no,
+                       **extra)]
+    return rows
+
+
+def _verbal_rows(choices: Sequence[Choice], lp: Sequence[float]) -> list[dict]:
+    rows, pos = [], 0
+    for i, c in enumerate(choices):
+        scores = lp[pos: pos + 1 + len(c.distractors)]
+        pos += len(scores)
+        rows.append(_item("verbal_acc", i, metrics.choice_correct(scores[0], scores[1:]), style=c.style,
+                          n_choices=len(scores), lp_true=scores[0], lp_distractors=list(scores[1:])))
+    return rows
+
+
+def _summarise(rows: Sequence[dict]) -> list[dict]:
+    """One summary per item metric: the mean of the item values, except balanced accuracy and AUROCs."""
+    by_metric: dict[str, list[dict]] = {}
+    for r in rows:
+        by_metric.setdefault(r["metric"], []).append(r)
+    out = []
+    for metric, rs in by_metric.items():
+        if metric == "judge_bacc":
+            value = metrics.balanced_accuracy([metrics.judged_valid(r["p_yes"]) for r in rs], [r["label"] for r in rs])
+        elif metric in ("ll_auroc", "judge_auroc"):
+            value = metrics.auroc([r["value"] for r in rs], [r["label"] for r in rs])
+        else:
+            value = metrics.mean(r["value"] for r in rs)
+        out.append(_summary(metric, value, len(rs)))
+    return out
