@@ -1,0 +1,109 @@
+"""`metaex report`: statistics, tables and figures of a study's probe dirs, written as one report directory.
+
+`make_report(probe_dirs, out)` is the whole command; the CLI only parses options and prints the headline table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from metaex.core import records
+from metaex.core.errors import InputError
+from metaex.core.report import figures
+from metaex.core.report.analysis import HEADLINE, METHOD, analyse, control_sentences, controls
+from metaex.core.report.document import (
+    FILLER_COLUMNS,
+    HEADLINE_COLUMNS,
+    METRIC_COLUMNS,
+    render,
+    staged_dir,
+    table,
+    write_texts,
+)
+from metaex.core.report.load import Study, load_study
+
+__all__ = ["HEADLINE", "Study", "load_study", "make_report"]
+
+
+def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None = None, n_resamples: int = 2000,
+                seed: int = 0, contrasts: bool = True) -> dict[str, Any]:
+    """Read, analyse and write REPORT_DIR (report.md, report.html, report.json, *.png); returns report.json's dict.
+
+    metrics: which to analyse (default: all present); the headline is `novel_valid` when analysed, else the
+    first. contrasts: compare every condition with `examples` (required then) and with `filler` when present.
+    Everything is validated and computed before the directory appears; the directory is replaced atomically.
+    """
+    if n_resamples < 2:
+        raise InputError(f"--bootstrap must be at least 2, got {n_resamples}")
+    study = load_study(probe_dirs, metrics)
+    if contrasts:
+        lacking = sorted({(a, d) for (_, a, d), des in study.designs.items() if "examples" not in des.conditions})
+        if lacking:
+            arm, dose = lacking[0]
+            raise InputError(f"condition contrasts need an `examples` condition; arm {arm!r} dose {dose} has none "
+                             "(pass --no-contrasts to report levels and Δ only)", str(probe_dirs[0]))
+    rows = analyse(study, n_resamples=n_resamples, seed=seed, contrasts=contrasts)
+    names = metrics or study.metrics
+    headline = HEADLINE if HEADLINE in names else names[0]
+    keys = [(a, d, c) for a in study.arms for d in study.doses for c in study.conditions]
+    tables = {m: table(rows, m, HEADLINE_COLUMNS if m == headline else METRIC_COLUMNS, keys) for m in names}
+    report: dict[str, Any] = {
+        "schema": "metaex/report@1", "producer": records.producer("report"), "headline_metric": headline,
+        "settings": {"bootstrap": n_resamples, "seed": seed, "level": 0.95, "method": METHOD,
+                     "contrasts": contrasts},
+        "inputs": [str(p) for p in probe_dirs],
+        "arms": {a: {"variant": study.variants[a], "model_params": study.model_params.get(a)} for a in study.arms},
+        "doses": study.doses, "conditions": study.conditions, "metrics": names,
+        "headline_table": tables[headline], "results": rows,
+    }
+    if contrasts:
+        report["controls"] = controls(rows, headline)
+    with staged_dir(out) as folder:
+        report["figures"] = _figures(study, rows, headline, folder, contrasts)
+        blocks = _blocks(report, tables, rows, keys, study)
+        write_texts(folder, *render(blocks, folder), report)
+    return report
+
+
+def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrasts: bool) -> list[dict[str, str]]:
+    arms, doses, conds = study.arms, study.doses, study.conditions
+    made = [("levels.png", f"{metric} per condition, explained and unexplained grammars separately",
+             lambda p: figures.levels_figure(rows, metric, arms, doses, conds, p))]
+    if contrasts:
+        made += [("effect_vs_dose.png", f"Explanation effect Δ − Δ(examples) on {metric} against dose",
+                  lambda p: figures.did_vs_dose_figure(rows, metric, arms, doses, conds, p)),
+                 ("effect_by_arm.png", f"Explanation effect Δ − Δ(examples) on {metric} by arm / model size",
+                  lambda p: figures.did_by_arm_figure(rows, metric, arms, doses, conds, study.model_params, p))]
+    if study.curves:
+        made.append(("loss_curves.png", "Training loss of every run",
+                     lambda p: figures.loss_figure(study.curves, arms, conds, p)))
+    for name, _, draw in made:
+        draw(folder / name)
+    return [{"file": name, "caption": caption} for name, caption, _ in made]
+
+
+def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Study) -> list[tuple[str, Any]]:
+    metric = report["headline_metric"]
+    blocks: list[tuple[str, Any]] = [
+        ("h1", "metaex report"),
+        ("p", f"{len(report['inputs'])} probe dirs; arms: {', '.join(f'`{a}`' for a in study.arms)}; doses: "
+              f"{', '.join(map(str, study.doses))}; conditions: {', '.join(f'`{c}`' for c in study.conditions)}."),
+        ("p", f"Statistics: {METHOD}; {report['settings']['bootstrap']} bootstrap resamples, seed "
+              f"{report['settings']['seed']}. Δ = metric of the explained grammars − metric of the unexplained "
+              "grammars in the same run; Δ − Δ(examples) pairs each run with the `examples` run of the same arm, "
+              "dose and seed, so grammar difficulty cancels. E/U change: how the explained/unexplained grammars "
+              "moved against `examples`."),
+        ("h2", f"Headline: {metric}"),
+        ("table", tables[metric]),
+    ]
+    if "controls" in report:
+        blocks += [("h2", "Controls"), ("list", control_sentences(report["controls"]))]
+    if report["settings"]["contrasts"] and "filler" in study.conditions:
+        blocks += [("h2", f"{metric} against `filler` (same extra tokens, no explanation)"),
+                   ("table", table(rows, metric, FILLER_COLUMNS, keys))]
+    blocks += [("h2", "Figures")] + [("figure", (f["file"], f["caption"])) for f in report["figures"]]
+    for name, tab in tables.items():
+        if name != metric:
+            blocks += [("h2", f"Metric: {name}"), ("table", tab)]
+    return blocks

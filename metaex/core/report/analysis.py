@@ -1,0 +1,99 @@
+"""Numbers of the report: every statistic per metric × arm × dose × condition, and the controls verdicts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from metaex.core.report.load import Study
+from metaex.core.stats import bootstrap_effects
+
+HEADLINE = "novel_valid"
+METHOD = ("mean over seeds of per-seed statistics; 95 % CI = estimate ± t(n_seeds − 1) × cluster-bootstrap SE "
+          "(seeds resampled with replacement, SE × sqrt(n/(n − 1))); p = exact sign-flip permutation test over "
+          "seeds (scipy.stats.permutation_test)")
+
+
+def analyse(study: Study, *, n_resamples: int, seed: int, contrasts: bool) -> list[dict[str, Any]]:
+    """One row per metric × arm × dose × condition × statistic (× reference for contrasts)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (metric, arm, dose), design in study.designs.items():
+        refs: tuple[str, ...] = ()
+        if contrasts:
+            refs = tuple(r for r in ("examples", "filler") if r in design.conditions)
+        for e in bootstrap_effects(design, refs, n_resamples=n_resamples, rng=rng):
+            rows.append({"metric": metric, "arm": arm, "variant": study.variants[arm], "dose": dose,
+                         "model_params": study.model_params.get(arm), "condition": e.condition, "stat": e.stat,
+                         "reference": e.reference, "estimate": e.estimate, "ci_low": e.ci_low,
+                         "ci_high": e.ci_high, "se": e.se, "n_seeds": e.n_seeds, "p_value": e.p_value,
+                         "excludes_zero": e.excludes_zero, "per_seed": list(e.per_seed)})
+    return rows
+
+
+def find(rows: list[dict], **match: Any) -> list[dict]:
+    """Rows whose fields equal every given value."""
+    return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+
+
+def controls(rows: list[dict], metric: str) -> dict[str, Any]:
+    """Mechanical verdicts on the headline metric, statistic Δ − Δ(examples) ("did"), every arm × dose.
+
+    worked: detected when the CI lies above 0; filler and mismatched: pass when the CI covers 0;
+    explanation effect per arm (condition `explained`): present when the CI lies above 0 at some dose.
+    """
+    def cells(condition: str) -> list[dict]:
+        return [{"arm": r["arm"], "dose": r["dose"], "estimate": r["estimate"], "ci": [r["ci_low"], r["ci_high"]],
+                 "above_zero": r["ci_low"] > 0, "covers_zero": r["ci_low"] <= 0 <= r["ci_high"]}
+                for r in find(rows, metric=metric, stat="did", reference="examples", condition=condition)]
+
+    out: dict[str, Any] = {"metric": metric, "stat": "did", "reference": "examples"}
+    for cond, verdict in (("worked", "above_zero"), ("filler", "covers_zero"), ("mismatched", "covers_zero")):
+        got = cells(cond)
+        out[cond] = {"cells": got, "all": bool(got) and all(c[verdict] for c in got), "present": bool(got),
+                     "verdict": verdict}
+    by_arm: dict[str, list[int]] = {}
+    for c in cells("explained"):
+        by_arm.setdefault(c["arm"], [])
+        if c["above_zero"]:
+            by_arm[c["arm"]].append(c["dose"])
+    out["explanation_effect"] = {arm: {"doses_with_effect": doses, "effect": bool(doses)}
+                                 for arm, doses in by_arm.items()}
+    bridged = [a for a in by_arm if "bridged" in a and "unbridged" not in a]
+    unbridged = [a for a in by_arm if "unbridged" in a]
+    if bridged and unbridged:
+        out["bridged_only"] = (any(by_arm[a] for a in bridged) and not any(by_arm[a] for a in unbridged))
+    return out
+
+
+def control_sentences(ctl: dict[str, Any]) -> list[str]:
+    """The controls as plain sentences, numbers included, whatever they say."""
+    def listing(cells: list[dict]) -> str:
+        return "; ".join(f"{c['arm']} dose {c['dose']}: {number(c['estimate'])} [{number(c['ci'][0])}, {number(c['ci'][1])}]"
+                         for c in cells)
+
+    lines = []
+    for cond, wish in (("worked", "detected (Δ > 0, CI excluding 0)"), ("filler", "CI covers 0"),
+                       ("mismatched", "CI covers 0")):
+        c = ctl[cond]
+        if not c["present"]:
+            lines.append(f"`{cond}`: not in this study.")
+            continue
+        verdict = "yes" if c["all"] else "no"
+        lines.append(f"`{cond}` {wish} in every arm × dose: **{verdict}** — {listing(c['cells'])}.")
+    for arm, eff in ctl["explanation_effect"].items():
+        doses = ", ".join(map(str, eff["doses_with_effect"])) or "none"
+        lines.append(f"`explained` shows an explanation effect (CI above 0) in arm `{arm}` at doses: {doses}.")
+    if "bridged_only" in ctl:
+        lines.append("The bridged arm shows an explanation effect that the unbridged arm does not: "
+                     f"**{'yes' if ctl['bridged_only'] else 'no'}**.")
+    return lines
+
+
+def number(x: float | None, signed: bool = True) -> str:
+    """Three decimals ('+' shown for signed quantities); '–' for missing or NaN."""
+    if x is None or math.isnan(x):
+        return "–"
+    return f"{x:+.3f}" if signed else f"{x:.3f}"

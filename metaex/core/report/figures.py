@@ -1,0 +1,154 @@
+"""The report's figures (matplotlib, Agg backend, imported inside the functions): one PNG each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from metaex.core.report.analysis import find
+from metaex.core.report.load import LossCurve
+
+CI_LABEL = "error bars: 95 % cluster-bootstrap CI (seeds)"
+UNITS = {
+    "validity": "share of samples valid", "novel_valid": "share of samples valid and new",
+    "novelty": "share of samples new", "distinct": "distinct / sampled", "length_tv": "total variation distance",
+    "pair_acc": "share of minimal pairs right", "pair_margin": "log-prob margin, nats",
+    "ll_auroc": "AUROC", "judge_bacc": "balanced accuracy", "judge_auroc": "AUROC",
+    "judge_format_fail": "share of format failures", "verbal_acc": "share of items right",
+    "consistency": "share of own samples judged valid",
+}
+DID = "Δ − Δ(examples)"
+
+
+def unit(metric: str) -> str:
+    return UNITS.get(metric, "metric value")
+
+
+def _grid(n_rows: int, n_cols: int, title: str, width: float = 4.2, height: float = 3.4) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols + 1, height * n_rows + 0.8), squeeze=False,
+                             sharey=True)
+    fig.suptitle(title)
+    return fig, axes
+
+
+def _save(fig: Any, path: Path, *, ci: bool = True) -> None:
+    import matplotlib.pyplot as plt
+
+    if ci:
+        fig.text(0.01, 0.005, CI_LABEL, fontsize=8, color="0.35")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _bars(ax: Any, xs: list[float], rows: list[dict], label: str, **style: Any) -> None:
+    """Points with asymmetric CI error bars, skipping missing rows."""
+    pts = [(x, r) for x, r in zip(xs, rows, strict=True) if r is not None]
+    if not pts:
+        return
+    est = [r["estimate"] for _, r in pts]
+    err = [[r["estimate"] - r["ci_low"] for _, r in pts], [r["ci_high"] - r["estimate"] for _, r in pts]]
+    ax.errorbar([x for x, _ in pts], est, yerr=err, label=label, capsize=3, marker="o", **style)
+
+
+def _one(rows: list[dict], **match: Any) -> dict | None:
+    got = find(rows, **match)
+    return got[0] if got else None
+
+
+def levels_figure(rows: list[dict], metric: str, arms: list[str], doses: list[int], conditions: list[str],
+                  path: Path) -> None:
+    """Metric per condition, explained and unexplained grammars side by side; rows = doses, columns = arms."""
+    fig, axes = _grid(len(doses), len(arms), f"{metric} per condition: explained vs unexplained grammars")
+    for i, dose in enumerate(doses):
+        for j, arm in enumerate(arms):
+            ax = axes[i][j]
+            for offset, (stat, label) in ((-0.12, ("level_explained", "explained grammars")),
+                                          (0.12, ("level_unexplained", "unexplained grammars"))):
+                picked = [_one(rows, metric=metric, arm=arm, dose=dose, condition=c, stat=stat) for c in conditions]
+                _bars(ax, [k + offset for k in range(len(conditions))], picked, label)
+            ax.set_xticks(range(len(conditions)), conditions, rotation=30, ha="right")
+            ax.set_title(f"{arm}, dose {dose} examples/grammar", fontsize=9)
+            ax.set_xlabel("condition")
+            ax.set_ylabel(f"{metric} ({unit(metric)})")
+            ax.grid(axis="y", alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    _save(fig, path)
+
+
+def did_vs_dose_figure(rows: list[dict], metric: str, arms: list[str], doses: list[int], conditions: list[str],
+                       path: Path) -> None:
+    """Δ − Δ(examples) against dose (log scale), one line per condition, one panel per arm."""
+    fig, axes = _grid(1, len(arms), f"Explanation effect on {metric} vs dose")
+    for j, arm in enumerate(arms):
+        ax = axes[0][j]
+        for k, cond in enumerate(c for c in conditions if c != "examples"):
+            picked = [_one(rows, metric=metric, arm=arm, dose=d, condition=cond, stat="did", reference="examples")
+                      for d in doses]
+            _bars(ax, [d * (1.04 ** (k - 1)) for d in doses], picked, cond)
+        ax.axhline(0, color="0.4", lw=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(doses, [str(d) for d in doses])
+        ax.set_title(arm, fontsize=9)
+        ax.set_xlabel("dose (training examples per grammar, log scale)")
+        ax.set_ylabel(f"{DID} ({unit(metric)})")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, title="condition")
+    _save(fig, path)
+
+
+def did_by_arm_figure(rows: list[dict], metric: str, arms: list[str], doses: list[int], conditions: list[str],
+                      model_params: dict[str, float | None], path: Path) -> None:
+    """Δ − Δ(examples) per arm (or against model size when every arm has a parameter count); a panel per dose."""
+    sized = all(model_params.get(a) for a in arms) and len(arms) > 1
+    order = sorted(arms, key=lambda a: model_params[a]) if sized else arms
+    xs = [float(model_params[a]) for a in order] if sized else list(range(len(order)))
+    fig, axes = _grid(1, len(doses), f"Explanation effect on {metric} by {'model size' if sized else 'arm'}")
+    for j, dose in enumerate(doses):
+        ax = axes[0][j]
+        for k, cond in enumerate(c for c in conditions if c != "examples"):
+            picked = [_one(rows, metric=metric, arm=a, dose=dose, condition=cond, stat="did", reference="examples")
+                      for a in order]
+            shift = [x * (1.05 ** (k - 1)) for x in xs] if sized else [x + 0.08 * (k - 1) for x in xs]
+            _bars(ax, shift, picked, cond)
+        ax.axhline(0, color="0.4", lw=0.8)
+        if sized:
+            ax.set_xscale("log")
+            ax.set_xlabel("model size (parameters, log scale)")
+        else:
+            ax.set_xticks(xs, order, rotation=20, ha="right")
+            ax.set_xlabel("arm (model)")
+        ax.set_title(f"dose {dose} examples/grammar", fontsize=9)
+        ax.set_ylabel(f"{DID} ({unit(metric)})")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, title="condition")
+    _save(fig, path)
+
+
+def loss_figure(curves: list[LossCurve], arms: list[str], conditions: list[str], path: Path) -> None:
+    """Training loss against step for every run, coloured by condition; one panel per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    colours = matplotlib.colormaps["tab10"]
+    fig, axes = _grid(1, len(arms), "Training loss curves (one line per run)")
+    for j, arm in enumerate(arms):
+        ax = axes[0][j]
+        seen = set()
+        for curve in (c for c in curves if c.arm == arm):
+            k = conditions.index(curve.condition) if curve.condition in conditions else len(conditions)
+            label = None if curve.condition in seen else curve.condition
+            seen.add(curve.condition)
+            ax.plot(curve.steps, curve.loss, color=colours(k % 10), alpha=0.6, lw=1, label=label)
+        ax.set_title(arm, fontsize=9)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("training loss (nats per token)")
+        ax.grid(alpha=0.3)
+        if seen:
+            ax.legend(fontsize=8, title="condition")
+    _save(fig, path, ci=False)

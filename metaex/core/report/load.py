@@ -1,0 +1,214 @@
+"""Read probe dirs into dense per-metric designs, and the training-loss curves of the runs they name.
+
+A probe dir holds `config.json`, `items.jsonl` (probe_item) and `summary.jsonl` (probe_summary). Items are
+the unit of the statistics; a metric that has only summary rows for a grammar (an AUROC, say) enters as
+one item per cell. Every check happens here, before the report writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metaex.core import records
+from metaex.core.errors import InputError
+from metaex.core.stats import Design
+
+CONDITION_ORDER = ("examples", "explained", "mismatched", "filler", "worked", "explanations-only")
+FIELDS = ("condition", "dose", "seed", "arm")
+
+
+@dataclass
+class LossCurve:
+    """Training loss of one run folder."""
+
+    run: str
+    arm: str
+    condition: str
+    dose: int
+    seed: int
+    steps: list[int]
+    loss: list[float]
+
+
+@dataclass
+class Study:
+    """Everything the report needs from its probe dirs."""
+
+    designs: dict[tuple[str, str, int], Design]            # (metric, arm, dose) -> Design
+    variants: dict[str, str]                               # arm -> variant analysed
+    model_params: dict[str, float | None]                  # arm -> parameter count, when known
+    curves: list[LossCurve] = field(default_factory=list)
+
+    @property
+    def metrics(self) -> list[str]:
+        return sorted({m for m, _, _ in self.designs})
+
+    @property
+    def arms(self) -> list[str]:
+        return sorted({a for _, a, _ in self.designs})
+
+    @property
+    def doses(self) -> list[int]:
+        return sorted({d for _, _, d in self.designs})
+
+    @property
+    def conditions(self) -> list[str]:
+        return order_conditions({c for d in self.designs.values() for c in d.conditions})
+
+
+def order_conditions(names: set[str] | list[str]) -> list[str]:
+    """Known conditions in the design order (examples first), then any others alphabetically."""
+    known = [c for c in CONDITION_ORDER if c in names]
+    return known + sorted(set(names) - set(known))
+
+
+def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Study:
+    """Read and check every probe dir; InputError (file, and line where there is one) on bad input."""
+    if not probe_dirs:
+        raise InputError("no probe dirs given")
+    cells: dict[tuple, dict[int, float]] = defaultdict(dict)   # (metric, arm, variant, dose, cond, seed, tmpl)
+    labels: dict[tuple, bool] = {}                              # (arm, dose, seed, template) -> explained
+    params: dict[str, float | None] = {}
+    curves: dict[str, LossCurve] = {}
+    for probe in probe_dirs:
+        config = _read_config(probe)
+        items = records.read_all(_need(probe, "items.jsonl"), "probe_item", allow_empty=True)
+        summaries = records.read_all(_need(probe, "summary.jsonl"), "probe_summary")
+        from_items = {_key(r, config, probe / "items.jsonl") for r in items}
+        for rec in items:
+            _add(cells, labels, rec, config, probe / "items.jsonl", int(rec["item"]))
+        for rec in summaries:
+            if _key(rec, config, probe / "summary.jsonl") not in from_items:
+                _add(cells, labels, rec, config, probe / "summary.jsonl", 0)
+        arm = str(config.get("arm", summaries[0].get("arm")))
+        if isinstance(config.get("model_params"), (int, float)):
+            params[arm] = float(config["model_params"])
+        curve = _loss_curve(probe, config, summaries[0])
+        if curve is not None:
+            curves.setdefault(curve.run, curve)
+    variants = _pick_variants(cells)
+    wanted = set(metrics) if metrics else None
+    if wanted:
+        missing = wanted - {k[0] for k in cells}
+        if missing:
+            raise InputError(f"no probe rows for metric(s) {', '.join(sorted(missing))}", str(probe_dirs[0]))
+    designs = _designs(cells, labels, variants, wanted)
+    return Study(designs, variants, {a: params.get(a) for a in variants}, sorted(
+        curves.values(), key=lambda c: (c.arm, c.dose, c.condition, c.seed)))
+
+
+def _need(probe: Path, name: str) -> Path:
+    if not probe.is_dir():
+        raise InputError("not a probe dir (no such directory)", str(probe))
+    path = probe / name
+    if not path.is_file():
+        raise InputError(f"probe dir has no {name}", str(probe))
+    return path
+
+
+def _read_config(probe: Path) -> dict[str, Any]:
+    path = _need(probe, "config.json")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"not valid JSON ({err})", str(path)) from None
+    if not isinstance(config, dict):
+        raise InputError("expected a JSON object", str(path))
+    return config
+
+
+def _field(rec: dict, config: dict, name: str, path: Path) -> Any:
+    value = rec.get(name, config.get(name))
+    if value is None:
+        raise InputError(f"{rec['kind']} row of {rec['metric']!r} lacks {name!r} (not in the row or config.json)",
+                         str(path))
+    return value
+
+
+def _key(rec: dict, config: dict, path: Path) -> tuple:
+    """(metric, arm, variant, dose, condition, seed, template): one grammar cell of one run."""
+    cond, dose, seed, arm = (_field(rec, config, f, path) for f in FIELDS)
+    if not isinstance(dose, int) or not isinstance(seed, int):
+        raise InputError(f"dose and seed must be integers, got {dose!r} and {seed!r}", str(path))
+    return rec["metric"], str(arm), rec["variant"], dose, str(cond), seed, str(rec.get("template") or rec["grammar"])
+
+
+def _add(cells: dict, labels: dict, rec: dict, config: dict, path: Path, item: int) -> None:
+    key = _key(rec, config, path)
+    if item in cells[key]:
+        raise InputError(f"{rec['metric']} item {item} of grammar {key[-1]!r} (run {key[1:-1]}) appears twice",
+                         str(path))
+    if rec["value"] is not None:
+        cells[key][item] = float(rec["value"])
+    explained = rec.get("explained")
+    if explained is not None:
+        where = (key[1], key[3], key[5], key[6])
+        if labels.setdefault(where, bool(explained)) != bool(explained):
+            raise InputError(f"grammar {key[-1]!r} is both explained and not in seed {key[5]} of arm {key[1]}",
+                             str(path))
+
+
+def _pick_variants(cells: dict) -> dict[str, str]:
+    """Per arm, the fine-tuned variant (`adapter` or `model`); `base` only when nothing else was probed."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for _metric, arm, variant, *_ in cells:
+        seen[arm].add(variant)
+    out = {}
+    for arm, variants in seen.items():
+        tuned = sorted(variants - {"base"})
+        if len(tuned) > 1:
+            raise InputError(f"arm {arm!r} has several fine-tuned variants ({', '.join(tuned)}); label them as arms")
+        out[arm] = tuned[0] if tuned else "base"
+    return out
+
+
+def _designs(cells: dict, labels: dict, variants: dict[str, str], wanted: set[str] | None) -> dict:
+    groups: dict[tuple[str, str, int], dict] = defaultdict(dict)
+    for (metric, arm, variant, dose, cond, seed, tmpl), items in cells.items():
+        if variant == variants[arm] and (wanted is None or metric in wanted):
+            groups[(metric, arm, dose)][(cond, seed, tmpl)] = items
+    designs = {}
+    for (metric, arm, dose), group in sorted(groups.items()):
+        conds = tuple(order_conditions({k[0] for k in group}))
+        seeds = tuple(sorted({k[1] for k in group}))
+        tmpls = tuple(sorted({k[2] for k in group}))
+        explained = np.zeros((len(seeds), len(tmpls)), dtype=bool)
+        for s, seed in enumerate(seeds):
+            for g, tmpl in enumerate(tmpls):
+                if (arm, dose, seed, tmpl) not in labels:
+                    raise InputError(f"grammar {tmpl!r} has no explained/unexplained label in seed {seed} of arm "
+                                     f"{arm!r}, dose {dose} (probe rows need `explained` from a mix)")
+                explained[s, g] = labels[(arm, dose, seed, tmpl)]
+        width = max(len(v) for v in group.values()) or 1
+        values = np.full((len(conds), len(seeds), len(tmpls), width), np.nan)
+        counts = np.zeros(values.shape[:3], dtype=int)
+        for (cond, seed, tmpl), items in group.items():
+            idx = (conds.index(cond), seeds.index(seed), tmpls.index(tmpl))
+            ordered = [items[i] for i in sorted(items)]
+            values[idx][:len(ordered)] = ordered
+            counts[idx] = len(ordered)
+        designs[(metric, arm, dose)] = Design(conds, seeds, tmpls, values, counts, explained)
+    return designs
+
+
+def _loss_curve(probe: Path, config: dict, row: dict) -> LossCurve | None:
+    """The run folder's train_metric loss, when config.json names a run folder that has metrics.jsonl."""
+    named = config.get("adapter") or config.get("model")
+    if not isinstance(named, str):
+        return None
+    for base in (Path(named), probe / named):
+        for folder in (base, base.parent):
+            metrics = folder / "metrics.jsonl"
+            if metrics.is_file():
+                rows = [r for r in records.read(metrics, "train_metric") if isinstance(r.get("loss"), (int, float))]
+                fields = {f: row.get(f, config.get(f)) for f in FIELDS}
+                return LossCurve(str(folder.resolve()), str(fields["arm"]), str(fields["condition"]),
+                                 int(fields["dose"]), int(fields["seed"]),
+                                 [r["step"] for r in rows], [float(r["loss"]) for r in rows])
+    return None
