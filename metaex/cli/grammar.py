@@ -6,6 +6,8 @@ messages to stderr. rich and the core modules are imported inside the commands, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -19,6 +21,19 @@ _SPLITS = ("train", "test", "pool")
 
 def _say(message: str) -> None:
     typer.echo(message, err=True)
+
+
+@contextmanager
+def _about(path: Path) -> Iterator[None]:
+    """Name the grammar file in errors that concern the grammar but carry no file of their own."""
+    from metaex.core.errors import InputError
+
+    try:
+        yield
+    except InputError as err:
+        if err.path is None:
+            raise InputError(str(err), str(path)) from None
+        raise
 
 
 @grammar_app.command("sample")
@@ -56,11 +71,13 @@ def sample(
                              producer=records.producer("grammar sample"), **extra) for t in texts]
 
     if n_test is None:
-        texts = sample_strings(g, n, seed, max_len=max_len, distinct=distinct)
+        with _about(grammar):
+            texts = sample_strings(g, n, seed, max_len=max_len, distinct=distinct)
         records.write(out, recs(texts, split))
         _say(f"{len(texts)} strings of {g.name} ({len(set(texts))} distinct)")
         return
-    train, test = sample_split(g, n, n_test, seed, max_len=max_len)
+    with _about(grammar):
+        train, test = sample_split(g, n, n_test, seed, max_len=max_len)
     train_recs, test_recs = recs(train, "train"), recs(test, "test")
     records.write(out, train_recs)
     records.write(test_out, test_recs)

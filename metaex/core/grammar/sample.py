@@ -1,8 +1,9 @@
 """True PCFG sampling: seeded, iterative (no recursion limit), with length rejection, dedup and splits.
 
 A grammar is compiled once (cached by `Grammar.hash`) into integer tables: nonterminals are indices >= 0,
-terminals are negative (`~t`), each rule's right-hand side is stored reversed so that a derivation is one
-loop over an explicit stack. With `max_len`, a draw stops as soon as the terminals emitted plus the shortest
+terminals are negative (`~t`). Each rule is stored as the terminals it starts with (emitted at once: they
+would be the next symbols popped anyway) and the rest of its right-hand side reversed, so that a derivation
+is one loop over an explicit stack. With `max_len`, a draw stops as soon as the terminals emitted plus the shortest
 completion of the pending stack exceed it (early rejection instead of finishing a too-long string).
 
 Randomness comes only from one `random.Random(seed)` per call, so the same seed gives the same strings.
@@ -27,10 +28,11 @@ _ENUM_BUDGET = 300_000
 class _Tables:
     terminals: tuple[str, ...]
     start: int
-    alts: tuple[tuple[tuple[int, ...], ...], ...]  # per nonterminal: reversed right-hand sides
-    cum: tuple[tuple[float, ...], ...]             # per nonterminal: cumulative probabilities but the last
-    grow: tuple[tuple[int, ...], ...]              # per rule: its shortest yield minus the lhs's shortest
-    min_start: int                                 # shortest string of the grammar
+    # per nonterminal, per rule: (leading terminals, rest of the right-hand side reversed,
+    # the rule's shortest yield minus the nonterminal's shortest yield)
+    alts: tuple[tuple[tuple[tuple[str, ...], tuple[int, ...], int], ...], ...]
+    cum: tuple[tuple[float, ...], ...]  # per nonterminal: cumulative probabilities but the last
+    min_start: int  # shortest string of the grammar
 
 
 _CACHE: dict[str, _Tables] = {}
@@ -46,17 +48,25 @@ def _compile(g: Grammar) -> _Tables:
     nts = {nt: i for i, nt in enumerate(g.nonterminals)}
     terms = {t: i for i, t in enumerate(g.terminals)}
     shortest = min_lengths(g)
-    alts, cum, grow = [], [], []
+    alts, cum = [], []
     for nt in g.nonterminals:
         rules = g.by_lhs[nt]
-        alts.append(tuple(tuple(nts[s] if s in nts else ~terms[s] for s in reversed(r.rhs)) for r in rules))
+        alts.append(tuple((*_split_rhs(r.rhs, nts, terms), sum(shortest.get(s, 1) for s in r.rhs) - shortest[nt])
+                          for r in rules))
         acc, c = 0.0, []
         for r in rules[:-1]:
             acc += r.prob
             c.append(acc)
         cum.append(tuple(c))
-        grow.append(tuple(sum(shortest.get(s, 1) for s in r.rhs) - shortest[nt] for r in rules))
-    return _Tables(g.terminals, nts[g.start], tuple(alts), tuple(cum), tuple(grow), shortest[g.start])
+    return _Tables(g.terminals, nts[g.start], tuple(alts), tuple(cum), shortest[g.start])
+
+
+def _split_rhs(rhs: tuple[str, ...], nts: dict[str, int],
+               terms: dict[str, int]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    k = 0
+    while k < len(rhs) and rhs[k] not in nts:
+        k += 1
+    return rhs[:k], tuple(nts[s] if s in nts else ~terms[s] for s in reversed(rhs[k:]))
 
 
 def min_lengths(g: Grammar) -> dict[str, int]:
@@ -73,30 +83,29 @@ def min_lengths(g: Grammar) -> dict[str, int]:
     return {nt: int(v) for nt, v in best.items()}
 
 
-def _draw(t: _Tables, rand, limit: int) -> list[int] | None:
-    """One derivation's terminals (as ~index), or None once it must exceed `limit` terminals."""
-    out: list[int] = []
+def _draw(t: _Tables, rand, limit: float) -> str | None:
+    """One derivation's string, or None once it must exceed `limit` terminals."""
+    out: list[str] = []
     stack = [t.start]
-    pop, push, emit = stack.pop, stack.extend, out.append
-    alts, cum, grow = t.alts, t.cum, t.grow
+    pop, push, emit, emit_all = stack.pop, stack.extend, out.append, out.extend
+    alts, cum, terms = t.alts, t.cum, t.terminals
+    bisect_ = bisect.bisect
     need = t.min_start  # terminals emitted + shortest completion of the stack
     while stack:
         s = pop()
         if s < 0:
-            emit(s)
+            emit(terms[~s])
             continue
         c = cum[s]
-        k = bisect.bisect(c, rand()) if c else 0
-        need += grow[s][k]
+        head, rest, grow = alts[s][bisect_(c, rand()) if c else 0]
+        need += grow
         if need > limit:
             return None
-        push(alts[s][k])
-    return out
-
-
-def _text(t: _Tables, draw: list[int]) -> str:
-    terms = t.terminals
-    return " ".join([terms[~x] for x in draw])
+        if head:
+            emit_all(head)
+        if rest:
+            push(rest)
+    return " ".join(out)
 
 
 def _check_args(g: Grammar, n: int, max_len: int | None) -> _Tables:
@@ -136,7 +145,7 @@ def sample_strings(g: Grammar, n: int, seed: int, *, max_len: int | None = None,
                                  f"{max_len} terminals; raise --max-len")
             continue
         misses = 0
-        out.append(_text(t, d))
+        out.append(d)
     return out
 
 
@@ -166,8 +175,7 @@ def _distinct(g: Grammar, t: _Tables, rng: random.Random, n: int, exclude: set[s
     misses = draws = 0
     while len(out) < n:
         draws += 1
-        d = _draw(t, rng.random, limit)
-        s = None if d is None else _text(t, d)
+        s = _draw(t, rng.random, limit)
         if s is None or s in seen:
             misses += 1
             if misses > _MAX_MISSES:
