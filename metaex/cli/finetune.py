@@ -32,6 +32,103 @@ def model_tiny(
                f"{summary['vocab_size']} tokens, seed {seed}", err=True)
 
 
+def _progress_callback():
+    """A TrainerCallback drawing a rich progress bar (steps, loss) on stderr, main process only."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from transformers import TrainerCallback
+
+    class RichProgress(TrainerCallback):
+        def __init__(self) -> None:
+            self.progress: Progress | None = None
+            self.task = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.progress = Progress(TextColumn("finetune"), BarColumn(), MofNCompleteColumn(),
+                                         TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                                         console=Console(stderr=True), transient=False)
+                self.progress.start()
+                self.task = self.progress.add_task("train", total=state.max_steps, completed=state.global_step,
+                                                   info="")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.progress is not None:
+                self.progress.update(self.task, completed=state.global_step)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.progress is not None and logs:
+                info = "  ".join(f"{k} {logs[k]:.4g}" for k in ("loss", "eval_loss", "tokens_per_s") if k in logs)
+                self.progress.update(self.task, info=info.replace("tokens_per_s", "tok/s"))
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.progress is not None:
+                self.progress.stop()
+
+    return RichProgress()
+
+
+def finetune(
+    train_file: Path = typer.Argument(..., help="TRAIN.jsonl of `document` records (from `metaex mix`), trained "
+                                      "in file order."),
+    model: str = typer.Option(..., "--model", envvar="METAEX_MODEL", help="Model folder, full-run folder, or hub "
+                              "id."),
+    method: str = typer.Option("qlora", "--method", help="qlora | lora | full."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder (config.json, metrics.jsonl, final/, "
+                             "checkpoints/)."),
+    eval_file: Path | None = typer.Option(None, "--eval", help="Held-out `document` records for eval loss."),
+    steps: int | None = typer.Option(None, "--steps", help="Optimizer steps (default: --epochs passes)."),
+    epochs: float = typer.Option(1.0, "--epochs", help="Passes over the file when --steps is not given."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Documents per device per micro-batch (packed)."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimizer step."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default 3e-3 full, 2e-4 LoRA)."),
+    warmup: float = typer.Option(0.05, "--warmup", help="Warm-up: ratio of steps if < 1, else steps."),
+    min_lr_ratio: float = typer.Option(0.1, "--min-lr-ratio", help="Cosine decays to lr × this."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay"),
+    lora_r: int = typer.Option(16, "--lora-r"),
+    lora_alpha: int = typer.Option(32, "--lora-alpha"),
+    lora_dropout: float = typer.Option(0.05, "--lora-dropout"),
+    target_modules: str = typer.Option("all-linear", "--target-modules", help="all-linear or comma-separated "
+                                       "module names."),
+    seed: int = typer.Option(0, "--seed"),
+    shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle documents (breaks the mix's order)."),
+    eval_steps: int = typer.Option(50, "--eval-steps"),
+    early_stopping: int | None = typer.Option(None, "--early-stopping", help="Stop after N evaluations "
+                                              "without improvement; final/ is the best checkpoint."),
+    save_steps: int = typer.Option(100, "--save-steps", help="Checkpoint every N steps (0: none)."),
+    log_steps: int = typer.Option(1, "--log-steps"),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in RUN_DIR."),
+    device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Fine-tune MODEL on TRAIN.jsonl into RUN_DIR (packed documents, no cross-document attention)."""
+    from metaex.core.train import train
+
+    result = train(train_file, model, method, out, eval_file=eval_file, resume=resume, device=device,
+                   callbacks=[] if quiet else [_progress_callback()], steps=steps, epochs=epochs,
+                   batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
+                   weight_decay=weight_decay, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                   target_modules=target_modules, seed=seed, shuffle=shuffle, eval_steps=eval_steps,
+                   early_stopping=early_stopping, save_steps=save_steps, log_steps=log_steps)
+    state = "already finished, nothing to do" if result.already_done else "finished"
+    loss = f", loss {result.loss:.4f}" if result.loss is not None else ""
+    ev = f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""
+    typer.echo(f"{out}: {state}: {result.steps} steps, {result.tokens:,} tokens{loss}{ev}", err=True)
+
+
+def merge(
+    run_dir: Path = typer.Argument(..., help="A LoRA/QLoRA run folder (or its final/ adapter folder)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder for the merged full model."),
+) -> None:
+    """Merge an adapter into its base model, reloaded in full precision (never a 4-bit base)."""
+    from metaex.core.train import merge as merge_run
+
+    info = merge_run(run_dir, out)
+    typer.echo(f"{out}: {info['adapter']} merged into {info['base_model']}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
     app.add_typer(model_app, name="model")
+    app.command("finetune")(finetune)
+    app.command("merge")(merge)

@@ -105,7 +105,7 @@ def resolve_model(model: str | Path) -> tuple[str, bool]:
                          "first", str(model))
     if not (p / "config.json").is_file():
         raise InputError("not a model folder (no config.json)", str(model))
-    return str(p), True
+    return str(p.resolve()), True
 
 
 def resolve_adapter(adapter: str | Path) -> Path:

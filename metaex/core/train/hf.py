@@ -1,0 +1,136 @@
+"""The HF Trainer wiring: model preparation per method, TrainingArguments, and a Trainer that logs real
+tokens/s into its log history (so metrics survive a resume inside checkpoints' trainer_state.json).
+
+Loss normalisation across gradient accumulation: Llama's forward accepts `num_items_in_batch`, so the Trainer
+counts label tokens over all micro-batches of a step (and across processes, `average_tokens_across_devices`)
+and each micro-batch's summed loss is divided by that count: a true per-token mean per optimizer step.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from metaex.core.train.run import TrainOptions
+
+
+def prepare_model(model: Any, opts: TrainOptions, cuda: bool) -> Any:
+    """Full: the model itself. LoRA/QLoRA: a peft model with fresh adapters (QLoRA first goes through
+    `prepare_model_for_kbit_training`, gradient checkpointing only on CUDA)."""
+    if opts.method == "full":
+        return model
+    # peft asks transformers 5 for a renamed attribute; the warning says nothing a user can act on
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if opts.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cuda)
+    targets = opts.target_modules
+    config = LoraConfig(r=opts.lora_r, lora_alpha=opts.lora_alpha, lora_dropout=opts.lora_dropout,
+                        target_modules=targets if targets == "all-linear" else targets.split(","),
+                        task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def training_arguments(opts: TrainOptions, checkpoints: str, cuda: bool, has_eval: bool) -> Any:
+    from transformers import TrainingArguments
+
+    eval_steps = opts.eval_steps if has_eval else None
+    save_steps = opts.save_steps
+    if opts.early_stopping and has_eval:
+        save_steps = eval_steps  # best-checkpoint tracking needs saves at eval steps
+    return TrainingArguments(
+        output_dir=checkpoints,
+        max_steps=opts.steps if opts.steps else -1,
+        num_train_epochs=opts.epochs,
+        per_device_train_batch_size=opts.batch_size,
+        per_device_eval_batch_size=opts.batch_size,
+        gradient_accumulation_steps=opts.grad_accum,
+        learning_rate=opts.resolved_lr(),
+        weight_decay=opts.weight_decay,
+        adam_beta1=opts.betas[0],
+        adam_beta2=opts.betas[1],
+        max_grad_norm=opts.max_grad_norm,
+        lr_scheduler_type="cosine_with_min_lr",
+        lr_scheduler_kwargs={"min_lr_rate": opts.min_lr_ratio},
+        warmup_steps=opts.warmup,
+        seed=opts.seed,
+        data_seed=opts.seed,
+        train_sampling_strategy="random" if opts.shuffle else "sequential",
+        logging_steps=opts.log_steps,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=eval_steps,
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
+        save_total_limit=opts.save_total_limit,
+        load_best_model_at_end=bool(opts.early_stopping and has_eval),
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        bf16=cuda and opts.method != "qlora",
+        use_cpu=not cuda,
+        include_num_input_tokens_seen="non_padding",
+        average_tokens_across_devices=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=cuda,
+        disable_tqdm=True,
+        report_to="none",
+    )
+
+
+def make_trainer(model: Any, tokenizer: Any, args: Any, train_set: list, eval_set: list | None,
+                 callbacks: list, metrics_path: Path) -> Any:
+    """A Trainer whose log entries carry `tokens` (real tokens so far) and `tokens_per_s` (since last log),
+    each appended to `metrics_path` as a train_metric row when logged (main process only)."""
+    from transformers import PrinterCallback, Trainer, TrainerCallback
+
+    from metaex.core import records
+    from metaex.core.train.data import PackingCollator
+
+    class MetricsFile(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and logs:
+                with open(metrics_path, "a", encoding="utf-8") as fh:
+                    for row in metric_rows([{**logs, "step": state.global_step}]):
+                        fh.write(records.dumps(row) + "\n")
+
+    class MetaexTrainer(Trainer):
+        _last: tuple[float, int] | None = None
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            if "loss" in logs:
+                now, seen = time.time(), int(self.state.num_input_tokens_seen)
+                if self._last is None and start_time is not None:
+                    self._last = (start_time, int(self._initial_num_input_tokens_seen))
+                if self._last is not None and now > self._last[0]:
+                    logs["tokens_per_s"] = (seen - self._last[1]) / (now - self._last[0])
+                self._last = (now, seen)
+                logs["tokens"] = seen
+            super().log(logs, start_time)
+
+    trainer = MetaexTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
+                            data_collator=PackingCollator(), processing_class=tokenizer,
+                            callbacks=[MetricsFile(), *callbacks])
+    trainer.remove_callback(PrinterCallback)  # it prints log dicts to stdout, which belongs to pipes
+    return trainer
+
+
+def metric_rows(log_history: list[dict]) -> list[dict]:
+    """train_metric records from the Trainer's log history (training and eval entries; the summary dropped)."""
+    from metaex.core import records
+
+    rows = []
+    for entry in log_history:
+        if "loss" in entry:
+            fields = {"loss": entry["loss"], "lr": entry.get("learning_rate"), "grad_norm": entry.get("grad_norm"),
+                      "tokens": entry.get("tokens"), "tokens_per_s": entry.get("tokens_per_s"),
+                      "epoch": entry.get("epoch")}
+        elif "eval_loss" in entry:
+            fields = {"eval_loss": entry["eval_loss"], "epoch": entry.get("epoch")}
+        else:
+            continue
+        rows.append(records.make("train_metric", step=int(entry["step"]), **fields))
+    return rows

@@ -1,0 +1,202 @@
+"""`train()`: one fine-tuning run into a run folder (DESIGN.md, Run folders), callable in-process many times.
+
+RUN_DIR/config.json    schema metaex/run@1: base model (+ fingerprint), method, options, data hashes, versions,
+                       the mix manifest beside TRAIN.jsonl ("mix"), status and result
+RUN_DIR/metrics.jsonl  train_metric rows (appended live; rewritten whole from the Trainer's history at the end)
+RUN_DIR/final/         full model or adapter (+ metaex.json naming its base), with the tokenizer; written to a
+                       temp folder and renamed, so it exists only when complete
+RUN_DIR/checkpoints/   Trainer checkpoints (`resume=True` continues from the latest)
+
+The training file is trained in order, one pass, no shuffle, unless asked otherwise. A finished run asked
+again with the same base, data and options is reported done without training; with others it is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from metaex import __version__
+from metaex.core import records
+from metaex.core.errors import InputError
+from metaex.core.models import load
+from metaex.core.train import data, hf
+
+METHODS = ("full", "lora", "qlora")
+DEFAULT_LR = {"full": 3e-3, "lora": 2e-4, "qlora": 2e-4}  # full: the tiny-from-scratch pilot (STUDY.md)
+
+
+@dataclass
+class TrainOptions:
+    """Everything that shapes a run (all of it is recorded and compared when a run folder is reused)."""
+
+    method: str = "full"
+    steps: int | None = None          # optimizer steps; None: `epochs` passes over the file
+    epochs: float = 1.0
+    batch_size: int = 32              # documents per device per micro-batch (packed into one row)
+    grad_accum: int = 1
+    lr: float | None = None           # None: DEFAULT_LR[method]
+    warmup: float = 0.05              # ratio of total steps if < 1, else steps
+    min_lr_ratio: float = 0.1         # cosine decays to lr × this
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    max_grad_norm: float = 1.0
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: str = "all-linear"  # or comma-separated module names
+    seed: int = 0
+    shuffle: bool = False
+    log_steps: int = 1
+    eval_steps: int = 50
+    early_stopping: int | None = None   # patience in evaluations (needs an eval file)
+    save_steps: int = 100               # 0: no checkpoints
+    save_total_limit: int | None = 2
+
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.method]
+
+
+@dataclass
+class RunResult:
+    run_dir: str
+    final: str
+    steps: int
+    loss: float | None             # last logged training loss
+    eval_loss: float | None        # last eval loss, if any
+    tokens: int                    # real (non-pad) training tokens seen
+    runtime_s: float
+    already_done: bool = False
+    metrics: list[dict] = field(default_factory=list)
+
+
+def _versions() -> dict[str, str]:
+    out = {"metaex": __version__}
+    for pkg in ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "tokenizers"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _identity(cfg: dict) -> dict:
+    return {k: cfg[k] for k in ("base_model", "method", "options", "data_sha256", "eval_sha256")}
+
+
+def _check_existing(run_dir: Path, identity: dict, resume: bool) -> dict | None:
+    """The existing config of a reusable run folder, None for a new one; InputError when it cannot be reused."""
+    if not run_dir.exists():
+        return None
+    if not load.is_run_dir(run_dir):
+        if run_dir.is_dir() and not any(run_dir.iterdir()):
+            return None
+        raise InputError("exists and is not a metaex run folder; choose another --out", str(run_dir))
+    old = json.loads((run_dir / "config.json").read_text())
+    diff = [k for k, v in identity.items() if _identity(old).get(k) != v]
+    if "options" in diff:
+        diff = [f"options.{k}" for k in identity["options"] if old["options"].get(k) != identity["options"][k]]
+    if diff:
+        raise InputError(f"holds a run with other {', '.join(diff)}; choose another --out", str(run_dir))
+    if not (run_dir / "final").is_dir() and not resume and (run_dir / "checkpoints").is_dir():
+        raise InputError("holds an unfinished run: add --resume to continue it", str(run_dir))
+    return old
+
+
+def _result_of(run_dir: Path, cfg: dict, metrics: list[dict], already: bool) -> RunResult:
+    train_rows = [m for m in metrics if "loss" in m]
+    eval_rows = [m for m in metrics if "eval_loss" in m]
+    return RunResult(run_dir=str(run_dir), final=str(run_dir / "final"), steps=cfg["result"]["steps"],
+                     loss=train_rows[-1]["loss"] if train_rows else None,
+                     eval_loss=eval_rows[-1]["eval_loss"] if eval_rows else None,
+                     tokens=cfg["result"]["tokens"], runtime_s=cfg["result"]["runtime_s"], already_done=already,
+                     metrics=metrics)
+
+
+def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, *,
+          eval_file: str | Path | None = None, resume: bool = False, device: str | None = None,
+          callbacks: Sequence[Any] = (), **options: Any) -> RunResult:
+    """Fine-tune `model` (folder, full run folder or hub id) on the `document` records of `train_file` into
+    `out_dir`. `options` are `TrainOptions` fields; `callbacks` are extra `transformers.TrainerCallback`s
+    (the CLI's progress bar). Inputs are validated before anything is written."""
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    unknown = set(options) - {f.name for f in fields(TrainOptions)}
+    if unknown:
+        raise TypeError(f"unknown training options: {sorted(unknown)}")
+    opts = TrainOptions(method=method, **options)
+    if opts.early_stopping and eval_file is None:
+        raise InputError("early stopping needs held-out documents (--eval FILE)")
+    run_dir = Path(out_dir)
+    base_path, local = load.resolve_model(model)
+    texts = data.read_documents(train_file)
+    eval_texts = data.read_documents(eval_file) if eval_file is not None else None
+    identity = {"base_model": str(model), "method": method, "options": json.loads(json.dumps(asdict(opts))),
+                "data_sha256": data.file_sha256(train_file),
+                "eval_sha256": data.file_sha256(eval_file) if eval_file is not None else None}
+    old = _check_existing(run_dir, identity, resume)
+    if old is not None and (run_dir / "final").is_dir():
+        return _result_of(run_dir, old, list(records.read(run_dir / "metrics.jsonl", "train_metric")), True)
+    if local:
+        load.go_offline()
+    return _train(run_dir, identity, base_path, train_file, texts, eval_file, eval_texts, opts,
+                  resume, device, list(callbacks))
+
+
+def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path, texts: list[str],
+           eval_file: str | Path | None, eval_texts: list[str] | None, opts: TrainOptions, resume: bool,
+           device: str | None, callbacks: list) -> RunResult:
+    import torch
+    from transformers import EarlyStoppingCallback, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    cuda = device != "cpu" and torch.cuda.is_available()
+    tokenizer = load.load_tokenizer(base_path)
+    max_len = getattr(tokenizer, "model_max_length", None)
+    max_len = max_len if isinstance(max_len, int) and max_len < 10**9 else None
+    train_set = data.tokenize_documents(tokenizer, texts, str(train_file), max_len)
+    eval_set = data.tokenize_documents(tokenizer, eval_texts, str(eval_file), max_len) if eval_texts else None
+    cfg = {"schema": load.RUN_SCHEMA, **identity, "train_file": str(train_file),
+           "eval_file": str(eval_file) if eval_file is not None else None, "base_path": base_path,
+           "base_fingerprint": load.model_fingerprint(base_path), "documents": len(train_set),
+           "tokens": sum(len(f["input_ids"]) for f in train_set), "versions": _versions(),
+           "mix": data.read_manifest(train_file), "status": "running"}
+    net, _ = load.load_model(base_path, method=opts.method, device=device, for_training=True)
+    set_seed(opts.seed)  # before adapters are initialised
+    net = hf.prepare_model(net, opts, cuda)
+    args = hf.training_arguments(opts, str(run_dir / "checkpoints"), cuda, eval_set is not None)
+    metrics_path = run_dir / "metrics.jsonl"
+    if opts.early_stopping:
+        callbacks = [EarlyStoppingCallback(early_stopping_patience=opts.early_stopping), *callbacks]
+    trainer = hf.make_trainer(net, tokenizer, args, train_set, eval_set, callbacks, metrics_path)
+    main = trainer.is_world_process_zero()
+    checkpoint = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        records.write_json(run_dir / "config.json", cfg)
+        history = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["log_history"] if checkpoint \
+            else []
+        records.write(metrics_path, hf.metric_rows(history))
+    t0 = time.time()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    metrics = hf.metric_rows(trainer.state.log_history)
+    cfg["status"] = "finished"
+    cfg["result"] = {"steps": trainer.state.global_step, "tokens": int(trainer.state.num_input_tokens_seen),
+                     "runtime_s": round(time.time() - t0, 3)}
+    if main:
+        with load.atomic_dir(run_dir / "final") as tmp:
+            trainer.save_model(str(tmp))
+            (tmp / "training_args.bin").unlink(missing_ok=True)
+            if opts.method != "full":
+                records.write_json(tmp / load.ADAPTER_META, {"base_model": base_path,
+                                                            "base_fingerprint": cfg["base_fingerprint"]})
+        records.write(metrics_path, metrics)
+        records.write_json(run_dir / "config.json", cfg)
+    trainer.accelerator.wait_for_everyone()
+    return _result_of(run_dir, cfg, metrics, False)
+
