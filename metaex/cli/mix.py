@@ -1,9 +1,93 @@
-"""`metaex mix` — command wiring (filled in by its issue)."""
+"""`metaex mix` (one condition's training stream) and `metaex bridge` (a bridging pre-training corpus).
+
+Parse options, call metaex.core.mix, print a summary to stderr; the core modules are imported inside the
+commands, so `metaex --help` stays light.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+_FILES = {"show_default": False}
+
+
+def mix_command(
+    condition: str = typer.Option(..., "--condition", help="examples | explained | mismatched | filler | "
+                                  "explanations-only | worked"),
+    examples: list[Path] = typer.Option(..., "--examples", help="Train example files of K >= 2 grammars "
+                                        "(repeatable).", **_FILES),
+    dose: int = typer.Option(..., "--dose", help="Examples per grammar: the first N of each grammar's train "
+                             "examples, so doses nest."),
+    seed: int = typer.Option(..., "--seed", help="Seed: picks the explained half (seeds 2k, 2k+1 explain "
+                             "complementary halves) and every permutation."),
+    out: str = typer.Option(..., "-o", "--out", help="Output JSONL of document records; the manifest goes to "
+                            "OUT.manifest.json."),
+    explanations: list[Path] = typer.Option([], "--explanations", help="Explanation files of the study "
+                                            "grammars (repeatable).", **_FILES),
+    filler: list[Path] = typer.Option([], "--filler", help="Explanation files of grammars outside the study, "
+                                      "for `filler` (repeatable).", **_FILES),
+    pool: list[Path] = typer.Option([], "--pool", help="Extra strings (split pool) for `worked` (repeatable).",
+                                    **_FILES),
+    tests: list[Path] = typer.Option([], "--tests", help="Test examples and minimal pairs for the leakage "
+                                     "guard (repeatable).", **_FILES),
+    grammars: list[Path] = typer.Option([], "--grammar", help="The study grammars' .pcfg files (repeatable): "
+                                        "recorded in the manifest and used for their alphabets.", **_FILES),
+    paraphrases: int = typer.Option(20, "--paraphrases", help="Paraphrases per style per explained grammar."),
+    order: str = typer.Option("interleaved", "--order", help="interleaved | explanations-first | "
+                              "explanations-last (within each pass)."),
+    passes: int = typer.Option(1, "--passes", help="Passes over the example documents."),
+    worked_strings: int | None = typer.Option(None, "--worked-strings", help="`worked`: extra strings per "
+                                              "explained grammar (default 2 x dose)."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="Manifest path (default OUT.manifest.json; "
+                                         "none when OUT is stdout)."),
+) -> None:
+    """Build one condition's training stream: passes over the examples, extra documents on top."""
+    from metaex.core.mix import MixOptions, build_mix, manifest_path, write_with_manifest
+
+    opt = MixOptions(condition=condition, dose=dose, seed=seed, examples=[str(p) for p in examples],
+                     explanations=[str(p) for p in explanations], filler=[str(p) for p in filler],
+                     pool=[str(p) for p in pool], tests=[str(p) for p in tests],
+                     grammar_files=[str(p) for p in grammars], paraphrases=paraphrases, order=order,
+                     passes=passes, worked_strings=worked_strings)
+    recs, info = build_mix(opt)
+    target = manifest if manifest is not None else (None if out == "-" else manifest_path(out))
+    write_with_manifest(out, recs, info, target)
+    explained = [g["name"] for g in info["grammars"] if g["explained"]]
+    kinds = ", ".join(f"{n} {k}" for k, n in info["documents"].items())
+    typer.echo(f"{out}: {condition}, {len(recs)} documents ({kinds}), {info['tokens']['total']} tokens; "
+               f"explained: {', '.join(explained)}", err=True)
+
+
+def bridge_command(
+    grammars: int = typer.Option(..., "--grammars", help="How many random grammars."),
+    seed: int = typer.Option(..., "--seed", help="Seed of the grammars, their words and the documents."),
+    out: str = typer.Option(..., "-o", "--out", help="Output JSONL of document records; manifest beside it."),
+    examples_per_grammar: int = typer.Option(16, "--examples-per-grammar", help="Example documents per grammar."),
+    avoid: list[Path] = typer.Option([], "--avoid", help="Study grammars (.pcfg instances) whose words the "
+                                     "corpus must not use (repeatable).", **_FILES),
+    paraphrases: int = typer.Option(2, "--paraphrases", help="Explanation paraphrases per style per grammar."),
+    qa_per_grammar: int = typer.Option(8, "--qa-per-grammar", help="Judgement Q&A documents per grammar "
+                                       "(half Yes, half No)."),
+    textbooks_per_grammar: int = typer.Option(2, "--textbooks-per-grammar", help="Textbook documents (an "
+                                              "explanation followed by examples and Q&A) per grammar."),
+) -> None:
+    """A bridging corpus: random grammars with textbook, example, explanation and Q&A documents."""
+    from metaex.core.mix import manifest_path, write_with_manifest
+    from metaex.core.mix.bridge import BridgeOptions, build_bridge
+
+    opt = BridgeOptions(grammars=grammars, seed=seed, examples=examples_per_grammar,
+                        avoid=[str(p) for p in avoid], paraphrases=paraphrases, qa=qa_per_grammar,
+                        textbooks=textbooks_per_grammar)
+    recs, info = build_bridge(opt)
+    write_with_manifest(out, recs, info, None if out == "-" else manifest_path(out))
+    kinds = ", ".join(f"{n} {k}" for k, n in info["documents"].items())
+    typer.echo(f"{out}: bridging corpus of {grammars} grammars, {len(recs)} documents ({kinds}), "
+               f"{info['tokens']['total']} tokens", err=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("mix")(mix_command)
+    app.command("bridge")(bridge_command)

@@ -1,0 +1,127 @@
+"""A bridging corpus (STUDY.md, Models): what a textbook is, for many random grammars outside the study.
+
+For each of N random grammars (families alternating, instantiated with nonce words disjoint from the study
+grammars given as `avoid` and from each other) the corpus holds
+- `textbook` documents: an explanation *followed in the same document* by example lines and judgement Q&A
+  of that grammar — these teach, in context, that explanations predict examples;
+- plain `example`, `explanation` and `qa` documents (Q&A balanced Yes/No; every No string is a one-edit
+  perturbation the recognizer rejects).
+All documents are shuffled by one seeded RNG; same options → byte-identical corpus.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from metaex.core import formats, records
+from metaex.core.errors import InputError
+from metaex.core.explain import STYLES, Explainer
+from metaex.core.explain.text import tokens
+from metaex.core.grammar.pcfg import Grammar
+
+_MAX_LEN = 40  # strings longer than this many terminals are not drawn (documents stay short)
+_TEXTBOOK_EXAMPLES = 4  # example lines per textbook document
+_TEXTBOOK_QA = 2  # Q&A lines per textbook document (one Yes, one No)
+
+
+@dataclass
+class BridgeOptions:
+    grammars: int
+    seed: int
+    examples: int = 16
+    avoid: list[str] = field(default_factory=list)
+    paraphrases: int = 2
+    qa: int = 8
+    textbooks: int = 2
+
+    def check(self) -> None:
+        for opt, value, low in (("--grammars", self.grammars, 1), ("--examples-per-grammar", self.examples, 0),
+                                ("--paraphrases", self.paraphrases, 1), ("--qa-per-grammar", self.qa, 0),
+                                ("--textbooks-per-grammar", self.textbooks, 0)):
+            if value < low:
+                raise InputError(f"{opt} must be at least {low}, got {value}")
+        if self.qa % 2:
+            raise InputError(f"--qa-per-grammar must be even (half Yes, half No), got {self.qa}")
+
+
+def bridge_grammars(n: int, seed: int, avoid: list[str]) -> list[Grammar]:
+    """N random grammars, families alternating, instantiated with words outside the `avoid` grammars'."""
+    from metaex.core.grammar.instantiate import instantiate_many, words_of
+    from metaex.core.grammar.pcfg import load_grammar
+    from metaex.core.grammar.random_gen import FAMILIES, random_grammar
+
+    taken: set[str] = set()
+    for path in avoid:
+        taken |= words_of(load_grammar(path))
+    rng = random.Random(f"metaex-bridge:{seed}:grammars")
+    drafts = [random_grammar(FAMILIES[i % len(FAMILIES)], rng.randrange(2**31)) for i in range(n)]
+    return instantiate_many(drafts, seed, avoid=taken)
+
+
+def _judgements(g: Grammar, strings: list[str], n: int, seed: int) -> list[tuple[str, bool]]:
+    """n (string, valid) pairs, half valid: No strings are one-edit perturbations the recognizer rejects."""
+    from metaex.core.grammar.pairs import minimal_pairs
+    from metaex.core.grammar.recognize import recognizer
+
+    rec = recognizer(g)
+    pairs = minimal_pairs(g, strings, seed, perturbations=("substitution", "delete", "insert"))
+    bad = [p["bad"] for p in pairs if not rec.accepts(p["bad"])]
+    if len(bad) < n // 2:
+        raise InputError(f"bridging grammar {g.name}: only {len(bad)} invalid strings for {n // 2} No answers")
+    rng = random.Random(f"metaex-bridge:{seed}:qa:{g.name}")
+    items = [(s, True) for s in rng.sample(strings, n // 2)] + [(s, False) for s in rng.sample(bad, n // 2)]
+    rng.shuffle(items)
+    return items
+
+
+def grammar_documents(g: Grammar, opt: BridgeOptions, index: int) -> list[dict]:
+    """Every document of one bridging grammar (unshuffled)."""
+    from metaex.core.grammar.sample import sample_strings
+
+    gseed = opt.seed * 1000 + index
+    n_text = opt.textbooks * _TEXTBOOK_EXAMPLES
+    strings = sample_strings(g, opt.examples + n_text + max(opt.qa, opt.textbooks * _TEXTBOOK_QA), gseed,
+                             max_len=_MAX_LEN)
+    plain, in_text, for_qa = strings[:opt.examples], strings[opt.examples:opt.examples + n_text], strings
+    ex = Explainer(g)
+    explanations = [t for style in STYLES for t in ex.paraphrases(style, opt.paraphrases, opt.seed)]
+    qa = _judgements(g, for_qa, opt.qa + opt.textbooks * _TEXTBOOK_QA, gseed)
+    qa_plain, qa_text = qa[:opt.qa], qa[opt.qa:]
+
+    def doc(kind: str, text: str) -> dict:
+        return records.make("document", text=text, doc_kind=kind, grammar=g.name, seed=opt.seed,
+                            condition="bridge", producer=records.producer("bridge"))
+
+    docs = [doc("example", formats.example_doc(g.name, s)) for s in plain]
+    docs += [doc("explanation", t) for t in explanations]
+    docs += [doc("qa", formats.judgement_doc(g.name, s, ok)) for s, ok in qa_plain]
+    for i in range(opt.textbooks):
+        lines = [explanations[(index + i) % len(explanations)]]
+        lines += [formats.example_doc(g.name, s) for s in in_text[i * _TEXTBOOK_EXAMPLES:(i + 1) * _TEXTBOOK_EXAMPLES]]
+        lines += [formats.judgement_doc(g.name, s, ok) for s, ok in qa_text[i * _TEXTBOOK_QA:(i + 1) * _TEXTBOOK_QA]]
+        docs.append(doc("textbook", "\n".join(lines)))
+    return docs
+
+
+def build_bridge(opt: BridgeOptions) -> tuple[list[dict], dict]:
+    """The shuffled corpus and its manifest."""
+    opt.check()
+    grammars = bridge_grammars(opt.grammars, opt.seed, opt.avoid)
+    docs = [d for i, g in enumerate(grammars) for d in grammar_documents(g, opt, i)]
+    random.Random(f"metaex-bridge:{opt.seed}:shuffle").shuffle(docs)
+    counts, toks = Counter(d["doc_kind"] for d in docs), Counter()
+    for d in docs:
+        toks[d["doc_kind"]] += len(tokens(d["text"]))
+    manifest = {
+        "kind": "bridge", "seed": opt.seed, "producer": records.producer("bridge"),
+        "options": {"grammars": opt.grammars, "examples_per_grammar": opt.examples, "paraphrases": opt.paraphrases,
+                    "qa_per_grammar": opt.qa, "textbooks_per_grammar": opt.textbooks, "avoid": opt.avoid},
+        "grammars": [{"name": g.name, "hash": g.hash, "template": g.meta.get("template"),
+                      "terminals": list(g.terminals)} for g in grammars],
+        "documents": dict(sorted(counts.items())), "documents_total": len(docs),
+        "tokens": {"by_kind": dict(sorted(toks.items())), "total": sum(toks.values()),
+                   "unit": "whitespace and punctuation tokens"},
+    }
+    return docs, manifest

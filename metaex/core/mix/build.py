@@ -1,0 +1,157 @@
+"""The documents of each condition, and the training stream they are laid out in.
+
+Randomness never depends on the condition: the explained half, the example-pass permutations, the derangement
+of names and the placement of extra documents are each drawn from `random.Random` seeded by (seed, purpose,
+pass). So all conditions of one seed share the same example documents in the same order, and conditions that
+add the same number of documents (explained, mismatched, filler, worked) put them at the same positions.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from metaex.core import formats
+from metaex.core.errors import InputError
+from metaex.core.explain import templates as T
+from metaex.core.explain.text import tokens
+from metaex.core.mix.inputs import Source, StudyGrammar
+
+CONDITIONS = ("examples", "explained", "mismatched", "filler", "explanations-only", "worked")
+ORDERS = ("interleaved", "explanations-first", "explanations-last")
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A document before it becomes a record: kind, grammar it is about (by name), text, where it came from."""
+
+    kind: str
+    grammar: str | None
+    text: str
+    source: Source | None = None
+    style: str | None = None  # explanation style, where the document is (or extends) an explanation
+    about: str | None = None  # mismatched: the grammar whose rules the text really describes
+
+
+def rng_for(seed: int, purpose: str, index: int = 0) -> random.Random:
+    return random.Random(f"metaex-mix:{seed}:{purpose}:{index}")
+
+
+def explained_half(grammars: Sequence[StudyGrammar], seed: int) -> set[str]:
+    """Names of the explained grammars: seeds 2k and 2k+1 explain complementary halves of the same split."""
+    ordered = sorted(grammars, key=lambda g: g.sort_key)
+    shuffled = list(ordered)
+    rng_for(seed // 2, "halves").shuffle(shuffled)
+    half = len(shuffled) // 2
+    chosen = shuffled[:half] if seed % 2 == 0 else shuffled[half:]
+    return {g.name for g in chosen}
+
+
+def example_docs(grammars: Sequence[StudyGrammar], dose: int) -> list[Doc]:
+    """The first `dose` train strings of each grammar, grammars in template order."""
+    out = []
+    for g in sorted(grammars, key=lambda g: g.sort_key):
+        if len(g.examples) < dose:
+            first = g.examples[0][1]
+            raise InputError(f"--dose {dose} is larger than the {len(g.examples)} train examples of {g.name}",
+                             first.path)
+        out += [Doc("example", g.name, formats.example_doc(g.name, text), src) for text, src in g.examples[:dose]]
+    return out
+
+
+def explanation_docs(explained: Sequence[StudyGrammar], chosen: dict[str, list[tuple[dict, Source]]]) -> list[Doc]:
+    return [Doc("explanation", g.name, rec["text"], src, rec["style"]) for g in explained for rec, src in chosen[g.name]]
+
+
+def derangement(names: Sequence[str], seed: int) -> dict[str, str]:
+    """A seeded permutation of `names` with no fixed point (needs at least 2 names)."""
+    if len(names) < 2:
+        raise InputError(f"condition 'mismatched' permutes names among the explained grammars, and this mix "
+                         f"explains only {len(names)}: give at least 4 grammars")
+    rng = rng_for(seed, "derangement")
+    while True:
+        perm = list(names)
+        rng.shuffle(perm)
+        if all(a != b for a, b in zip(names, perm, strict=True)):
+            return dict(zip(names, perm, strict=True))
+
+
+def mismatched_docs(docs: Sequence[Doc], seed: int) -> list[Doc]:
+    """The same texts with each grammar's name replaced by another explained grammar's name."""
+    names = list(dict.fromkeys(d.grammar for d in docs))
+    mapping = derangement(names, seed)
+    out = []
+    for d in docs:
+        pattern = re.compile(rf"(?<!\w){re.escape(d.grammar)}(?!\w)")
+        text, n = pattern.subn(mapping[d.grammar], d.text)
+        if n == 0:
+            raise InputError(f"explanation of {d.grammar} does not mention its name", d.source.path, d.source.line)
+        out.append(Doc("mismatched", mapping[d.grammar], text, d.source, d.style, about=d.grammar))
+    return out
+
+
+def filler_docs(targets: Sequence[Doc], pool: Sequence[tuple[dict, Source]], seed: int) -> list[Doc]:
+    """One filler explanation per target document, of the same style where possible, closest in token count."""
+    if len(pool) < len(targets):
+        raise InputError(f"condition 'filler' needs {len(targets)} filler explanations (as many as the explained "
+                         f"condition adds), the --filler files hold {len(pool)}")
+    order = list(range(len(pool)))
+    rng_for(seed, "filler").shuffle(order)
+    sizes = [len(tokens(rec["text"])) for rec, _ in pool]
+    free = set(order)
+    out = []
+    for d in targets:
+        want, style = len(tokens(d.text)), d.style
+        best = min((i for i in order if i in free),
+                   key=lambda i: (pool[i][0]["style"] != style, abs(sizes[i] - want)))
+        free.discard(best)
+        rec, src = pool[best]
+        out.append(Doc("filler", rec["grammar"], rec["text"], src, rec["style"]))
+    return out
+
+
+def worked_docs(docs: Sequence[Doc], pool: dict[str, list[tuple[str, Source]]], per_grammar: int,
+                seed: int) -> tuple[list[Doc], list[tuple[str, str, Source]]]:
+    """Explanations each followed by extra valid strings: `per_grammar` strings per grammar, spread evenly.
+
+    Returns the documents and the (grammar, string, source) triples used, for the leakage guard.
+    """
+    by_grammar: dict[str, list[Doc]] = {}
+    for d in docs:
+        by_grammar.setdefault(d.grammar, []).append(d)
+    out, used = [], []
+    for name, group in by_grammar.items():
+        strings = pool.get(name, [])
+        if len(strings) < per_grammar:
+            raise InputError(f"condition 'worked' needs {per_grammar} pool strings of {name} that are neither train "
+                             f"examples nor test strings (--worked-strings), the --pool files hold {len(strings)}")
+        picked = rng_for(seed, f"worked:{name}").sample(strings, per_grammar)
+        used += [(name, text, src) for text, src in picked]
+        frame_rng = rng_for(seed, f"worked-frames:{name}")
+        for i, d in enumerate(group):
+            mine = [text for text, _ in picked[i::len(group)]]
+            frame = frame_rng.choice(T.WORKED_FRAMES)
+            text = d.text + (" " + frame.format(name=name, strings=T.WORKED_SEP.join(mine)) if mine else "")
+            out.append(Doc("worked", name, text, d.source, d.style))
+    return out, used
+
+
+def stream(examples: Sequence[Doc], extras: Sequence[Doc], passes: int, order: str, seed: int) -> list[Doc]:
+    """`passes` passes; each a seeded permutation of the examples with the extra documents placed by `order`."""
+    out: list[Doc] = []
+    for p in range(passes):
+        ex = list(examples)
+        rng_for(seed, "examples", p).shuffle(ex)
+        add = list(extras)
+        rng_for(seed, "extras", p).shuffle(add)
+        if order == "explanations-first":
+            out += add + ex
+        elif order == "explanations-last":
+            out += ex + add
+        else:
+            slots = set(rng_for(seed, "slots", p).sample(range(len(ex) + len(add)), len(add)))
+            ex_it, add_it = iter(ex), iter(add)
+            out += [next(add_it) if i in slots else next(ex_it) for i in range(len(ex) + len(add))]
+    return out
