@@ -71,7 +71,7 @@ def levels_figure(rows: list[dict], metric: str, arms: list[str], doses: list[in
             for offset, (stat, label) in ((-0.12, ("level_explained", "explained grammars")),
                                           (0.12, ("level_unexplained", "unexplained grammars"))):
                 picked = [_one(rows, metric=metric, arm=arm, dose=dose, condition=c, stat=stat) for c in conditions]
-                _bars(ax, [k + offset for k in range(len(conditions))], picked, label)
+                _bars(ax, [k + offset for k in range(len(conditions))], picked, label, linestyle="none")
             ax.set_xticks(range(len(conditions)), conditions, rotation=30, ha="right")
             ax.set_title(f"{arm}, dose {dose} examples/grammar", fontsize=9)
             ax.set_xlabel("condition")

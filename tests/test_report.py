@@ -1,0 +1,125 @@
+"""`metaex report` end to end on synthetic probe dirs (metaex.core.stats.write_probe_dirs), and its bad inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metaex.core.stats import write_probe_dirs
+
+ARMS = {"tiny-unbridged": 2.0e6, "tiny-bridged": 2.1e6}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> list[Path]:
+    """2 arms × 3 conditions × 2 doses × 4 seeds (complementary pairs); `worked` planted, `filler` without."""
+    root = tmp_path_factory.mktemp("study")
+    effects = {(arm, "worked"): 3.0 for arm in ARMS}   # strong: 4 seeds give t_3 intervals
+    return write_probe_dirs(root, np.random.default_rng(11), arms=ARMS, doses=(64, 256),
+                            conditions=("examples", "filler", "worked"), effects=effects, seeds=4)
+
+
+@pytest.fixture(scope="module")
+def report(study, tmp_path_factory):
+    """One real CLI run; returns (report dir, CLI result)."""
+    from typer.testing import CliRunner
+
+    from metaex.cli.main import app
+
+    out = tmp_path_factory.mktemp("reports") / "report"
+    result = CliRunner().invoke(app, ["report", *map(str, study), "--out", str(out), "--bootstrap", "400",
+                                      "--seed", "3"], catch_exceptions=False)
+    return out, result
+
+
+def test_report_files_and_controls(report):
+    out, result = report
+    assert result.exit_code == 0, result.output
+    assert "novel_valid" in result.output and "report written to" in result.output
+    assert {p.name for p in out.iterdir()} == {"report.md", "report.html", "report.json", "levels.png",
+                                               "effect_vs_dose.png", "effect_by_arm.png", "loss_curves.png"}
+    data = json.loads((out / "report.json").read_text())
+    ctl = data["controls"]
+    assert ctl["worked"]["all"] and len(ctl["worked"]["cells"]) == 4          # 2 arms × 2 doses, CI above 0
+    assert ctl["filler"]["all"] and not ctl["mismatched"]["present"]
+    assert data["headline_metric"] == "novel_valid"
+    assert set(data["metrics"]) == {"novel_valid", "validity", "pair_margin"}
+    assert data["arms"]["tiny-bridged"] == {"variant": "model", "model_params": 2.1e6}
+    did = [r for r in data["results"] if r["stat"] == "did" and r["condition"] == "worked"]
+    assert all(r["n_seeds"] == 4 and r["ci_low"] > 0 for r in did if r["metric"] != "pair_margin")
+
+
+def test_report_documents_are_readable(report):
+    import matplotlib.image
+
+    out, _ = report
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert matplotlib.image.imread(png).shape[0] > 200
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 4 and 'src="levels.png"' not in page
+    md = (out / "report.md").read_text()
+    assert "## Controls" in md and "![" in md and "| arm | dose | condition |" in md
+    assert "`worked` detected (Δ > 0, CI excluding 0) in every arm × dose: **yes**" in md
+
+
+def _copy(study: list[Path], tmp_path: Path, keep=lambda p: True) -> list[Path]:
+    """Copy probe dirs (not their run folders) so that a test may break them."""
+    dirs = []
+    for probe in (p for p in study if keep(p)):
+        dirs.append(Path(shutil.copytree(probe, tmp_path / probe.name)))
+    return dirs
+
+
+@pytest.mark.parametrize("breakage", ["no_summary", "wrong_kind", "no_examples"])
+def test_bad_input_is_one_line_and_leaves_no_report(study, tmp_path, run_cli, breakage):
+    keep = (lambda p: "_examples_" not in p.name) if breakage == "no_examples" else (lambda p: True)
+    dirs = _copy(study[:12], tmp_path, keep)
+    if breakage == "no_summary":
+        (dirs[0] / "summary.jsonl").unlink()
+        expect = "probe dir has no summary.jsonl"
+    elif breakage == "wrong_kind":
+        (dirs[1] / "items.jsonl").write_text('{"schema":"metaex/train_metric@1","kind":"train_metric","step":1}\n')
+        expect = "items.jsonl:1: record of kind 'train_metric'"
+    else:
+        expect = "need an `examples` condition"
+    out = tmp_path / "out"
+    result = run_cli("report", *dirs, "--out", out, "--bootstrap", "50")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("metaex: error:") and expect in lines[0], result.output
+    assert not out.exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_failed_report_keeps_the_previous_one(report, study, tmp_path, run_cli):
+    out = tmp_path / "report"
+    shutil.copytree(report[0], out)
+    before = (out / "report.json").read_bytes()
+    broken = _copy(study[:2], tmp_path)
+    (broken[0] / "summary.jsonl").unlink()
+    assert run_cli("report", *broken, "--out", out).exit_code == 2
+    assert (out / "report.json").read_bytes() == before
+
+
+def test_levels_only_without_examples(study, tmp_path, run_cli):
+    dirs = _copy(study[:12], tmp_path, lambda p: "_examples_" not in p.name)
+    result = run_cli("report", *dirs, "--out", tmp_path / "r", "--no-contrasts", "--metric", "validity",
+                     "--bootstrap", "50")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert "controls" not in data and {r["stat"] for r in data["results"]} <= {
+        "level", "level_explained", "level_unexplained", "delta"}
+    assert [f["file"] for f in data["figures"]] == ["levels.png", "loss_curves.png"]
+
+
+def test_cli_module_imports_no_heavy_libraries():
+    code = ("import sys, metaex.cli.report; "
+            "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
