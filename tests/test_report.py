@@ -123,3 +123,20 @@ def test_cli_module_imports_no_heavy_libraries():
             "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_controls_compare_bridged_and_unbridged_arms():
+    from metaex.core.report.analysis import control_sentences, controls
+
+    def row(arm, cond, low, high):
+        return {"metric": "novel_valid", "stat": "did", "reference": "examples", "arm": arm, "dose": 64,
+                "condition": cond, "estimate": (low + high) / 2, "ci_low": low, "ci_high": high}
+
+    rows = [row("tiny-bridged", "explained", 0.02, 0.3), row("tiny-unbridged", "explained", -0.1, 0.2),
+            row("tiny-bridged", "mismatched", 0.01, 0.2), row("tiny-unbridged", "mismatched", -0.1, 0.1)]
+    ctl = controls(rows, "novel_valid")
+    assert ctl["bridged_only"] is True and not ctl["mismatched"]["all"] and not ctl["worked"]["present"]
+    text = "\n".join(control_sentences(ctl))
+    assert "arm `tiny-bridged` at doses: 64" in text and "arm `tiny-unbridged` at doses: none" in text
+    assert "`mismatched` CI covers 0 in every arm × dose: **no**" in text
+    assert "the unbridged arm does not: **yes**" in text

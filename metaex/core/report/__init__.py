@@ -85,6 +85,7 @@ def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrast
 
 def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Study) -> list[tuple[str, Any]]:
     metric = report["headline_metric"]
+    max_seeds = max(r["n_seeds"] for r in rows)
     blocks: list[tuple[str, Any]] = [
         ("h1", "metaex report"),
         ("p", f"{len(report['inputs'])} probe dirs; arms: {', '.join(f'`{a}`' for a in study.arms)}; doses: "
@@ -94,6 +95,10 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
               "grammars in the same run; Δ − Δ(examples) pairs each run with the `examples` run of the same arm, "
               "dose and seed, so grammar difficulty cancels. E/U change: how the explained/unexplained grammars "
               "moved against `examples`."),
+        ("p", f"Read Δ − Δ(examples) (and Δ − Δ(filler)) as the explanation effect. The CI of the plain Δ is wide "
+              "when grammars differ in difficulty: complementary seed pairs cancel that difference in the mean but "
+              f"not in the spread between seeds. With {max_seeds} seeds the smallest attainable sign-flip p is "
+              f"{2 / 2 ** max_seeds:.3g}."),
         ("h2", f"Headline: {metric}"),
         ("table", tables[metric]),
     ]

@@ -36,7 +36,7 @@ FILLER_COLUMNS = (("Δ − Δ(filler) [95 % CI]", "did", "filler", "ci"), ("p", 
 
 
 def table(rows: list[dict], metric: str, columns: tuple, keys: list[tuple[str, int, str]]) -> dict[str, list]:
-    """{"header": [...], "rows": [[...], ...]}: one line per (arm, dose, condition) present in `rows`."""
+    """{"header": [...], "rows": [[...], ...]}: a line per (arm, dose, condition) with at least one number."""
     header = ["arm", "dose", "condition", "seeds"] + [c[0] for c in columns]
     body = []
     for arm, dose, cond in keys:
@@ -55,7 +55,8 @@ def table(rows: list[dict], metric: str, columns: tuple, keys: list[tuple[str, i
             else:
                 r = got[0]
                 line.append(f"{number(r['estimate'])} [{number(r['ci_low'])}, {number(r['ci_high'])}]")
-        body.append(line)
+        if any(cell != "–" for cell in line[4:]):
+            body.append(line)
     return {"header": header, "rows": body}
 
 

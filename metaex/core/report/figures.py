@@ -119,15 +119,25 @@ def did_by_arm_figure(rows: list[dict], metric: str, arms: list[str], doses: lis
         ax.axhline(0, color="0.4", lw=0.8)
         if sized:
             ax.set_xscale("log")
+            ax.minorticks_off()
             ax.set_xlabel("model size (parameters, log scale)")
         else:
-            ax.set_xticks(xs, order, rotation=20, ha="right")
             ax.set_xlabel("arm (model)")
+        names = [f"{a}\n{_size(model_params[a])}" if sized else a for a in order]
+        ax.set_xticks(xs, names, rotation=20, ha="right", fontsize=8)
         ax.set_title(f"dose {dose} examples/grammar", fontsize=9)
         ax.set_ylabel(f"{DID} ({unit(metric)})")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8, title="condition")
     _save(fig, path)
+
+
+def _size(n: float | None) -> str:
+    """A parameter count for people: 494M, 1.5B."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n and n >= scale:
+            return f"{n / scale:.3g}{suffix}"
+    return f"{n:.0f}" if n else "?"
 
 
 def loss_figure(curves: list[LossCurve], arms: list[str], conditions: list[str], path: Path) -> None:
