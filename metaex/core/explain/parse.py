@@ -104,7 +104,7 @@ def parse_bnf(text: str, name: str) -> tuple[str, frozenset[tuple[str, tuple[str
     segments = [seg for line in text.split("\n") for seg in line.split(" ; ")]
     for seg in segments[1:]:  # the first line is the introduction
         if m := rule.match(seg):
-            for alt in m.group(3).split(" | "):
+            for alt in m.group(3).split(T.BNF_ALT):
                 rhs = tuple(p[1:-1] if p.startswith("'") else p for p in alt.split() if p != T.BNF_THEN)
                 rules.add((m.group(1), rhs))
             continue

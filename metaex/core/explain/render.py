@@ -119,7 +119,7 @@ def render_bnf(g: Grammar, rng: random.Random, leaky: set[tuple[str, ...]]) -> s
     order = list(g.nonterminals)
     if rng.random() < 0.5:
         rng.shuffle(order)
-    lines = [f"{nt} {arrow} " + " | ".join(bnf_rhs(g, r.rhs, leaky) for r in g.by_lhs[nt]) for nt in order]
+    lines = [f"{nt} {arrow} " + T.BNF_ALT.join(bnf_rhs(g, r.rhs, leaky) for r in g.by_lhs[nt]) for nt in order]
     start = rng.choice(T.BNF_STARTS).format(name=g.name, s=g.start)
     intro = rng.choice(T.BNF_INTROS).format(name=g.name)
     body = sep.join(lines)

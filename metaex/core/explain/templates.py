@@ -52,6 +52,7 @@ BNF_INTROS = [
 BNF_STARTS = ["Start: {s} .", "The start symbol is {s} .", "Every {name} sentence is a {s} ."]
 BNF_ARROWS = ["::=", "->", "="]
 BNF_RULE_SEPS = ["\n", " ; "]
+BNF_ALT = " | "
 BNF_THEN = "then"  # written between adjacent terminals that would otherwise spell out a string of the language
 
 # --- constraints: facts derived from the rules ---------------------------------------------------------------
@@ -96,7 +97,7 @@ WORKED_SEP = " ; "
 
 ALL_TEMPLATES = [
     PROSE_INTROS, PROSE_OUTROS, START_REFS, NEUTRAL_REFS, NOUNS, RULE_FRAMES, SEQ_JOINS, SINGLE_SEQ,
-    [p for j in ALT_JOINS for p in j], BNF_INTROS, BNF_STARTS, BNF_ARROWS, [BNF_THEN, "'"], CONSTRAINT_INTROS,
+    [p for j in ALT_JOINS for p in j], BNF_INTROS, BNF_STARTS, BNF_ARROWS, [BNF_THEN, BNF_ALT, "'"], CONSTRAINT_INTROS,
     [f for frames in FACT_FRAMES.values() for f in frames], list(COUNT_WORDS.values()), [COUNT_TIMES, " or ", " and "],
     WORKED_FRAMES, [WORKED_SEP],
 ]
