@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,23 +82,29 @@ def levels_figure(rows: list[dict], metric: str, arms: list[str], doses: list[in
     _save(fig, path)
 
 
+def _did_series(ax: Any, rows: list[dict], metric: str, conditions: list[str], points: list[dict],
+                xs: Callable[[int], list[float]]) -> None:
+    """One Δ − Δ(examples) series per condition at `points` (arm, dose), the k-th series at xs(k); a 0 line."""
+    for k, cond in enumerate(c for c in conditions if c != "examples"):
+        picked = [_one(rows, metric=metric, condition=cond, stat="did", reference="examples", **pt) for pt in points]
+        _bars(ax, xs(k), picked, cond)
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set_ylabel(f"{DID} ({unit(metric)})")
+    ax.grid(alpha=0.3)
+
+
 def did_vs_dose_figure(rows: list[dict], metric: str, arms: list[str], doses: list[int], conditions: list[str],
                        path: Path) -> None:
     """Δ − Δ(examples) against dose (log scale), one line per condition, one panel per arm."""
     fig, axes = _grid(1, len(arms), f"Explanation effect on {metric} vs dose")
     for j, arm in enumerate(arms):
         ax = axes[0][j]
-        for k, cond in enumerate(c for c in conditions if c != "examples"):
-            picked = [_one(rows, metric=metric, arm=arm, dose=d, condition=cond, stat="did", reference="examples")
-                      for d in doses]
-            _bars(ax, [d * (1.04 ** (k - 1)) for d in doses], picked, cond)
-        ax.axhline(0, color="0.4", lw=0.8)
+        _did_series(ax, rows, metric, conditions, [{"arm": arm, "dose": d} for d in doses],
+                    lambda k: [d * 1.04 ** (k - 1) for d in doses])
         ax.set_xscale("log", base=2)
         ax.set_xticks(doses, [str(d) for d in doses])
         ax.set_title(arm, fontsize=9)
         ax.set_xlabel("dose (training examples per grammar, log scale)")
-        ax.set_ylabel(f"{DID} ({unit(metric)})")
-        ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8, title="condition")
     _save(fig, path)
 
@@ -111,12 +118,8 @@ def did_by_arm_figure(rows: list[dict], metric: str, arms: list[str], doses: lis
     fig, axes = _grid(1, len(doses), f"Explanation effect on {metric} by {'model size' if sized else 'arm'}")
     for j, dose in enumerate(doses):
         ax = axes[0][j]
-        for k, cond in enumerate(c for c in conditions if c != "examples"):
-            picked = [_one(rows, metric=metric, arm=a, dose=dose, condition=cond, stat="did", reference="examples")
-                      for a in order]
-            shift = [x * (1.05 ** (k - 1)) for x in xs] if sized else [x + 0.08 * (k - 1) for x in xs]
-            _bars(ax, shift, picked, cond)
-        ax.axhline(0, color="0.4", lw=0.8)
+        _did_series(ax, rows, metric, conditions, [{"arm": a, "dose": dose} for a in order],
+                    lambda k: [x * 1.05 ** (k - 1) if sized else x + 0.08 * (k - 1) for x in xs])
         if sized:
             ax.set_xscale("log")
             ax.minorticks_off()
@@ -126,8 +129,6 @@ def did_by_arm_figure(rows: list[dict], metric: str, arms: list[str], doses: lis
         names = [f"{a}\n{_size(model_params[a])}" if sized else a for a in order]
         ax.set_xticks(xs, names, rotation=20, ha="right", fontsize=8)
         ax.set_title(f"dose {dose} examples/grammar", fontsize=9)
-        ax.set_ylabel(f"{DID} ({unit(metric)})")
-        ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8, title="condition")
     _save(fig, path)
 
