@@ -1,0 +1,262 @@
+"""`metaex mix`: one condition's training stream — shared example stream, controls, leakage guard, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+
+import pytest
+
+from metaex.core import records
+from metaex.core.explain import explain
+from metaex.core.explain.text import tokens
+from metaex.core.grammar.instantiate import instantiate_many
+from metaex.core.grammar.pairs import minimal_pairs
+from metaex.core.grammar.pcfg import load_grammar
+from metaex.core.grammar.random_gen import random_grammar
+from metaex.core.grammar.recognize import recognizer
+from metaex.core.grammar.sample import sample_split, sample_strings
+from tests.conftest import GRAMMARS
+
+STUDY = ("reber", "counting", "arith", "agreement")
+CONDITIONS = ("examples", "explained", "mismatched", "filler", "explanations-only", "worked")
+PARAPHRASES = 3
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """Files of a 4-grammar study (seed 0) plus filler explanations of two grammars outside it."""
+    d = tmp_path_factory.mktemp("study")
+    templates = [load_grammar(GRAMMARS / f"{t}.pcfg") for t in STUDY]
+    outside = [load_grammar(GRAMMARS / "dyck2.pcfg"), random_grammar("cfg", 5)]
+    gs = instantiate_many(templates + outside, seed=0)
+    files: dict[str, list] = {k: [] for k in ("examples", "explanations", "tests", "pool", "filler", "grammar")}
+
+    def put(name, recs):
+        path = d / name
+        records.write(path, recs)
+        return path
+
+    def ex(g, texts, split):
+        return [records.make("example", text=t, grammar=g.name, grammar_hash=g.hash, seed=0, split=split,
+                             template=g.meta["template"]) for t in texts]
+
+    for g in gs[:4]:
+        stem = g.meta["template"]
+        path = d / f"{stem}.pcfg"
+        path.write_text(g.to_text())
+        files["grammar"].append(path)
+        train, test = sample_split(g, 24, 30, seed=1)
+        files["examples"].append(put(f"{stem}.train.jsonl", ex(g, train, "train")))
+        files["tests"].append(put(f"{stem}.test.jsonl", ex(g, test, "test")))
+        files["tests"].append(put(f"{stem}.pairs.jsonl", minimal_pairs(g, test, seed=2)))
+        files["pool"].append(put(f"{stem}.pool.jsonl", ex(g, sample_strings(g, 400, seed=3), "pool")))
+        files["explanations"].append(put(f"{stem}.expl.jsonl", explain(g, ["prose", "bnf", "constraints"],
+                                                                          PARAPHRASES, 0)))
+    for g in gs[4:]:
+        files["filler"].append(put(f"{g.name}.filler.jsonl", explain(g, ["prose", "bnf", "constraints"], 20, 0)))
+    files["dir"] = d
+    files["instances"] = gs[:4]
+    return files
+
+
+def _args(study, **over):
+    opts = {"condition": "explained", "dose": 8, "seed": 0, "paraphrases": PARAPHRASES, **over}
+    args = []
+    for k, v in opts.items():
+        args += [f"--{k}", str(v)]
+    for opt, key in (("--examples", "examples"), ("--explanations", "explanations"), ("--tests", "tests"),
+                     ("--pool", "pool"), ("--filler", "filler")):
+        for p in study[key]:
+            args += [opt, str(p)]
+    return args
+
+
+def _mix(run_cli, study, out, **over):
+    result = run_cli("mix", *_args(study, **over), "-o", out)
+    assert result.exit_code == 0, result.output
+    docs = [json.loads(line) for line in out.read_text().splitlines()]
+    return docs, json.loads((out.parent / f"{out.name}.manifest.json").read_text())
+
+
+def test_all_conditions_share_the_example_stream(run_cli, study, tmp_path):
+    streams, extras, manifests = {}, {}, {}
+    for order in ("interleaved", "explanations-first"):
+        for c in CONDITIONS:
+            docs, man = _mix(run_cli, study, tmp_path / f"{c}.{order}.jsonl", condition=c, order=order, passes=2)
+            manifests[c] = man
+            streams[c, order] = [d["text"] for d in docs if d["doc_kind"] == "example"]
+            extras[c, order] = [i for i, d in enumerate(docs) if d["doc_kind"] != "example"]
+            assert all(d["condition"] == c and d["seed"] == 0 for d in docs)
+    reference = streams["examples", "interleaved"]
+    assert len(reference) == 2 * 4 * 8 and Counter(reference[:32]) == Counter(reference[32:])
+    for (c, order), s in streams.items():
+        assert s == ([] if c == "explanations-only" else reference), (c, order)
+    # conditions adding the same number of documents put them at the same positions
+    for c in ("mismatched", "filler", "worked"):
+        assert extras[c, "interleaved"] == extras["explained", "interleaved"]
+    assert extras["explained", "explanations-first"][:6] == list(range(6))
+    m = manifests["explained"]
+    assert m["documents"] == {"example": 64, "explanation": 2 * 2 * 3 * PARAPHRASES}
+    assert sum(m["tokens"]["by_kind"].values()) == m["tokens"]["total"] == sum(m["tokens"]["by_grammar"].values())
+
+
+def test_same_seed_same_bytes(run_cli, study, tmp_path):
+    for c in ("explained", "filler", "worked"):
+        a, b = tmp_path / f"{c}a.jsonl", tmp_path / f"{c}b.jsonl"
+        _mix(run_cli, study, a, condition=c)
+        _mix(run_cli, study, b, condition=c)
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_seed_pairs_explain_complementary_halves(run_cli, study, tmp_path):
+    counts = Counter()
+    for seed in range(4):
+        _, man = _mix(run_cli, study, tmp_path / f"s{seed}.jsonl", condition="examples", seed=seed)
+        explained = {g["template"] for g in man["grammars"] if g["explained"]}
+        assert len(explained) == 2
+        if seed % 2:
+            assert explained.isdisjoint(previous) and len(explained | previous) == 4
+        previous = explained
+        counts.update(explained)
+    assert set(counts.values()) == {2}
+
+
+def test_filler_is_matched_in_documents_and_tokens(run_cli, study, tmp_path):
+    _, ex = _mix(run_cli, study, tmp_path / "e.jsonl", condition="explained")
+    docs, fi = _mix(run_cli, study, tmp_path / "f.jsonl", condition="filler")
+    assert fi["documents"]["filler"] == ex["documents"]["explanation"]
+    ratio = fi["tokens"]["by_kind"]["filler"] / ex["tokens"]["by_kind"]["explanation"]
+    assert 0.9 <= ratio <= 1.1, ratio  # stated tolerance: ±10 % of the explained condition's extra tokens
+    study_names = {g.name for g in study["instances"]}
+    assert all(d["grammar"] not in study_names for d in docs if d["doc_kind"] == "filler")
+
+
+def test_mismatched_is_a_derangement_with_the_same_tokens(run_cli, study, tmp_path):
+    ex, _ = _mix(run_cli, study, tmp_path / "e.jsonl", condition="explained")
+    mm, _ = _mix(run_cli, study, tmp_path / "m.jsonl", condition="mismatched")
+    names = {g.name for g in study["instances"]}
+    mask = re.compile("|".join(rf"\b{n}\b" for n in names))
+    e_docs = [d for d in ex if d["doc_kind"] == "explanation"]
+    m_docs = [d for d in mm if d["doc_kind"] == "mismatched"]
+    assert len(e_docs) == len(m_docs)
+    mapping = {d["about"]: d["grammar"] for d in m_docs}
+    assert all(a != b for a, b in mapping.items()) and sorted(mapping) == sorted(mapping.values())
+    assert all(d["about"] not in d["text"] and d["grammar"] in d["text"] for d in m_docs)
+    masked = [Counter(tokens(mask.sub("NAME", d["text"]))) for d in (e_docs, m_docs) for d in d]
+    assert sum(masked[:len(e_docs)], Counter()) == sum(masked[len(e_docs):], Counter())
+    assert sum(len(tokens(d["text"])) for d in e_docs) == sum(len(tokens(d["text"])) for d in m_docs)
+
+
+def test_doses_nest(run_cli, study, tmp_path):
+    small, _ = _mix(run_cli, study, tmp_path / "a.jsonl", condition="examples", dose=4)
+    big, _ = _mix(run_cli, study, tmp_path / "b.jsonl", condition="examples", dose=8)
+    by = lambda docs, g: {d["text"] for d in docs if d["grammar"] == g}  # noqa: E731
+    for g in study["instances"]:
+        assert len(by(small, g.name)) == 4 and by(small, g.name) < by(big, g.name)
+
+
+def test_worked_carries_extra_valid_strings_never_train_or_test(run_cli, study, tmp_path):
+    docs, man = _mix(run_cli, study, tmp_path / "w.jsonl", condition="worked", dose=8)
+    assert man["worked"]["strings_per_grammar"] == 16 and man["worked"]["dose_multiple"] == 2
+    gs = {g.name: g for g in study["instances"]}
+    train_test = {json.loads(line)["text"] for key in ("examples", "tests") for p in study[key]
+                  for line in p.read_text().splitlines() if '"text"' in line}
+    for name in (g["name"] for g in man["grammars"] if g["explained"]):
+        strings = [s for d in docs if d["doc_kind"] == "worked" and d["grammar"] == name
+                   for s in d["text"].rsplit(": ", 1)[1].rstrip(".").split(" ; ")]
+        assert len(strings) == 16 and len(set(strings)) == 16
+        assert all(recognizer(gs[name]).accepts(s) and s not in train_test for s in strings)
+
+
+def test_leakage_guard_refuses_and_reports(run_cli, study, tmp_path):
+    _, man = _mix(run_cli, study, tmp_path / "ok.jsonl", condition="explained")
+    report = man["leakage"]["longest_shared_run"]
+    assert set(report) == {g.name for g in study["instances"]}
+    assert all(n <= 3 for kinds in report.values() for n in kinds.values())
+    # a test string that is also a training example
+    train = study["examples"][0]
+    first = json.loads(train.read_text().splitlines()[0])
+    leak = tmp_path / "leak.test.jsonl"
+    records.write(leak, [{**first, "split": "test"}])
+    out = tmp_path / "bad.jsonl"
+    result = run_cli("mix", *_args(study), "--tests", leak, "-o", out)
+    assert result.exit_code == 2 and f"{train}:1:" in result.output and "is a test string" in result.output
+    assert not out.exists() and not (tmp_path / "bad.jsonl.manifest.json").exists()
+    # an explanation quoting a test string whole
+    test = json.loads(study["tests"][0].read_text().splitlines()[0])
+    g = next(g for g in study["instances"] if g.name == test["grammar"])
+    quoting = tmp_path / "quoting.jsonl"
+    records.write(quoting, [records.make("explanation", text=f"{g.name} allows {test['text']} and more.",
+                                         grammar=g.name, grammar_hash=g.hash, style="zz", paraphrase=i, seed=0)
+                            for i in range(PARAPHRASES)])
+    seed = _seed_explaining(run_cli, study, tmp_path, g.name)
+    result = run_cli("mix", *_args(study, seed=seed), "--explanations", quoting, "-o", out)
+    assert result.exit_code == 2 and f"{quoting}:1:" in result.output and "whole" in result.output
+    assert not out.exists()
+
+
+def _seed_explaining(run_cli, study, tmp_path, name: str) -> int:
+    for seed in (0, 1):
+        _, man = _mix(run_cli, study, tmp_path / "probe.jsonl", condition="examples", seed=seed)
+        if any(g["name"] == name and g["explained"] for g in man["grammars"]):
+            return seed
+    raise AssertionError("one of two complementary seeds explains every grammar")
+
+
+def _bad_cases(study, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    stray = tmp_path / "stray.jsonl"
+    records.write(stray, [records.make("explanation", text="Zib is small.", grammar="Zib", grammar_hash="x",
+                                       style="prose", paraphrase=0, seed=0)])
+    pairs = next(p for p in study["tests"] if "pairs" in p.name)
+    return {
+        "stray explanation": (["--explanations", stray], f"{stray}:1:", "not among the example grammars"),
+        "wrong kind": (["--examples", pairs], f"{pairs}:1:", "of kind 'pair' where 'example'"),
+        "empty": (["--examples", empty], f"{empty}:", "no records (empty input)"),
+        "unknown condition": (["--condition", "vibes"], "", "unknown condition 'vibes'"),
+        "dose too large": (["--dose", "25"], "", "--dose 25 is larger than the 24 train examples"),
+        "unknown order": (["--order", "sideways"], "", "unknown order 'sideways'"),
+        "too few paraphrases": (["--paraphrases", "4"], "", "paraphrases asked for"),
+        "filler from the study": (["--condition", "filler", "--filler", study["explanations"][0]],
+                                  f"{study['explanations'][0]}:1:", "a grammar of this study"),
+    }
+
+
+@pytest.mark.parametrize("case", ["stray explanation", "wrong kind", "empty", "unknown condition",
+                                  "dose too large", "unknown order", "too few paraphrases", "filler from the study"])
+def test_bad_input_is_one_line_and_writes_nothing(run_cli, study, tmp_path, case):
+    extra, where, message = _bad_cases(study, tmp_path)[case]
+    out = tmp_path / "out.jsonl"
+    result = run_cli("mix", *_args(study), *extra, "-o", out)
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1 and where in line and message in line, line
+    assert not out.exists() and not (tmp_path / "out.jsonl.manifest.json").exists()
+
+
+def test_no_torch_and_one_line_errors_in_a_fresh_process(run_subprocess, study, tmp_path):
+    """explain, mix and bridge never import torch; errors print one line, no traceback."""
+    out = tmp_path / "m.jsonl"
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from metaex.cli.main import app\n"
+        "r = CliRunner()\n"
+        f"args = {[str(a) for a in _args(study)]!r}\n"
+        f"assert r.invoke(app, ['mix', *args, '-o', {str(out)!r}]).exit_code == 0\n"
+        f"assert r.invoke(app, ['explain', {str(study['grammar'][0])!r}, '-n', '2', '-o', {str(tmp_path / 'e')!r}])"
+        ".exit_code == 0\n"
+        f"assert r.invoke(app, ['bridge', '--grammars', '2', '--seed', '0', '-o', {str(tmp_path / 'b')!r}])"
+        ".exit_code == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = run_subprocess("mix", *_args(study, condition="nope"), "-o", out)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
