@@ -61,7 +61,10 @@ def bridge_grammars(n: int, seed: int, avoid: list[str]) -> list[Grammar]:
 
 
 def _judgements(g: Grammar, strings: list[str], n: int, seed: int) -> list[tuple[str, bool]]:
-    """n (string, valid) pairs, half valid: No strings are one-edit perturbations the recognizer rejects."""
+    """n (string, valid) pairs alternating Yes, No: No strings are one-edit perturbations the recognizer rejects.
+
+    Any even-length slice starting at an even index is balanced, so plain and textbook Q&A both are.
+    """
     from metaex.core.grammar.pairs import minimal_pairs
     from metaex.core.grammar.recognize import recognizer
 
@@ -71,9 +74,8 @@ def _judgements(g: Grammar, strings: list[str], n: int, seed: int) -> list[tuple
     if len(bad) < n // 2:
         raise InputError(f"bridging grammar {g.name}: only {len(bad)} invalid strings for {n // 2} No answers")
     rng = random.Random(f"metaex-bridge:{seed}:qa:{g.name}")
-    items = [(s, True) for s in rng.sample(strings, n // 2)] + [(s, False) for s in rng.sample(bad, n // 2)]
-    rng.shuffle(items)
-    return items
+    yes, no = rng.sample(strings, n // 2), rng.sample(bad, n // 2)
+    return [item for pair in zip(yes, no, strict=True) for item in ((pair[0], True), (pair[1], False))]
 
 
 def grammar_documents(g: Grammar, opt: BridgeOptions, index: int) -> list[dict]:
@@ -99,8 +101,11 @@ def grammar_documents(g: Grammar, opt: BridgeOptions, index: int) -> list[dict]:
     docs += [doc("qa", formats.judgement_doc(g.name, s, ok)) for s, ok in qa_plain]
     for i in range(opt.textbooks):
         lines = [explanations[(index + i) % len(explanations)]]
-        lines += [formats.example_doc(g.name, s) for s in in_text[i * _TEXTBOOK_EXAMPLES:(i + 1) * _TEXTBOOK_EXAMPLES]]
-        lines += [formats.judgement_doc(g.name, s, ok) for s, ok in qa_text[i * _TEXTBOOK_QA:(i + 1) * _TEXTBOOK_QA]]
+        lines += [formats.example_doc(g.name, s)
+                  for s in in_text[i * _TEXTBOOK_EXAMPLES:(i + 1) * _TEXTBOOK_EXAMPLES]]
+        qa_lines = qa_text[i * _TEXTBOOK_QA:(i + 1) * _TEXTBOOK_QA]
+        random.Random(f"metaex-bridge:{gseed}:textbook:{i}").shuffle(qa_lines)  # Yes not always first
+        lines += [formats.judgement_doc(g.name, s, ok) for s, ok in qa_lines]
         docs.append(doc("textbook", "\n".join(lines)))
     return docs
 
