@@ -37,12 +37,6 @@ def terminal_runs(text: str, terminals: frozenset[str] | set[str]) -> list[tuple
     return runs
 
 
-def contains(run: tuple[str, ...], needle: tuple[str, ...]) -> bool:
-    """True when `needle` occurs as a contiguous part of `run`."""
-    n = len(needle)
-    return any(run[i:i + n] == needle for i in range(len(run) - n + 1))
-
-
 def longest_shared(runs: list[tuple[str, ...]], strings: list[tuple[str, ...]]) -> int:
     """Length of the longest contiguous stretch any run shares with any string (0 when none)."""
     best = 0
