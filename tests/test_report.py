@@ -110,10 +110,10 @@ def test_failed_report_keeps_the_previous_one(report, study, tmp_path, run_cli):
 def test_levels_only_without_examples(study, tmp_path, run_cli):
     dirs = _copy(study[:12], tmp_path, lambda p: "_examples_" not in p.name)
     result = run_cli("report", *dirs, "--out", tmp_path / "r", "--no-contrasts", "--metric", "validity",
-                     "--bootstrap", "50")
+                     "--bootstrap", "50", "--resample-items")
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert "controls" not in data and {r["stat"] for r in data["results"]} <= {
+    assert data["settings"]["resample_items"] and "controls" not in data and {r["stat"] for r in data["results"]} <= {
         "level", "level_explained", "level_unexplained", "delta"}
     assert [f["file"] for f in data["figures"]] == ["levels.png", "loss_curves.png"]
 

@@ -20,6 +20,8 @@ def report(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and permutation draws."),
     contrasts: bool = typer.Option(True, "--contrasts/--no-contrasts",
                                    help="Compare each condition with `examples` (and `filler`); needs `examples`."),
+    resample_items: bool = typer.Option(False, "--resample-items",
+                                        help="Resample items within seeds too (two-level bootstrap; conservative)."),
 ) -> None:
     """Δ (explained − unexplained grammars), condition contrasts, 95 % cluster-bootstrap CIs, plots, report."""
     from rich.console import Console
@@ -28,7 +30,7 @@ def report(
     from metaex.core.report import make_report
 
     result = make_report(list(probe_dirs), out, metrics=metric or None, n_resamples=bootstrap, seed=seed,
-                         contrasts=contrasts)
+                         contrasts=contrasts, resample_items=resample_items)
     tab = result["headline_table"]
     shown = [i for i, name in enumerate(tab["header"]) if "change" not in name]   # full table: report.md
     table = Table(title=f"{result['headline_metric']} (95 % cluster-bootstrap CIs over seeds)")

@@ -27,11 +27,12 @@ __all__ = ["HEADLINE", "Study", "load_study", "make_report"]
 
 
 def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None = None, n_resamples: int = 2000,
-                seed: int = 0, contrasts: bool = True) -> dict[str, Any]:
+                seed: int = 0, contrasts: bool = True, resample_items: bool = False) -> dict[str, Any]:
     """Read, analyse and write REPORT_DIR (report.md, report.html, report.json, *.png); returns report.json's dict.
 
     metrics: which to analyse (default: all present); the headline is `novel_valid` when analysed, else the
     first. contrasts: compare every condition with `examples` (required then) and with `filler` when present.
+    resample_items: the two-level bootstrap (seeds, then items within), wider than calibrated (see stats).
     Everything is validated and computed before the directory appears; the directory is replaced atomically.
     """
     if n_resamples < 2:
@@ -43,7 +44,7 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
             arm, dose = lacking[0]
             raise InputError(f"condition contrasts need an `examples` condition; arm {arm!r} dose {dose} has none "
                              "(pass --no-contrasts to report levels and Δ only)", str(probe_dirs[0]))
-    rows = analyse(study, n_resamples=n_resamples, seed=seed, contrasts=contrasts)
+    rows = analyse(study, n_resamples=n_resamples, seed=seed, contrasts=contrasts, resample_items=resample_items)
     names = metrics or study.metrics
     headline = HEADLINE if HEADLINE in names else names[0]
     keys = [(a, d, c) for a in study.arms for d in study.doses for c in study.conditions]
@@ -51,7 +52,7 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     report: dict[str, Any] = {
         "schema": "metaex/report@1", "producer": records.producer("report"), "headline_metric": headline,
         "settings": {"bootstrap": n_resamples, "seed": seed, "level": 0.95, "method": METHOD,
-                     "contrasts": contrasts},
+                     "contrasts": contrasts, "resample_items": resample_items},
         "inputs": [str(p) for p in probe_dirs],
         "arms": {a: {"variant": study.variants[a], "model_params": study.model_params.get(a)} for a in study.arms},
         "doses": study.doses, "conditions": study.conditions, "metrics": names,
@@ -90,8 +91,8 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
         ("h1", "metaex report"),
         ("p", f"{len(report['inputs'])} probe dirs; arms: {', '.join(f'`{a}`' for a in study.arms)}; doses: "
               f"{', '.join(map(str, study.doses))}; conditions: {', '.join(f'`{c}`' for c in study.conditions)}."),
-        ("p", f"Statistics: {METHOD}; {report['settings']['bootstrap']} bootstrap resamples, seed "
-              f"{report['settings']['seed']}. Δ = metric of the explained grammars − metric of the unexplained "
+        ("p", f"Statistics: {METHOD}{'; items resampled within seeds too' if report['settings']['resample_items'] else ''}; "
+              f"{report['settings']['bootstrap']} bootstrap resamples, seed {report['settings']['seed']}. Δ = metric of the explained grammars − metric of the unexplained "
               "grammars in the same run; Δ − Δ(examples) pairs each run with the `examples` run of the same arm, "
               "dose and seed, so grammar difficulty cancels. E/U change: how the explained/unexplained grammars "
               "moved against `examples`."),

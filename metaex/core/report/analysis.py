@@ -16,15 +16,19 @@ METHOD = ("mean over seeds of per-seed statistics; 95 % CI = estimate ± t(n_see
           "seeds (scipy.stats.permutation_test)")
 
 
-def analyse(study: Study, *, n_resamples: int, seed: int, contrasts: bool) -> list[dict[str, Any]]:
-    """One row per metric × arm × dose × condition × statistic (× reference for contrasts)."""
+def analyse(study: Study, *, n_resamples: int, seed: int, contrasts: bool,
+            resample_items: bool = False) -> list[dict[str, Any]]:
+    """One row per metric × arm × dose × condition × statistic (× reference for contrasts).
+
+    resample_items: also resample items inside every drawn seed (conservative; metaex.core.stats.bootstrap).
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for (metric, arm, dose), design in study.designs.items():
         refs: tuple[str, ...] = ()
         if contrasts:
             refs = tuple(r for r in ("examples", "filler") if r in design.conditions)
-        for e in bootstrap_effects(design, refs, n_resamples=n_resamples, rng=rng):
+        for e in bootstrap_effects(design, refs, n_resamples=n_resamples, rng=rng, within=resample_items):
             rows.append({"metric": metric, "arm": arm, "variant": study.variants[arm], "dose": dose,
                          "model_params": study.model_params.get(arm), "condition": e.condition, "stat": e.stat,
                          "reference": e.reference, "estimate": e.estimate, "ci_low": e.ci_low,
