@@ -22,7 +22,14 @@ from metaex.core.errors import InputError
 from metaex.core.explain import templates as T
 from metaex.core.explain.facts import LIMIT, derive_facts
 from metaex.core.explain.parse import parse_bnf, parse_constraints
-from metaex.core.explain.render import gloss_head, leaky_runs, render_bnf, render_constraints, render_prose, rules_of
+from metaex.core.explain.render import (
+    gloss_head,
+    leaky_runs,
+    render_bnf,
+    render_constraints,
+    render_prose,
+    rules_of,
+)
 from metaex.core.explain.text import terminal_runs, tokens
 from metaex.core.grammar.pcfg import Grammar
 
