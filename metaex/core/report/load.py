@@ -86,7 +86,7 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
         for rec in summaries:
             if _key(rec, config, probe / "summary.jsonl") not in from_items:
                 _add(cells, labels, rec, config, probe / "summary.jsonl", 0)
-        arm = str(config.get("arm", summaries[0].get("arm")))
+        arm = str(_lookup(summaries[0], config, "arm"))
         if isinstance(config.get("model_params"), (int, float)):
             params[arm] = float(config["model_params"])
         curve = _loss_curve(probe, config, summaries[0])
@@ -123,8 +123,16 @@ def _read_config(probe: Path) -> dict[str, Any]:
     return config
 
 
+def _lookup(rec: dict, config: dict, name: str) -> Any:
+    """A run field from the row, else the probe's mix manifest, else config.json itself (None when nowhere)."""
+    for source in (rec, config.get("mix") or {}, config):
+        if source.get(name) is not None:
+            return source[name]
+    return None
+
+
 def _field(rec: dict, config: dict, name: str, path: Path) -> Any:
-    value = rec.get(name, config.get(name))
+    value = _lookup(rec, config, name)
     if value is None:
         raise InputError(f"{rec['kind']} row of {rec['metric']!r} lacks {name!r} (not in the row or config.json)",
                          str(path))
@@ -199,7 +207,7 @@ def _designs(cells: dict, labels: dict, variants: dict[str, str], wanted: set[st
 
 def _loss_curve(probe: Path, config: dict, row: dict) -> LossCurve | None:
     """The run folder's train_metric loss, when config.json names a run folder that has metrics.jsonl."""
-    named = config.get("adapter") or config.get("model")
+    named = config.get("run") or config.get("adapter") or config.get("model")
     if not isinstance(named, str):
         return None
     for base in (Path(named), probe / named):
@@ -207,7 +215,9 @@ def _loss_curve(probe: Path, config: dict, row: dict) -> LossCurve | None:
             metrics = folder / "metrics.jsonl"
             if metrics.is_file():
                 rows = [r for r in records.read(metrics, "train_metric") if isinstance(r.get("loss"), (int, float))]
-                fields = {f: row.get(f, config.get(f)) for f in FIELDS}
+                fields = {f: _lookup(row, config, f) for f in FIELDS}
+                if any(v is None for v in fields.values()):
+                    return None
                 return LossCurve(str(folder.resolve()), str(fields["arm"]), str(fields["condition"]),
                                  int(fields["dose"]), int(fields["seed"]),
                                  [r["step"] for r in rows], [float(r["loss"]) for r in rows])
