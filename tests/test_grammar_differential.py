@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from metaex.core.grammar.pcfg import Grammar, load_grammar
+from metaex.core.grammar.pcfg import Grammar, load_grammar, reachable_from
 from metaex.core.grammar.recognize import recognizer
 from metaex.core.grammar.sample import sample_strings
 
@@ -20,13 +20,7 @@ N = 1000  # valid strings per grammar, and as many perturbed ones
 
 def _below(g: Grammar, start: str) -> Grammar:
     """The sub-grammar of the rules reachable from `start`, with `start` as its start symbol."""
-    keep, frontier = {start}, [start]
-    while frontier:
-        for r in g.by_lhs[frontier.pop()]:
-            for s in r.rhs:
-                if s in g.by_lhs and s not in keep:
-                    keep.add(s)
-                    frontier.append(s)
+    keep = reachable_from(g, start)
     rules = tuple(r for r in g.rules if r.lhs == start) + tuple(r for r in g.rules if r.lhs in keep - {start})
     return Grammar(name=f"{g.name}-{start}", start=start, rules=rules)
 

@@ -26,6 +26,11 @@ def test_shipped_grammars_validate(grammars_dir, name):
     assert g.name == name and g.description and "\n" not in g.description
     assert 1 < g.expected_length < math.inf
     assert (g.expected_length >= 100) == (name == "cfg3")
+    import nltk  # our reader (no nltk import at run time) reads the file as nltk does
+
+    ref = nltk.PCFG.fromstring((grammars_dir / f"{name}.pcfg").read_text())
+    assert [(r.lhs, r.rhs) for r in g.rules] == [(str(p.lhs()), tuple(map(str, p.rhs()))) for p in ref.productions()]
+    assert [r.prob for r in g.rules] == pytest.approx([p.prob() for p in ref.productions()], abs=1e-6)
 
 
 @pytest.mark.parametrize("text, message, line", [
@@ -146,7 +151,7 @@ def test_minimal_pairs_leave_the_language(grammars_dir, kind):
         gw, bw = p["good"].split(), p["bad"].split()
         assert len(bw) - len(gw) == {"substitution": 0, "swap": 0, "delete": -1, "insert": 1}[kind]
         if kind == "substitution":
-            assert [i for i, (a, b) in enumerate(zip(gw, bw)) if a != b] == [p["position"]]
+            assert [i for i, (a, b) in enumerate(zip(gw, bw, strict=False)) if a != b] == [p["position"]]
     assert pairs == minimal_pairs(g, good, 9, per_string=2, perturbations=(kind,))
 
 
@@ -161,7 +166,7 @@ def test_instances_keep_structure_and_are_disjoint(grammars_dir):
     gs = [load_grammar(grammars_dir / f"{n}.pcfg") for n in SHIPPED]
     insts = instantiate_many(gs, 3)
     seen: set[str] = set()
-    for g, inst in zip(gs, insts):
+    for g, inst in zip(gs, insts, strict=True):
         words = words_of(inst)
         assert not words & seen and set(inst.terminals) <= set(lexicon())
         seen |= words

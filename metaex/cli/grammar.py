@@ -119,8 +119,8 @@ def pairs(
     """Minimal pairs (`good` in the language, `bad` one edit away and out of it) as `pair` records."""
     from metaex.core import records
     from metaex.core.errors import InputError
-    from metaex.core.grammar.pcfg import load_grammar
     from metaex.core.grammar.pairs import minimal_pairs
+    from metaex.core.grammar.pcfg import load_grammar
 
     g = load_grammar(grammar)
     texts = []

@@ -27,7 +27,7 @@ def instantiate(g: Grammar, seed: int, *, avoid: Iterable[str] = frozenset()) ->
     rng = random.Random(f"metaex-instantiate:{seed}:{g.hash}")
     words = rng.sample(pool, need)
     name = words[0].capitalize()
-    mapping = dict(zip(g.terminals, words[1:]))
+    mapping = dict(zip(g.terminals, words[1:], strict=True))
     rules = tuple(Rule(r.lhs, tuple(mapping.get(s, s) for s in r.rhs), r.prob) for r in g.rules)
     meta = {**g.meta, "name": name, "template": g.meta.get("template", g.name),
             "template_hash": g.meta.get("template_hash", g.hash), "seed": str(seed)}

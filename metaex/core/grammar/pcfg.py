@@ -177,42 +177,31 @@ def parse_grammar(text: str, source: str = "<grammar>", default_name: str = "gra
     if not any(b.strip() for b in body):
         raise InputError("empty grammar: no rules", source)
 
-    import nltk
-
-    try:
-        nltk_grammar = nltk.PCFG.fromstring("\n".join(body))
-    except ValueError as err:
-        msg = str(err)
-        if m := re.search(r"Unable to parse line (\d+): (.*)", msg, re.S):
-            first = " ".join(m.group(2).split())
-            raise InputError(f"cannot parse rule: {first}", source, int(m.group(1))) from None
-        if m := re.search(r"Productions for (\S+) do not sum to 1", msg):
-            nt = m.group(1)
-            raise InputError(f"probabilities of {nt} do not sum to 1", source, lhs_line.get(nt)) from None
-        raise InputError(" ".join(msg.split()), source) from None
-
+    start, productions = _read_productions(body, source)
+    sums: dict[str, float] = {}
+    for lhs, _, p in productions:
+        sums[lhs] = sums.get(lhs, 0.0) + p
+    for lhs, total in sums.items():
+        if not 1 - _SUM_TOLERANCE < total < 1 + _SUM_TOLERANCE:
+            raise InputError(f"probabilities of {lhs} do not sum to 1", source, lhs_line.get(lhs))
     rules: list[Rule] = []
-    for prod in nltk_grammar.productions():
-        lhs = str(prod.lhs().symbol())
-        if not prod.rhs():
+    for lhs, rhs, p in productions:
+        if not rhs:
             raise InputError(f"empty right-hand side for {lhs} (ε-rules are not supported)", source,
                              lhs_line.get(lhs))
-        rhs = tuple(str(s.symbol()) if isinstance(s, nltk.Nonterminal) else s for s in prod.rhs())
-        rules.append(Rule(lhs, rhs, float(prod.prob())))
+        rules.append(Rule(lhs, tuple(sym for sym, _ in rhs), p))
     defined = {r.lhs for r in rules}
-    for prod in nltk_grammar.productions():
-        lhs = str(prod.lhs().symbol())
-        for s in prod.rhs():
-            if isinstance(s, nltk.Nonterminal):
-                if str(s.symbol()) not in defined:
-                    raise InputError(f"nonterminal {s.symbol()} is used by {lhs} but has no rules", source,
+    for lhs, rhs, _ in productions:
+        for sym, is_nt in rhs:
+            if is_nt:
+                if sym not in defined:
+                    raise InputError(f"nonterminal {sym} is used by {lhs} but has no rules", source,
                                      lhs_line.get(lhs))
-            elif not s or any(c.isspace() for c in s):
-                raise InputError(f"terminal {s!r} is empty or contains whitespace", source, lhs_line.get(lhs))
-            elif s in defined:
-                raise InputError(f"symbol {s!r} is both a terminal and a nonterminal", source, lhs_line.get(lhs))
+            elif not sym or any(c.isspace() for c in sym):
+                raise InputError(f"terminal {sym!r} is empty or contains whitespace", source, lhs_line.get(lhs))
+            elif sym in defined:
+                raise InputError(f"symbol {sym!r} is both a terminal and a nonterminal", source, lhs_line.get(lhs))
     rules = _renormalise(rules)
-    start = str(nltk_grammar.start().symbol())
     g = Grammar(
         name=meta.get("name", default_name),
         start=start,
@@ -226,11 +215,88 @@ def parse_grammar(text: str, source: str = "<grammar>", default_name: str = "gra
     return g
 
 
+_SUM_TOLERANCE = 0.01  # nltk.PCFG.EPSILON
+_NONTERM = re.compile(r"([\w/][\w/^<>-]*)\s*")   # nltk's standard nonterminal syntax
+_ARROW = re.compile(r"\s*->\s*")
+_PROB = re.compile(r"(\[[\d.]+\])\s*")
+_TERM = re.compile(r"(\"[^\"]*\"|'[^']*')\s*")
+_BAR = re.compile(r"\|\s*")
+
+Production = tuple[str, list[tuple[str, bool]], float]  # lhs, [(symbol, is_nonterminal)], probability
+
+
+def _read_productions(lines: list[str], source: str) -> tuple[str, list[Production]]:
+    """The rules of nltk's PCFG text, read as `nltk.PCFG.fromstring` reads them (same syntax, same
+    continuation lines), without importing nltk (its import pulls in scipy and takes seconds)."""
+    productions: list[Production] = []
+    pending = ""
+    for lineno, raw in enumerate(lines, 1):
+        line = pending + raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending = line[:-1].rstrip() + " "
+            continue
+        pending = ""
+        try:
+            productions += _read_line(line)
+        except ValueError as err:
+            raise InputError(f"cannot parse rule: {line} ({err})", source, lineno) from None
+    return productions[0][0], productions
+
+
+def _read_line(line: str) -> list[Production]:
+    def nonterminal(pos: int) -> tuple[str, int]:
+        m = _NONTERM.match(line, pos)
+        if not m:
+            raise ValueError(f"expected a nonterminal at {line[pos:pos + 20]!r}")
+        return m.group(1), m.end()
+
+    lhs, pos = nonterminal(0)
+    m = _ARROW.match(line, pos)
+    if not m:
+        raise ValueError("expected an arrow")
+    pos = m.end()
+    alternatives: list[tuple[list[tuple[str, bool]], float]] = [([], 0.0)]
+    while pos < len(line):
+        if m := _PROB.match(line, pos):
+            p = float(m.group(1)[1:-1])
+            if p > 1.0:
+                raise ValueError(f"probability {p} is greater than 1")
+            alternatives[-1] = (alternatives[-1][0], p)
+        elif line[pos] in "'\"":
+            if not (m := _TERM.match(line, pos)):
+                raise ValueError("unterminated string")
+            alternatives[-1][0].append((m.group(1)[1:-1], False))
+        elif m := _BAR.match(line, pos):
+            alternatives.append(([], 0.0))
+        else:
+            sym, end = nonterminal(pos)
+            alternatives[-1][0].append((sym, True))
+            pos = end
+            continue
+        pos = m.end()
+    return [(lhs, rhs, p) for rhs, p in alternatives]
+
+
 def _renormalise(rules: list[Rule]) -> list[Rule]:
     totals: dict[str, float] = {}
     for r in rules:
         totals[r.lhs] = totals.get(r.lhs, 0.0) + r.prob
     return [Rule(r.lhs, r.rhs, r.prob / totals[r.lhs]) for r in rules]
+
+
+def reachable_from(g: Grammar, start: str) -> set[str]:
+    """The nonterminals `start` can reach (itself included)."""
+    reachable = {start}
+    frontier = [start]
+    while frontier:
+        for r in g.by_lhs[frontier.pop()]:
+            for s in r.rhs:
+                if s in g.by_lhs and s not in reachable:
+                    reachable.add(s)
+                    frontier.append(s)
+    return reachable
 
 
 def _check_structure(g: Grammar, source: str, lhs_line: dict[str, int]) -> None:
@@ -247,14 +313,7 @@ def _check_structure(g: Grammar, source: str, lhs_line: dict[str, int]) -> None:
         if nt not in productive:
             raise InputError(f"nonterminal {nt} is unproductive: it derives no finite string", source,
                              lhs_line.get(nt))
-    reachable = {g.start}
-    frontier = [g.start]
-    while frontier:
-        for r in g.by_lhs[frontier.pop()]:
-            for s in r.rhs:
-                if s in g.by_lhs and s not in reachable:
-                    reachable.add(s)
-                    frontier.append(s)
+    reachable = reachable_from(g, g.start)
     for nt in g.nonterminals:
         if nt not in reachable:
             raise InputError(f"nonterminal {nt} is unreachable from the start symbol {g.start}", source,

@@ -65,7 +65,7 @@ def _check_size(name: str, value: int, low: int, high: int) -> None:
 
 def _normalised(lhs: str, rhss: list[tuple[str, ...]], weights: list[float]) -> list[Rule]:
     total = sum(weights)
-    return [Rule(lhs, rhs, round(w / total, 6)) for rhs, w in zip(rhss, weights)]
+    return [Rule(lhs, rhs, round(w / total, 6)) for rhs, w in zip(rhss, weights, strict=True)]
 
 
 def _regular(rng: random.Random, n: int, terms: list[str]) -> list[Rule]:

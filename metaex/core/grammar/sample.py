@@ -205,7 +205,7 @@ def is_finite(g: Grammar) -> bool:
     changed = True
     while changed:
         changed = False
-        for nt, rs in reach.items():
+        for rs in reach.values():
             more = set().union(*(reach[s] for s in rs)) - rs
             if more:
                 rs |= more
