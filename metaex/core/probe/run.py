@@ -194,7 +194,8 @@ def _check_coverage(tokenizer: Any, gs: Sequence[Grammar], items: dict[str, Gram
     for g in gs:
         check_coverage(tokenizer, [" ".join([g.name, *g.terminals])], g.source or g.name)
     if explanations is not None:
-        check_coverage(tokenizer, [c.true for it in items.values() for c in it.choices], str(explanations))
+        check_coverage(tokenizer, [t for it in items.values() for c in it.choices for t in (c.true, *c.distractors)],
+                       str(explanations))
 
 
 def _probe_part(net: Any, tok: Any, items: GrammarItems, options: ProbeOptions, target: Target,

@@ -1,0 +1,136 @@
+"""`metaex probe` end to end on tiny models: base + adapter paired rows, reuse on re-run, ad-hoc use, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from probe_tiny import build_lora_run, build_model, write_grammars
+
+from metaex.core import records
+from metaex.core.grammar.pairs import minimal_pairs
+from metaex.core.grammar.pcfg import load_grammar
+from metaex.core.grammar.sample import sample_split
+
+pytestmark = pytest.mark.slow
+
+DESIGN_METRICS = {"validity", "novel_valid", "novelty", "distinct", "length_tv", "pair_acc", "pair_margin",
+                  "ll_auroc", "judge_bacc", "judge_auroc", "judge_format_fail", "verbal_acc", "consistency"}
+MIX = {"condition": "explained", "dose": 6, "seed": 4, "grammars": [
+    {"name": "vemo", "hash": "-", "template": "reber", "explained": True},
+    {"name": "dura", "hash": "-", "template": "anbn", "explained": False}]}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("probe")
+    grammars = write_grammars(tmp / "grammars")
+    files: dict[str, list[dict]] = {"tests": [], "train": [], "pairs": [], "expl": []}
+    for name, path in grammars.items():
+        g = load_grammar(path)
+        train, test = sample_split(g, 6, 5, 0, max_len=8)
+        prov = {"grammar": name, "grammar_hash": g.hash, "seed": 0}
+        files["train"] += [records.make("example", text=s, split="train", **prov) for s in train]
+        files["tests"] += [records.make("example", text=s, split="test", **prov) for s in test]
+        files["pairs"] += minimal_pairs(g, test, 0)
+        files["expl"] += [records.make("explanation", text=f"In {name} , each sentence begins with {g.terminals[0]} .",
+                                       style=style, paraphrase=0, **prov) for style in ("prose", "rules")]
+    paths = {k: tmp / f"{k}.jsonl" for k in files}
+    for k, recs in files.items():
+        records.write(paths[k], recs)
+    base = build_model(tmp / "base")
+    return {"tmp": tmp, "grammars": grammars, "base": base, "run": build_lora_run(tmp / "run", base, mix=MIX),
+            **paths}
+
+
+def _args(s: dict, out: Path, *extra) -> list:
+    return ["probe", "--grammar", s["grammars"]["vemo"], "--grammar", s["grammars"]["dura"], "--tests", s["tests"],
+            "--pairs", s["pairs"], "--train", s["train"], "--explanations", s["expl"], "--samples", 12,
+            "--out", out, *extra]
+
+
+def test_base_and_adapter_paired_rows_and_reuse(setup, run_cli, monkeypatch):
+    out = setup["tmp"] / "out"
+    result = run_cli(*_args(setup, out, "--adapter", setup["run"]))
+    assert result.exit_code == 0, result.output
+    summary = records.read_all(out / "summary.jsonl", "probe_summary")
+    items = records.read_all(out / "items.jsonl", "probe_item")
+    config = json.loads((out / "config.json").read_text())
+    assert DESIGN_METRICS <= {r["metric"] for r in summary}
+    assert {(r["grammar"], r["variant"]) for r in summary} == {(g, v) for g in ("vemo", "dura")
+                                                                for v in ("base", "adapter")}
+    keys = {}
+    for r in items:
+        keys.setdefault((r["metric"], r["grammar"], r["item"]), set()).add(r["variant"])
+    assert all(v == {"base", "adapter"} for v in keys.values())
+    vemo = next(r for r in summary if r["grammar"] == "vemo")
+    assert (vemo["template"], vemo["explained"], vemo["condition"], vemo["dose"], vemo["seed"], vemo["run"]) == \
+        ("reber", True, "explained", 6, 4, "run")
+    assert config["adapter_hash"] and config["model_hash"] and config["mix"] == MIX and config["seed"] == 0
+    assert {r["metric"]: r["n"] for r in summary if r["grammar"] == "dura"}["pair_acc"] == 5
+    assert "probe summary" in result.output
+
+    # a re-run reuses every part: it loads no model and writes the same files
+    before = {p: p.stat().st_mtime_ns for p in (out / "parts").iterdir()}
+    first = (out / "summary.jsonl").read_bytes()
+
+    def no_load(target):
+        raise AssertionError("model loaded although every part was done")
+
+    monkeypatch.setattr("metaex.core.probe.run._load", no_load)
+    assert run_cli(*_args(setup, out, "--adapter", setup["run"])).exit_code == 0
+    assert {p: p.stat().st_mtime_ns for p in (out / "parts").iterdir()} == before
+    assert (out / "summary.jsonl").read_bytes() == first
+
+
+def test_adhoc_adapter_and_full_run(setup, run_cli):
+    out = setup["tmp"] / "adhoc"
+    result = run_cli("probe", "--adapter", setup["run"], "--grammar", setup["grammars"]["vemo"], "--samples", 8,
+                     "--limit", 4, "--out", out)
+    assert result.exit_code == 0, result.output
+    summary = records.read_all(out / "summary.jsonl", "probe_summary")
+    assert {r["metric"] for r in summary} >= DESIGN_METRICS - {"verbal_acc"}
+    assert {r["n"] for r in summary if r["metric"] == "pair_acc"} == {4}
+
+    full = setup["tmp"] / "full"
+    shutil.copytree(setup["base"], full / "final")
+    (full / "config.json").write_text(json.dumps({"schema": "metaex/run@1", "method": "full",
+                                                  "base_model": str(setup["base"]), "mix": None}))
+    out = setup["tmp"] / "full-probe"
+    result = run_cli("probe", "--model", full, "--grammar", setup["grammars"]["dura"], "--samples", 4,
+                     "--limit", 3, "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = records.read_all(out / "summary.jsonl", "probe_summary")
+    assert {r["variant"] for r in rows} == {"model"} and {r["condition"] for r in rows} == {None}
+
+
+def _fails(run_cli, out: Path, *args) -> str:
+    result = run_cli(*args, "--out", out)
+    assert result.exit_code == 2, result.output
+    assert not out.exists()
+    lines = [x for x in result.output.splitlines() if x.startswith("metaex: error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_bad_input(setup, run_cli, tmp_path):
+    s, g = setup, setup["grammars"]["vemo"]
+    other = build_model(tmp_path / "other", seed=7)
+    assert "another base model" in _fails(run_cli, tmp_path / "o1", "probe", "--model", other, "--adapter", s["run"],
+                                          "--grammar", g)
+    assert "no such run" in _fails(run_cli, tmp_path / "o2", "probe", "--adapter", tmp_path / "nope", "--grammar", g)
+    assert "kind 'pair'" in _fails(run_cli, tmp_path / "o3", "probe", "--model", s["base"], "--grammar", g,
+                                   "--tests", s["pairs"])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert "empty" in _fails(run_cli, tmp_path / "o4", "probe", "--model", s["base"], "--grammar", g,
+                             "--tests", empty)
+    odd = tmp_path / "odd.pcfg"
+    odd.write_text("# name: vemo\nS -> 'ka' 'zzyzx' [1.0]\n")
+    assert "zzyzx" in _fails(run_cli, tmp_path / "o5", "probe", "--model", s["base"], "--grammar", odd,
+                             "--samples", 2)
