@@ -9,7 +9,6 @@ and each micro-batch's summed loss is divided by that count: a true per-token me
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +21,6 @@ def prepare_model(model: Any, opts: TrainOptions, cuda: bool) -> Any:
     `prepare_model_for_kbit_training`, gradient checkpointing only on CUDA)."""
     if opts.method == "full":
         return model
-    # peft asks transformers 5 for a renamed attribute; the warning says nothing a user can act on
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     if opts.method == "qlora":

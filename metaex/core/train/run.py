@@ -118,6 +118,19 @@ def _result_of(run_dir: Path, cfg: dict, metrics: list[dict], already: bool) -> 
                      metrics=metrics)
 
 
+def _last_checkpoint(folder: Path) -> str | None:
+    """The newest complete Trainer checkpoint (the Trainer writes trainer_state.json last, so a checkpoint cut
+    short by a kill lacks a readable one and is skipped)."""
+    steps = []
+    for d in folder.glob("checkpoint-*"):
+        try:
+            json.loads((d / "trainer_state.json").read_text())
+            steps.append((int(d.name.split("-")[1]), d))
+        except (OSError, ValueError):
+            continue
+    return str(max(steps)[1]) if steps else None
+
+
 def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, *,
           eval_file: str | Path | None = None, resume: bool = False, device: str | None = None,
           callbacks: Sequence[Any] = (), **options: Any) -> RunResult:
@@ -153,7 +166,6 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
            device: str | None, callbacks: list) -> RunResult:
     import torch
     from transformers import EarlyStoppingCallback, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     cuda = device != "cpu" and torch.cuda.is_available()
     tokenizer = load.load_tokenizer(base_path)
@@ -175,7 +187,7 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
         callbacks = [EarlyStoppingCallback(early_stopping_patience=opts.early_stopping), *callbacks]
     trainer = hf.make_trainer(net, tokenizer, args, train_set, eval_set, callbacks, metrics_path)
     main = trainer.is_world_process_zero()
-    checkpoint = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
+    checkpoint = _last_checkpoint(Path(args.output_dir)) if resume else None
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         records.write_json(run_dir / "config.json", cfg)

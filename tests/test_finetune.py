@@ -1,0 +1,205 @@
+"""`metaex finetune` / `merge` on tiny models: exact losses, packing, kill -9 + resume, merge, QLoRA, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from tiny_helpers import build, documents, write_jsonl
+
+SMALL = {"batch_size": 8, "lr": 3e-3, "save_steps": 0}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(2)
+    tmp = tmp_path_factory.mktemp("ft")
+    return {"tmp": tmp, "model": str(build(tmp)), "train": write_jsonl(tmp / "train.jsonl", documents(32)),
+            "eval": write_jsonl(tmp / "eval.jsonl", documents(8, seed=9))}
+
+
+def _losses(result):
+    return [m["loss"] for m in result.metrics if "loss" in m]
+
+
+def _first_batch_loss(model_dir, texts):
+    """Step-1 loss computed another way: one forward of the first batch through the packing collator."""
+    import torch
+
+    from metaex.core.models import load_model
+    from metaex.core.train.data import PackingCollator, tokenize_documents
+
+    net, tok = load_model(model_dir)
+    with torch.no_grad():
+        return net(**PackingCollator()(tokenize_documents(tok, texts, "x"))).loss.item()
+
+
+def test_losses_are_deterministic_and_normalised_per_token(setup):
+    from metaex.core.train import train
+
+    t = setup["tmp"]
+    a = train(setup["train"], setup["model"], "full", t / "a", steps=3, **SMALL)
+    b = train(setup["train"], setup["model"], "full", t / "b", steps=3, **SMALL)
+    accum = train(setup["train"], setup["model"], "full", t / "c", steps=3, grad_accum=2,
+                  **{**SMALL, "batch_size": 4})
+    assert _losses(a) == _losses(b) and len(_losses(a)) == 3
+    expected = _first_batch_loss(setup["model"], [d["text"] for d in documents(32)[:8]])
+    assert _losses(a)[0] == pytest.approx(expected, abs=1e-5)
+    # 2 micro-batches of 4 documents (different token counts) = one batch of 8: a per-token mean, not a mean of means
+    assert _losses(accum) == pytest.approx(_losses(a), abs=1e-4)
+    rows = [json.loads(line) for line in (t / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and all(r["kind"] == "train_metric" for r in rows)
+    assert rows[-1]["tokens"] == sum(len(d["text"].split()) for d in documents(32)[:24]) + 24 * 2 + sum(
+        d["text"].count(":") + d["text"].count(",") + d["text"].count("'") for d in documents(32)[:24])
+    cfg = json.loads((t / "a" / "config.json").read_text())
+    assert cfg["method"] == "full" and cfg["options"]["shuffle"] is False and cfg["status"] == "finished"
+    again = train(setup["train"], setup["model"], "full", t / "a", steps=3, **SMALL)
+    assert again.already_done and _losses(again) == _losses(a)
+
+
+def test_packed_document_logits_equal_alone(setup):
+    import torch
+
+    from metaex.core.models import load_model
+    from metaex.core.train.data import PackingCollator, tokenize_documents
+
+    net, tok = load_model(setup["model"])  # eval mode, where a KV cache would leak across documents
+    feats = tokenize_documents(tok, [d["text"] for d in documents(6)], "x")
+    batch = PackingCollator()(feats)
+    assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 1
+    with torch.no_grad():
+        packed = net(**{k: v for k, v in batch.items() if k != "labels"}).logits[0]
+        start = 0
+        for f in feats:
+            n = len(f["input_ids"])
+            alone = net(input_ids=torch.tensor([f["input_ids"]])).logits[0]
+            assert (packed[start:start + n] - alone).abs().max().item() <= 1e-5
+            start += n
+    assert f["input_ids"][-1] == tok.eos_token_id != tok.pad_token_id
+
+
+def test_kill_resume_equals_uninterrupted_and_merge(setup, run_subprocess):
+    import torch
+    from safetensors.torch import load_file
+
+    from metaex.core.models import load_model
+    from metaex.core.train import merge, train
+
+    t = setup["tmp"]
+    opts = {"batch_size": 2, "lr": 3e-3, "save_steps": 2, "steps": 16}
+    cli = ["finetune", setup["train"], "--model", setup["model"], "--method", "lora", "--batch-size", "2",
+           "--lr", "3e-3", "--save-steps", "2", "--steps", "16", "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "metaex", *map(str, cli), "--out", str(t / "killed")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (t / "killed" / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.time() < deadline
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (t / "killed" / "final").exists()
+    refused = run_subprocess(*cli, "--out", t / "killed")
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+    resumed = train(setup["train"], setup["model"], "lora", t / "killed", resume=True, **opts)
+    whole = train(setup["train"], setup["model"], "lora", t / "whole", **opts)
+    assert _losses(resumed) == pytest.approx(_losses(whole), abs=1e-6) and len(_losses(whole)) == 16
+    a = load_file(t / "killed" / "final" / "adapter_model.safetensors")
+    b = load_file(t / "whole" / "final" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+    merge(t / "whole", t / "merged")
+    ids = torch.tensor([[2, 5, 6, 7, 8, 9]])
+    with torch.no_grad():
+        adapted = load_model(setup["model"], adapter=t / "whole")[0](input_ids=ids).logits
+        merged = load_model(str(t / "merged"))[0](input_ids=ids).logits
+        base = load_model(setup["model"])[0](input_ids=ids).logits
+    assert (adapted - merged).abs().max().item() <= 1e-5 < (adapted - base).abs().max().item()
+
+
+def test_qlora_uses_4bit_layers_and_learns(setup):
+    import torch
+
+    from metaex.core.models import load_model
+    from metaex.core.train import TrainOptions, train
+    from metaex.core.train.hf import prepare_model
+
+    net, _ = load_model(setup["model"], method="qlora", for_training=True)
+    import bitsandbytes as bnb
+
+    net = prepare_model(net, TrainOptions(method="qlora"), cuda=False)
+    four_bit = [m for m in net.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert len(four_bit) == 2 * 7 and all(m.weight.dtype == torch.uint8 for m in four_bit)  # q,k,v,o,gate,up,down
+    result = train(setup["train"], setup["model"], "qlora", setup["tmp"] / "q", epochs=3, **SMALL)
+    losses = _losses(result)
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.2
+    assert (setup["tmp"] / "q" / "final" / "adapter_model.safetensors").exists()
+
+
+def test_eval_loss_and_no_network(setup):
+    from metaex.core.train import train
+
+    attempts = []
+
+    def hook(event, args):
+        if event == "socket.connect":
+            attempts.append(args)
+
+    sys.addaudithook(hook)
+    result = train(setup["train"], setup["model"], "lora", setup["tmp"] / "e", eval_file=setup["eval"],
+                   eval_steps=2, steps=4, **SMALL)
+    assert attempts == []
+    assert [m["step"] for m in result.metrics if "eval_loss" in m] == [2, 4] and result.eval_loss is not None
+
+
+@pytest.mark.parametrize("case", ["kind", "empty", "missing", "adapter", "word"])
+def test_bad_inputs_are_one_line_exit_2(setup, tmp_path, run_cli, case):
+    train_file, model = setup["train"], setup["model"]
+    if case == "kind":
+        train_file = write_jsonl(tmp_path / "t.jsonl", [{"schema": "metaex/example@1", "kind": "example"}])
+    elif case == "empty":
+        train_file = write_jsonl(tmp_path / "t.jsonl", [])
+    elif case == "missing":
+        model = str(tmp_path / "no-such-model")
+    elif case == "adapter":
+        (tmp_path / "ad").mkdir()
+        (tmp_path / "ad" / "adapter_config.json").write_text("{}")
+        model = str(tmp_path / "ad")
+    else:
+        train_file = write_jsonl(tmp_path / "t.jsonl", [{**documents(1)[0], "text": "Vemo: ka florp"}])
+    res = run_cli("finetune", train_file, "--model", model, "--method", "full", "--out", tmp_path / "run", "-q")
+    expected = {"kind": "t.jsonl:1: record of kind 'example'", "empty": "no records", "missing": "no such model",
+                "adapter": "merge", "word": "t.jsonl:1: word 'florp'"}[case]
+    assert res.exit_code == 2 and expected in res.output and len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_accelerate_two_cpu_processes_match_one(setup):
+    from safetensors.torch import load_file
+
+    t = setup["tmp"]
+    args = ["-m", "metaex", "finetune", str(setup["train"]), "--model", setup["model"], "--method", "full",
+            "--lr", "3e-3", "--save-steps", "0", "--steps", "3", "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # --multi_gpu picks the torchrun launcher; without CUDA each process runs on CPU with the gloo backend
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    two = subprocess.run([*launch, *args, "--batch-size", "4", "--out", str(t / "ddp")], env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert two.returncode == 0, two.stderr[-2000:]
+    from metaex.core.train import train
+
+    one = train(setup["train"], setup["model"], "full", t / "single", steps=3, **SMALL)
+    ddp_losses = [json.loads(x)["loss"] for x in (t / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    assert ddp_losses == pytest.approx(_losses(one), abs=1e-4)
+    a, b = load_file(t / "ddp" / "final" / "model.safetensors"), load_file(t / "single" / "final" / "model.safetensors")
+    assert all((a[k] - b[k]).abs().max().item() < 1e-4 for k in a)
