@@ -76,3 +76,10 @@ def test_help_is_fast_and_light(run_subprocess):
     t0 = time.perf_counter()
     run_subprocess("--version")
     assert time.perf_counter() - t0 < 3  # whole interpreter start; the import itself is checked above
+
+
+def test_undecodable_bytes_name_their_line(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"a": 1}\n' * 3 + b"\xff\xfe\n")
+    with pytest.raises(InputError, match=rf"^{path}:4: not UTF-8"):
+        list(records.iter_lines(path))

@@ -1,9 +1,117 @@
-"""`metaex study` — command wiring (filled in by its issue)."""
+"""`metaex study plan|run`: a whole study from one config, as metaex commands run in one process."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from pathlib import Path
+
 import typer
+
+study_app = typer.Typer(help="A whole study from a config: plan it as commands, or run it (resumable).",
+                        no_args_is_help=True)
+
+_CONFIG = typer.Argument(..., help="Study config (TOML), e.g. configs/study.toml.")
+_OUT = typer.Option(Path("study"), "--out", "-o", help="Study folder (every step's outputs; resumable).")
+_MODELS = typer.Option(None, "--models", help="Replace the config's arms by these base models (QLoRA), "
+                       "space- or comma-separated: local folders or hub ids.")
+
+
+def _models(models: str | None) -> list[str] | None:
+    return [m for m in models.replace(",", " ").split() if m] if models else None
+
+
+@study_app.command("plan")
+def plan(config: Path = _CONFIG, out: Path = _OUT, models: str = _MODELS) -> None:
+    """Print the study as a shell script: every metaex command, in order, with the files it writes."""
+    from metaex.core.study import build_plan, load_config
+
+    cfg = load_config(config, models=_models(models))
+    lines = ["#!/usr/bin/env bash", f"# metaex study plan {config} (out: {out})", "set -euo pipefail"]
+    stage = None
+    for step in build_plan(cfg, out):
+        if step.stage != stage:
+            stage = step.stage
+            lines.append(f"\n# --- {stage}")
+        lines.append(step.shell())
+    typer.echo("\n".join(lines))
+
+
+def _check_runnable(cfg, arms) -> None:
+    """Fail at once (not after hours, not on a hub time-out) when an arm cannot run on this machine."""
+    from metaex.core.errors import InputError
+
+    for arm in arms:
+        if arm.tiny:
+            continue
+        if arm.method == "qlora":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise InputError(f"arm {arm.name} fine-tunes {arm.model} with QLoRA, which needs a CUDA GPU; "
+                                 "none is visible here (run `make study` for the CPU study)", cfg.path)
+        if not Path(arm.model).is_dir() and os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise InputError(f"model {arm.model} is not a local folder and the hub is offline (HF_HUB_OFFLINE=1): "
+                             "download it first or unset HF_HUB_OFFLINE", cfg.path)
+
+
+def _invoke(args: tuple[str, ...]) -> int:
+    from typer.main import get_command
+
+    from metaex.cli.main import app
+    from metaex.core.study.files import concat
+
+    if args[0] == "concat":
+        concat(args[1], list(args[2:]))
+        return 0
+    rc = get_command(app).main(list(args), prog_name="metaex", standalone_mode=False)
+    return rc if isinstance(rc, int) else 0
+
+
+@study_app.command("run")
+def run(
+    config: Path = _CONFIG,
+    out: Path = _OUT,
+    stage: str = typer.Option(None, "--stage", help="Only this stage: data, train or report."),
+    arm: list[str] = typer.Option(None, "--arm", help="Only these arms (repeatable)."),
+    models: str = _MODELS,
+) -> None:
+    """Run every step not yet done, in one process: finished steps are skipped, so a rerun resumes."""
+    from rich.console import Console
+
+    from metaex.core import records
+    from metaex.core.errors import MetaexError
+    from metaex.core.study import STAGES, build_plan, load_config
+
+    if stage is not None and stage not in STAGES:
+        raise typer.BadParameter(f"stage should be one of {', '.join(STAGES)}")
+    cfg = load_config(config, models=_models(models))
+    arms = [cfg.arm(a) for a in arm] if arm else list(cfg.arms)
+    steps = [s for s in build_plan(cfg, out)
+             if (stage is None or s.stage == stage) and (s.arm is None or s.arm in {a.name for a in arms})]
+    if stage in (None, "train"):
+        _check_runnable(cfg, arms)
+    console = Console(stderr=True)
+    todo = [s for s in steps if not s.done()]
+    console.print(f"study {config}: {len(steps)} steps, {len(steps) - len(todo)} already done, {len(todo)} to run")
+    out.mkdir(parents=True, exist_ok=True)
+    records.write_json(out / "config.resolved.json", cfg.raw)
+    t_start = time.perf_counter()
+    for i, step in enumerate(todo, 1):
+        t0 = time.perf_counter()
+        console.print(f"[{i}/{len(todo)}] {step.name}", highlight=False)
+        rc = _invoke(step.args)
+        if rc:
+            raise MetaexError(f"step '{step.name}' failed (exit {rc}): {step.shell()}  — fix it and rerun; "
+                              "finished steps are kept")
+        with open(out / "timings.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"step": step.name, "stage": step.stage, "seconds": round(time.perf_counter() - t0, 3)})
+                     + "\n")
+    console.print(f"done: {len(todo)} steps in {time.perf_counter() - t_start:.0f} s; "
+                  f"report: {out / 'report' / 'report.md'}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    """Add `metaex study …`."""
+    app.add_typer(study_app, name="study")

@@ -98,35 +98,28 @@ def check(rec: Any, kinds: Iterable[str], path: str, line: int) -> dict:
     return rec
 
 
-def _open_text(path: str | os.PathLike) -> TextIO:
-    if str(path) == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict")
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file", str(path))
-    if p.is_dir():
-        raise InputError("is a directory, expected a file", str(path))
-    return open(p, encoding="utf-8", errors="strict")
-
-
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """(line number, line) of a text file or stdin, blank lines skipped; bad UTF-8 is an InputError."""
+    """(line number, line) of a text file or stdin, blank lines skipped; bad UTF-8 is an InputError at its line."""
     name = "<stdin>" if str(path) == "-" else str(path)
-    fh = _open_text(path)
-    lineno = 0
+    if str(path) == "-":
+        fh = sys.stdin.buffer
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise InputError("no such file", name)
+        if p.is_dir():
+            raise InputError("is a directory, expected a file", name)
+        fh = open(p, "rb")
     try:
-        while True:
+        for lineno, raw in enumerate(fh, 1):
             try:
-                line = fh.readline()
+                line = raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise InputError(f"not UTF-8 text ({err.reason})", name, lineno + 1) from None
-            if not line:
-                break
-            lineno += 1
+                raise InputError(f"not UTF-8 text ({err.reason})", name, lineno) from None
             if line.strip():
                 yield lineno, line.rstrip("\r\n")
     finally:
-        if str(path) != "-":
+        if fh is not sys.stdin.buffer:
             fh.close()
 
 
