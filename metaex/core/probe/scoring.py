@@ -52,32 +52,30 @@ def _max_len(model: Any) -> int | None:
     return getattr(model.config, "max_position_embeddings", None)
 
 
-def _truncate(req: Request, limit: int | None) -> list[int]:
-    """The model's input ids (context + continuation minus the last token), cut from the left to `limit`."""
-    ids = (req[0] + req[1])[:-1]
-    return ids[-limit:] if limit and len(ids) > limit else ids
+def _window(req: Request, limit: int | None) -> list[int]:
+    """Context + continuation ids, cut from the left so that the model's input (all but the last) fits."""
+    ids = req[0] + req[1]
+    return ids[-(limit + 1):] if limit and len(ids) > limit + 1 else ids
 
 
 def _score_batch(model: Any, batch: Sequence[Request], pad_id: int) -> list[np.ndarray]:
     import torch
 
-    limit = _max_len(model)
-    inputs = [_truncate(r, limit) for r in batch]
-    width = max(len(x) for x in inputs)
+    seqs = [_window(r, _max_len(model)) for r in batch]
+    width = max(len(x) for x in seqs) - 1
+    inputs = [x[:-1] + [pad_id] * (width + 1 - len(x)) for x in seqs]
+    targets = [x[1:] + [0] * (width + 1 - len(x)) for x in seqs]
+    mask = [[1] * (len(x) - 1) + [0] * (width + 1 - len(x)) for x in seqs]
     device = next(model.parameters()).device
-    ids = torch.full((len(inputs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(inputs), width), dtype=torch.long)
-    for i, x in enumerate(inputs):
-        ids[i, : len(x)] = torch.tensor(x)
-        mask[i, : len(x)] = 1
     with torch.no_grad():
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
+        logits = model(input_ids=torch.tensor(inputs, device=device), use_cache=False,
+                       attention_mask=torch.tensor(mask, device=device)).logits.float()
+        target = torch.tensor(targets, device=device)
+        lp = (logits.gather(-1, target[..., None])[..., 0] - logits.logsumexp(-1)).cpu().numpy()
     out = []
-    for i, (x, (_, cont)) in enumerate(zip(inputs, batch, strict=True)):
-        n = min(len(cont), len(x))
-        rows = logits[i, len(x) - n: len(x)].float().log_softmax(-1)
-        target = torch.tensor(cont[-n:], device=rows.device)
-        out.append(rows.gather(-1, target[:, None])[:, 0].cpu().numpy().astype(np.float64))
+    for i, (x, (_, cont)) in enumerate(zip(seqs, batch, strict=True)):
+        n = min(len(cont), len(x) - 1)
+        out.append(lp[i, len(x) - 1 - n: len(x) - 1].astype(np.float64))
     return out
 
 
