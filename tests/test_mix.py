@@ -259,3 +259,19 @@ def test_no_torch_and_one_line_errors_in_a_fresh_process(run_subprocess, study, 
     assert done.returncode == 0, done.stderr
     result = run_subprocess("mix", *_args(study, condition="nope"), "-o", out)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_extra_passes_spread_each_extra_document_over_the_stream(run_cli, study, tmp_path):
+    full, _ = _mix(run_cli, study, tmp_path / "full.jsonl", passes=4)
+    once, man = _mix(run_cli, study, tmp_path / "once.jsonl", passes=4, **{"extra-passes": 1})
+    assert man["extra_passes"] == 1 and man["passes"] == 4
+    examples = [d["text"] for d in once if d["doc_kind"] == "example"]
+    assert examples == [d["text"] for d in full if d["doc_kind"] == "example"]
+    extras = [d["text"] for d in once if d["doc_kind"] == "explanation"]
+    assert len(extras) == len(set(extras)) == 2 * 3 * PARAPHRASES
+    assert Counter(extras) == Counter(d["text"] for d in full if d["doc_kind"] == "explanation") - Counter(
+        {t: 3 for t in extras})
+    # spread over the stream, not bunched: extras sit in every quarter of it, about equally
+    where = [4 * i // len(once) for i, d in enumerate(once) if d["doc_kind"] == "explanation"]
+    assert all(abs(n - len(extras) / 4) <= len(extras) / 8 for n in Counter(where).values())
+    assert set(where) == {0, 1, 2, 3}

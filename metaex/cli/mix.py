@@ -38,6 +38,9 @@ def mix_command(
     order: str = typer.Option("interleaved", "--order", help="interleaved | explanations-first | "
                               "explanations-last (within each pass)."),
     passes: int = typer.Option(1, "--passes", help="Passes over the example documents."),
+    extra_passes: int | None = typer.Option(None, "--extra-passes", help="Times each extra document "
+                                            "(explanation, filler, …) appears in the stream, spread evenly over "
+                                            "the passes (default: once per pass)."),
     worked_strings: int | None = typer.Option(None, "--worked-strings", help="`worked`: extra strings per "
                                               "explained grammar (default 2 x dose)."),
     manifest: Path | None = typer.Option(None, "--manifest", help="Manifest path (default OUT.manifest.json; "
@@ -50,7 +53,7 @@ def mix_command(
                      explanations=[str(p) for p in explanations], filler=[str(p) for p in filler],
                      pool=[str(p) for p in pool], tests=[str(p) for p in tests],
                      grammar_files=[str(p) for p in grammars], paraphrases=paraphrases, order=order,
-                     passes=passes, worked_strings=worked_strings)
+                     passes=passes, extra_passes=extra_passes, worked_strings=worked_strings)
     recs, info = build_mix(opt)
     target = manifest if manifest is not None else (None if out == "-" else manifest_path(out))
     write_with_manifest(out, recs, info, target)

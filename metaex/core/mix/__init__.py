@@ -37,6 +37,7 @@ class MixOptions:
     paraphrases: int = 20
     order: str = "interleaved"
     passes: int = 1
+    extra_passes: int | None = None    # appearances of each extra document in the stream; default: passes
     worked_strings: int | None = None  # extra strings per explained grammar; default 2 × dose
 
     def check(self) -> None:
@@ -45,6 +46,7 @@ class MixOptions:
         if self.order not in ORDERS:
             raise InputError(f"unknown order {self.order!r} (orders: {', '.join(ORDERS)})")
         for opt, value, low in (("--dose", self.dose, 1), ("--passes", self.passes, 1),
+                                ("--extra-passes", self.extra_passes, 1),
                                 ("--paraphrases", self.paraphrases, 1), ("--worked-strings", self.worked_strings, 0)):
             if value is not None and value < low:
                 raise InputError(f"{opt} must be at least {low}, got {value}")
@@ -99,7 +101,7 @@ def build_mix(opt: MixOptions) -> tuple[list[dict], dict]:
     leaks = leakage.check_documents(explanation_parts, alphabets, tests)
 
     ordered = build.stream([] if opt.condition == "explanations-only" else examples, extras, opt.passes,
-                           opt.order, opt.seed)
+                           opt.order, opt.seed, opt.extra_passes)
     producer = records.producer("mix")
     recs = []
     for d in ordered:
@@ -124,6 +126,7 @@ def _manifest(opt: MixOptions, gs, explained: set[str], recs: list[dict], leaks:
         docs[r["doc_kind"]] += 1
     manifest = {
         "condition": opt.condition, "dose": opt.dose, "passes": opt.passes, "order": opt.order,
+        "extra_passes": opt.passes if opt.extra_passes is None else opt.extra_passes,
         "paraphrases": opt.paraphrases, "seed": opt.seed, "producer": records.producer("mix"),
         "grammars": [{"name": g.name, "hash": g.hash, "template": g.template, "explained": g.name in explained,
                       "train_examples_available": len(g.examples), **({"path": g.path} if g.path else {})}

@@ -138,14 +138,26 @@ def worked_docs(docs: Sequence[Doc], pool: dict[str, list[tuple[str, Source]]], 
     return out, used
 
 
-def stream(examples: Sequence[Doc], extras: Sequence[Doc], passes: int, order: str, seed: int) -> list[Doc]:
-    """`passes` passes; each a seeded permutation of the examples with the extra documents placed by `order`."""
+def stream(examples: Sequence[Doc], extras: Sequence[Doc], passes: int, order: str, seed: int,
+           extra_passes: int | None = None) -> list[Doc]:
+    """`passes` passes; each a seeded permutation of the examples with extra documents placed by `order`.
+
+    Each extra document appears `extra_passes` times in the whole stream (default: once per pass). With fewer,
+    the copies (each round a fresh seeded shuffle) are cut into `passes` consecutive chunks, one per pass, so
+    they are spread evenly over training. The example documents never depend on the extras.
+    """
+    extra_passes = passes if extra_passes is None else extra_passes
+    copies: list[Doc] = []
+    for r in range(extra_passes):
+        add = list(extras)
+        rng_for(seed, "extras", r).shuffle(add)
+        copies += add
+    chunks = [copies[p * len(copies) // passes:(p + 1) * len(copies) // passes] for p in range(passes)]
     out: list[Doc] = []
     for p in range(passes):
         ex = list(examples)
         rng_for(seed, "examples", p).shuffle(ex)
-        add = list(extras)
-        rng_for(seed, "extras", p).shuffle(add)
+        add = chunks[p]
         if order == "explanations-first":
             out += add + ex
         elif order == "explanations-last":
