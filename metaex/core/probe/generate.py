@@ -51,8 +51,8 @@ def _generate(model: Any, tokenizer: Any, prompts: list[list[int]], *, max_new_t
     if sampling:
         kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
     with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                             eos_token_id=stop_token_ids(tokenizer), pad_token_id=pad_id(tokenizer),
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                             max_new_tokens=max_new_tokens, eos_token_id=stop_token_ids(tokenizer), pad_token_id=pad_id(tokenizer),
                              repetition_penalty=1.0, **kwargs)
     return [_continuation(tokenizer, p, row) for p, row in zip(prompts, out.tolist(), strict=True)]
 

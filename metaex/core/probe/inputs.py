@@ -23,13 +23,13 @@ def _by_grammar(path: str | Path, kinds: str | tuple[str, ...], grammars: Sequen
     """Records of a file grouped by grammar name (only the given grammars); hash mismatches are errors."""
     known = {g.name: g for g in grammars}
     out: dict[str, list[dict]] = {name: [] for name in known}
-    for lineno, rec in enumerate(records.read_all(path, kinds, allow_empty=allow_empty), 1):
+    for rec in records.read_all(path, kinds, allow_empty=allow_empty):
         g = known.get(rec.get("grammar"))
         if g is None:
             continue
         if rec.get("grammar_hash") not in (None, g.hash):
-            raise InputError(f"record of grammar {g.name} has grammar_hash {rec['grammar_hash']}, but "
-                             f"{g.source} has {g.hash} (a different version of the grammar)", str(path), lineno)
+            raise InputError(f"a record of grammar {g.name} has grammar_hash {rec['grammar_hash']}, but "
+                             f"{g.source} has {g.hash} (a different version of the grammar)", str(path))
         out[g.name].append(rec)
     return out
 

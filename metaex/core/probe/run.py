@@ -1,4 +1,4 @@
-"""`run_probe`: probe a model (and base + adapter in one load) on grammars, write PROBE_DIR, return the summary.
+"""`run_probe`: probe a model (or base + adapter in one load) on grammars, write PROBE_DIR, return the summary.
 
 PROBE_DIR holds `items.jsonl` (probe_item), `summary.jsonl` (probe_summary), `config.json` (model, adapter,
 their hashes, seed, options, inputs, versions, the run's mix manifest) and `parts/`: one file per
@@ -55,7 +55,7 @@ def resolve_target(model: str | None, adapter: str | None) -> Target:
         resolve_model(base)
         return Target(str(base), str(folder), adapter if run else None, run, ("base", "adapter"))
     if model is None:
-        raise InputError("give --model MODEL, or --adapter RUN_DIR (the base model is then read from the run)")
+        raise InputError("give --model MODEL, or --adapter RUN_DIR (the base model is read from the run)")
     resolve_model(model)
     run = resolve_run(model) if is_run_dir(Path(model)) else None
     return Target(str(model), None, model if run else None, run, ("model",) if run else ("base",))
@@ -99,7 +99,8 @@ def _grammars(paths: Sequence[str | Path | Grammar], mix: dict | None) -> list[G
     gs = [p if isinstance(p, Grammar) else load_grammar(p) for p in paths]
     names = [g.name for g in gs]
     if len(set(names)) < len(names):
-        raise InputError(f"two grammars share a name ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"two grammars share a name ({', '.join(twice)})")
     return gs
 
 
@@ -107,8 +108,8 @@ def context(g: Grammar, mix: dict | None, variant: str, run: str | None, arm: st
     """The provenance fields of every row (DESIGN.md, Probe outputs); mix fields are null without a mix."""
     mix = mix or {}
     entry = next((e for e in mix.get("grammars", []) if e.get("name") == g.name), {})
-    return {"grammar": g.name, "grammar_hash": g.hash, "template": entry.get("template") or g.meta.get("template"),
-            "explained": entry.get("explained"), "condition": mix.get("condition"), "dose": mix.get("dose"),
+    return {"grammar": g.name, "grammar_hash": g.hash,
+            "template": entry.get("template") or g.meta.get("template"), "explained": entry.get("explained"), "condition": mix.get("condition"), "dose": mix.get("dose"),
             "seed": mix.get("seed"), "arm": arm, "run": run, "variant": variant,
             "producer": records.producer("probe")}
 
@@ -130,10 +131,11 @@ def _versions() -> dict:
 
 def run_probe(model: str | None = None, adapter: str | None = None,
               grammars: Sequence[str | Path | Grammar] = (), *, out_dir: str | Path,
-              tests: str | Path | None = None, pairs: str | Path | None = None, train: Sequence[str | Path] = (),
-              explanations: str | Path | None = None, manifest: str | Path | None = None,
-              options: ProbeOptions = ProbeOptions(), arm: str | None = None,
-              model_obj: tuple[Any, Any] | None = None, log: Callable[[str], None] | None = None) -> list[dict]:
+              tests: str | Path | None = None, pairs: str | Path | None = None,
+              train: Sequence[str | Path] = (), explanations: str | Path | None = None,
+              manifest: str | Path | None = None, options: ProbeOptions = ProbeOptions(), arm: str | None = None,
+              model_obj: tuple[Any, Any] | None = None,
+              log: Callable[[str], None] | None = None) -> list[dict]:
     """Probe every grammar with every variant (base and adapter, or the model), write PROBE_DIR, return the
     summary rows. `model_obj` = (model, tokenizer) already loaded for this target (a peft model when there is
     an adapter) skips loading; `log` receives progress lines."""
@@ -168,7 +170,8 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     records.write(out / "items.jsonl", (r for r in all_rows if r["kind"] == "probe_item"))
     records.write(out / "summary.jsonl", summary)
     records.write_json(out / "config.json", {
-        "schema": PROBE_SCHEMA, "model": target.model, "adapter": target.adapter, "run": target.run_dir, **hashes,
+        "schema": PROBE_SCHEMA, "model": target.model, "adapter": target.adapter, "run": target.run_dir,
+        **hashes,
         "variants": list(target.variants), "seed": options.seed, "options": options.key(), "arm": arm,
         "grammars": [{"name": g.name, "hash": g.hash, "source": g.source} for g in gs],
         "inputs": {"tests": _input(tests), "pairs": _input(pairs), "train": [_input(t) for t in train],
@@ -194,8 +197,8 @@ def _check_coverage(tokenizer: Any, gs: Sequence[Grammar], items: dict[str, Gram
     for g in gs:
         check_coverage(tokenizer, [" ".join([g.name, *g.terminals])], g.source or g.name)
     if explanations is not None:
-        check_coverage(tokenizer, [t for it in items.values() for c in it.choices for t in (c.true, *c.distractors)],
-                       str(explanations))
+        texts = [t for it in items.values() for c in it.choices for t in (c.true, *c.distractors)]
+        check_coverage(tokenizer, texts, str(explanations))
 
 
 def _probe_part(net: Any, tok: Any, items: GrammarItems, options: ProbeOptions, target: Target,

@@ -44,8 +44,9 @@ def encode(tokenizer: Any, context: str, continuation: str, *, eos: bool = False
 def _is_oom(err: BaseException) -> bool:
     import torch
 
+    text = str(err)
     return isinstance(err, torch.OutOfMemoryError) or (
-        isinstance(err, RuntimeError) and ("out of memory" in str(err) or "can't allocate memory" in str(err)))
+        isinstance(err, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text))
 
 
 def _max_len(model: Any) -> int | None:

@@ -60,7 +60,8 @@ class GrammarItems:
     def digest(self) -> str:
         """Content hash of the items (keys the reusable part files)."""
         h = hashlib.sha256()
-        for part in (self.grammar.hash, self.grammar.name, *self.tests, *(g + "\t" + b for g, b in self.pairs),
+        for part in (self.grammar.hash, self.grammar.name, *self.tests,
+                     *(g + "\t" + b for g, b in self.pairs),
                      *sorted(self.train), *(c.true + "\t" + "\t".join(c.distractors) for c in self.choices),
                      str(self.true_lengths), str(self.max_len)):
             h.update(part.encode() + b"\n")
@@ -130,7 +131,8 @@ def _summary(metric: str, value: float | None, n: int) -> dict:
     return {"metric": metric, "value": value, "n": n}
 
 
-def _generation_rows(strings: Sequence[str], valid: Sequence[bool], items: GrammarItems, prefix: str) -> list[dict]:
+def _generation_rows(strings: Sequence[str], valid: Sequence[bool], items: GrammarItems,
+                     prefix: str) -> list[dict]:
     novel = metrics.novel(strings, items.train)
     rows = []
     for i, (s, v, n) in enumerate(zip(strings, valid, novel, strict=True)):
@@ -182,7 +184,8 @@ def _summarise(rows: Sequence[dict]) -> list[dict]:
     out = []
     for metric, rs in by_metric.items():
         if metric == "judge_bacc":
-            value = metrics.balanced_accuracy([metrics.judged_valid(r["p_yes"]) for r in rs], [r["label"] for r in rs])
+            value = metrics.balanced_accuracy([metrics.judged_valid(r["p_yes"]) for r in rs],
+                                              [r["label"] for r in rs])
         elif metric in ("ll_auroc", "judge_auroc"):
             value = metrics.auroc([r["value"] for r in rs], [r["label"] for r in rs])
         else:
