@@ -165,7 +165,10 @@ def run_probe(model: str | None = None, adapter: str | None = None,
             rows = _probe_part(net, tok, items[name], options, target, variant)
             ctx = context(items[name].grammar, mix, variant, run_name, arm)
             records.write(parts[(name, variant)], _as_records(rows, ctx))
-    all_rows = [r for p in parts.values() for r in records.read_all(p, ("probe_item", "probe_summary"))]
+    # provenance is re-applied on assembly: a reused part gets this call's manifest, run and arm
+    all_rows = [{**r, **context(items[name].grammar, mix, variant, run_name, arm)}
+                for (name, variant), p in parts.items()
+                for r in records.read_all(p, ("probe_item", "probe_summary"))]
     summary = [r for r in all_rows if r["kind"] == "probe_summary"]
     records.write(out / "items.jsonl", (r for r in all_rows if r["kind"] == "probe_item"))
     records.write(out / "summary.jsonl", summary)
