@@ -134,3 +134,15 @@ def test_bad_input(setup, run_cli, tmp_path):
     odd.write_text("# name: vemo\nS -> 'ka' 'zzyzx' [1.0]\n")
     assert "zzyzx" in _fails(run_cli, tmp_path / "o5", "probe", "--model", s["base"], "--grammar", odd,
                              "--samples", 2)
+
+
+def test_run_probe_in_process_with_a_loaded_model(setup, tmp_path):
+    from metaex.core.models import load_model
+    from metaex.core.probe import ProbeOptions, run_probe
+
+    summary = run_probe(str(setup["base"]), None, [setup["grammars"]["vemo"]], out_dir=tmp_path / "p",
+                        tests=setup["tests"], pairs=setup["pairs"], options=ProbeOptions(samples=6, limit=3),
+                        model_obj=load_model(setup["base"]))
+    assert {r["variant"] for r in summary} == {"base"}
+    assert {r["metric"]: r["n"] for r in summary}["pair_acc"] == 3
+    assert (tmp_path / "p" / "items.jsonl").is_file()

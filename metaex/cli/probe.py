@@ -28,6 +28,8 @@ def probe(
     seed: int = typer.Option(0, "--seed", help="Seed of sampling and of items made from the grammar."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most K samples, tests, pairs and "
                                      "explanations per grammar (quick looks)."),
+    max_len: int | None = typer.Option(None, "--max-len", min=1, help="Length cap (terminals) the data was "
+                                       "sampled under (default: the longest test/train string)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Rows per forward/generate call "
                                    "(halved on out-of-memory)."),
     arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "
@@ -41,7 +43,8 @@ def probe(
     from metaex.core.probe import ProbeOptions, run_probe
 
     console = Console(stderr=True)
-    options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size)
+    options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size,
+                           max_len=max_len)
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm,
                         log=lambda msg: console.print(f"[dim]{msg}[/dim]"))

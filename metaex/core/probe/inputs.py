@@ -98,13 +98,14 @@ def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str
     out = {}
     for g in grammars:
         seed = grammar_seed(options.seed, g.name)
-        reference = sample_strings(g, options.reference, seed)
+        given = [r["text"] for r in test_recs[g.name]] if test_recs is not None else []
+        cap = length_cap(g, options, [*given, *train_sets[g.name]])
+        reference = sample_strings(g, options.reference, seed, max_len=cap)
         lengths = [len(s.split()) for s in reference]
-        max_len = int(g.meta.get("max_len") or 2 * max(lengths))
         made = None
         if test_recs is None or pair_recs is None:
-            made = _made_strings(g, options, seed, train_sets[g.name], max_len)
-        test_strings = [r["text"] for r in test_recs[g.name]] if test_recs is not None else made
+            made = _made_strings(g, options, seed, train_sets[g.name], cap)
+        test_strings = given if test_recs is not None else made
         if pair_recs is not None:
             pair_list = [(r["good"], r["bad"]) for r in pair_recs[g.name]]
         else:
@@ -114,11 +115,23 @@ def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str
         out[g.name] = GrammarItems(
             grammar=g, tests=test_strings[: options.limit], pairs=pair_list[: options.limit],
             train=train_sets[g.name], choices=build_choices(expl, g, options.limit), true_lengths=lengths,
-            max_len=max_len)
+            max_len=2 * max(lengths))
     return out
 
 
-def _made_strings(g: Grammar, options: ProbeOptions, seed: int, train: set[str], max_len: int) -> list[str]:
+def length_cap(g: Grammar, options: ProbeOptions, strings: Sequence[str]) -> int | None:
+    """The longest string (in terminals) the data allows: `--max-len`, else the grammar's `max_len` metadata,
+    else the longest given test or training string (data sampled under a cap never exceeds it), else none.
+    The true length distribution is that of grammar samples under this cap."""
+    if options.max_len is not None:
+        return options.max_len
+    if g.meta.get("max_len"):
+        return int(g.meta["max_len"])
+    return max((len(s.split()) for s in strings), default=None)
+
+
+def _made_strings(g: Grammar, options: ProbeOptions, seed: int, train: set[str],
+                  max_len: int | None) -> list[str]:
     """Distinct strings of the grammar outside the training set, as many as the language allows."""
     from metaex.core.grammar.sample import sample_strings
 

@@ -30,6 +30,7 @@ class ProbeOptions:
     cuts: tuple[int, ...] = (1, 2, 3)  # greedy from the first k terminals of each test string
     n_items: int = 100          # test strings (and pairs) made from the grammar when no files are given
     reference: int = 2000       # grammar samples estimating the true length distribution
+    max_len: int | None = None  # the data's length cap (terminals); None: see inputs.length_cap
 
     def key(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -55,7 +56,7 @@ class GrammarItems:
     train: set[str]
     choices: list[Choice] = field(default_factory=list)
     true_lengths: list[int] = field(default_factory=list)
-    max_len: int = 64
+    max_len: int = 64           # generation budget in terminals (twice the longest reference string)
 
     def digest(self) -> str:
         """Content hash of the items (keys the reusable part files)."""

@@ -1,0 +1,48 @@
+"""Probe inputs: verbalization choices, the length cap, matching records to grammars."""
+
+from __future__ import annotations
+
+import pytest
+from probe_tiny import GRAMMARS
+
+from metaex.core import records
+from metaex.core.errors import InputError
+from metaex.core.grammar.pcfg import parse_grammar
+from metaex.core.probe.inputs import build_choices, length_cap, load_items, swap_name
+from metaex.core.probe.tasks import ProbeOptions
+
+VEMO = parse_grammar(GRAMMARS["vemo"], source="vemo.pcfg")
+
+
+def _expl(grammar: str, text: str, style: str, paraphrase: int) -> dict:
+    return records.make("explanation", text=text, grammar=grammar, grammar_hash="-", style=style,
+                        paraphrase=paraphrase, seed=0)
+
+
+def test_choices_swap_the_sibling_name_and_match_style():
+    expl = [_expl("vemo", "In vemo , ka first .", "prose", 0), _expl("vemo", "vemo : ka X", "bnf", 0),
+            _expl("dura", "In dura , po first .", "prose", 0), _expl("dura", "dura : po Y", "bnf", 0),
+            _expl("dura", "In dura , po comes first .", "prose", 1)]
+    choices = build_choices(expl, VEMO, None)
+    assert [(c.true, c.distractors, c.style) for c in choices] == [
+        ("In vemo , ka first .", ["In vemo , po first ."], "prose"), ("vemo : ka X", ["vemo : po Y"], "bnf")]
+    assert build_choices(expl[:2], VEMO, None) == []  # no sibling: no question
+    assert swap_name("duras dura, dura", "dura", "vemo") == "duras vemo, vemo"
+
+
+def test_length_cap():
+    assert length_cap(VEMO, ProbeOptions(max_len=7), ["ka glims"]) == 7
+    assert length_cap(VEMO, ProbeOptions(), ["ka glims", "ka blick blick glims"]) == 4
+    assert length_cap(VEMO, ProbeOptions(), []) is None
+
+
+def test_records_must_match_the_grammar(tmp_path):
+    path = tmp_path / "tests.jsonl"
+    records.write(path, [records.make("example", text="ka glims", grammar="vemo", grammar_hash="0123456789ab",
+                                      seed=0, split="test")])
+    with pytest.raises(InputError, match="different version"):
+        load_items([VEMO], ProbeOptions(), tests=path)
+    records.write(path, [records.make("example", text="po zun", grammar="dura", grammar_hash="x", seed=0,
+                                      split="test")])
+    with pytest.raises(InputError, match="no test strings for grammar vemo"):
+        load_items([VEMO], ProbeOptions(), tests=path)
