@@ -188,9 +188,11 @@ def _input(path: str | Path | None) -> dict | None:
 
 
 def _load(target: Target) -> tuple[Any, Any]:
+    """The model as it was trained: a QLoRA run's base in NF4, otherwise full precision."""
     from metaex.core.models.load import load_model
 
-    return load_model(target.model, adapter=target.adapter)
+    method = (target.run_config or {}).get("method")
+    return load_model(target.model, adapter=target.adapter, method="qlora" if method == "qlora" else None)
 
 
 def _check_coverage(tokenizer: Any, gs: Sequence[Grammar], items: dict[str, GrammarItems],

@@ -9,7 +9,7 @@ rows without provenance (the caller adds grammar, variant, condition, …).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -91,10 +91,10 @@ def probe_grammar(model: Any, tokenizer: Any, items: GrammarItems, options: Prob
     samples = generate.sample(model, tokenizer, formats.example_prompt(name), options.capped(options.samples),
                               seed=grammar_seed(options.seed, name), max_new_tokens=budget,
                               temperature=options.temperature, batch_size=options.batch_size)
-    cut_prompts = [(s.split()[:k]) for s in items.tests for k in options.cuts if k < len(s.split())]
-    greedy = generate.greedy(model, tokenizer, [formats.example_doc(name, " ".join(p)) for p in cut_prompts],
-                             max_new_tokens=budget, batch_size=options.batch_size)
-    greedy = [" ".join(p + c.split()) for p, c in zip(cut_prompts, greedy, strict=True)]
+    cuts = [s.split()[:k] for s in items.tests for k in options.cuts if k < len(s.split())]
+    cut_prompts = [formats.example_doc(name, " ".join(p)) for p in cuts]
+    greedy = generate.greedy(model, tokenizer, cut_prompts, max_new_tokens=budget, batch_size=options.batch_size)
+    greedy = [" ".join(p + c.split()) for p, c in zip(cuts, greedy, strict=True)]
 
     judged = [(good, True) for good, _ in items.pairs] + [(bad, False) for _, bad in items.pairs]
     whole = [scoring.encode(tokenizer, formats.example_prompt(name), " " + s, eos=True) for s, _ in judged]
@@ -108,8 +108,8 @@ def probe_grammar(model: Any, tokenizer: Any, items: GrammarItems, options: Prob
     lp_whole, lp_ans = lps[: len(whole)], lps[len(whole): len(whole) + len(answers)]
     lp_verbal = [float(x.mean()) for x in lps[len(whole) + len(answers):]]
 
-    rows = _generation_rows(samples, [accepts(s) for s in samples], items, "")
-    rows += _generation_rows(greedy, [accepts(s) for s in greedy], items, "greedy_")
+    rows = _generation_rows(samples, [formats.example_prompt(name)] * len(samples), accepts, items, "")
+    rows += _generation_rows(greedy, cut_prompts, accepts, items, "greedy_")
     rows += _pair_rows(items.pairs, [float(x.sum()) for x in lp_whole])
     p_yes = [(float(lp_ans[2 * i].sum()), float(lp_ans[2 * i + 1].sum())) for i in range(len(asked))]
     rows += _judge_rows(judged, [float(x.mean()) for x in lp_whole], p_yes[: len(judged)])
@@ -132,14 +132,17 @@ def _summary(metric: str, value: float | None, n: int) -> dict:
     return {"metric": metric, "value": value, "n": n}
 
 
-def _generation_rows(strings: Sequence[str], valid: Sequence[bool], items: GrammarItems,
-                     prefix: str) -> list[dict]:
+def _generation_rows(strings: Sequence[str], prompts: Sequence[str], accepts: Callable[[str], bool],
+                     items: GrammarItems, prefix: str) -> list[dict]:
+    """validity, novel_valid (and novelty) per generated string; `text` is the whole string judged."""
     novel = metrics.novel(strings, items.train)
     rows = []
-    for i, (s, v, n) in enumerate(zip(strings, valid, novel, strict=True)):
-        rows += [_item(prefix + "validity", i, v, text=s), _item(prefix + "novel_valid", i, v and n, text=s)]
+    for i, (s, p, n) in enumerate(zip(strings, prompts, novel, strict=True)):
+        v = accepts(s)
+        rows += [_item(prefix + "validity", i, v, text=s, prompt=p),
+                 _item(prefix + "novel_valid", i, v and n, text=s, prompt=p)]
         if not prefix:
-            rows.append(_item("novelty", i, n, text=s))
+            rows.append(_item("novelty", i, n, text=s, prompt=p))
     return rows
 
 
