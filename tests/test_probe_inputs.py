@@ -46,3 +46,14 @@ def test_records_must_match_the_grammar(tmp_path):
                                       split="test")])
     with pytest.raises(InputError, match="no test strings for grammar vemo"):
         load_items([VEMO], ProbeOptions(), tests=path)
+
+
+def test_length_reference_from_the_data(tmp_path):
+    path = tmp_path / "tests.jsonl"
+    texts = ["ka glims", "ka blick glims", "ka blick blick glims"]
+    records.write(path, [records.make("example", text=t, grammar="vemo", grammar_hash=VEMO.hash, seed=0,
+                                      split="test") for t in texts])
+    made = load_items([VEMO], ProbeOptions(reference=50, length_reference="data", n_items=3), tests=path)
+    assert sorted(made["vemo"].true_lengths) == [2, 3, 4]
+    sampled = load_items([VEMO], ProbeOptions(reference=50, n_items=3), tests=path)["vemo"].true_lengths
+    assert len(sampled) == 50 and max(sampled) <= 4  # grammar samples under the data's cap

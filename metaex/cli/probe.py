@@ -30,6 +30,9 @@ def probe(
                                      "explanations per grammar (quick looks)."),
     max_len: int | None = typer.Option(None, "--max-len", min=1, help="Length cap (terminals) the data was "
                                        "sampled under (default: the longest test/train string)."),
+    length_reference: str = typer.Option("grammar", "--length-reference", help="True length distribution "
+                                         "for length_tv: grammar (samples under the cap) or data (lengths of "
+                                         "the given test and training strings)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Rows per forward/generate call "
                                    "(halved on out-of-memory)."),
     arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "
@@ -40,11 +43,14 @@ def probe(
     """Sample, score and judge grammar strings; write per-item rows and one summary row per metric."""
     from rich.console import Console
 
+    from metaex.core.errors import InputError
     from metaex.core.probe import ProbeOptions, run_probe
 
     console = Console(stderr=True)
+    if length_reference not in ("grammar", "data"):
+        raise InputError(f"--length-reference must be grammar or data, not {length_reference!r}")
     options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size,
-                           max_len=max_len)
+                           max_len=max_len, length_reference=length_reference)
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm,
                         log=lambda msg: console.print(f"[dim]{msg}[/dim]"))

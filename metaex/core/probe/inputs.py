@@ -99,9 +99,12 @@ def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str
     for g in grammars:
         seed = grammar_seed(options.seed, g.name)
         given = [r["text"] for r in test_recs[g.name]] if test_recs is not None else []
-        cap = length_cap(g, options, [*given, *train_sets[g.name]])
-        reference = sample_strings(g, options.reference, seed, max_len=cap)
-        lengths = [len(s.split()) for s in reference]
+        data = [*given, *train_sets[g.name]]
+        cap = length_cap(g, options, data)
+        if options.length_reference == "data" and data:
+            lengths = [len(s.split()) for s in data]
+        else:
+            lengths = [len(s.split()) for s in sample_strings(g, options.reference, seed, max_len=cap)]
         made = None
         if test_recs is None or pair_recs is None:
             made = _made_strings(g, options, seed, train_sets[g.name], cap)

@@ -31,6 +31,9 @@ class ProbeOptions:
     n_items: int = 100          # test strings (and pairs) made from the grammar when no files are given
     reference: int = 2000       # grammar samples estimating the true length distribution
     max_len: int | None = None  # the data's length cap (terminals); None: see inputs.length_cap
+    # true length distribution for length_tv: "grammar" samples under the cap, or "data": the lengths of the
+    # given test and training strings (distinct sampling skews the data towards longer strings)
+    length_reference: str = "grammar"
 
     def key(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
