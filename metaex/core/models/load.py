@@ -164,11 +164,19 @@ def _local_rank_device(device: str) -> Any:
     return PartialState().local_process_index
 
 
+def _load_error(err: OSError, path: str) -> InputError:
+    where = "local folder" if Path(path).is_dir() else "hub id (the hub is unreachable or the id unknown)"
+    return InputError(f"cannot load from this {where}: {str(err).splitlines()[0]}", path)
+
+
 def load_tokenizer(path: str):
     """The model's tokenizer; a missing pad token becomes the eos token (training never pads)."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(path)
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+    except OSError as err:
+        raise _load_error(err, path) from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -197,12 +205,11 @@ def load_model(model: str | Path, *, adapter: str | Path | None = None, method: 
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16 if cuda else torch.float32)
         kwargs["device_map"] = {"": _local_rank_device(dev)}
+    tokenizer = load_tokenizer(path)
     try:
-        tokenizer = load_tokenizer(path)
         net = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as err:
-        where = "local folder" if local else "hub id (the hub is unreachable or the id unknown)"
-        raise InputError(f"cannot load model from this {where}: {str(err).splitlines()[0]}", str(model)) from None
+        raise _load_error(err, path) from None
     if adapter_path is not None:
         check_adapter_base(adapter_path, path)
         from peft import PeftModel
