@@ -36,8 +36,42 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check metaex tests benchmarks
 
+# The CPU study. Seeds are split into STUDY_JOBS shards that run side by side, one torch thread each (tiny
+# models gain little from a second thread, so one process per core is the fast layout); each shard runs its
+# data and cells in one process (imports paid once). Every step skips what is on disk, so an interrupted
+# `make study` resumes; `make -j2 study` is the same run.
+STUDY_CONFIG ?= configs/study.toml
+STUDY_DIR ?= study
+STUDY_JOBS ?= 2
+STUDY_RUN = OMP_NUM_THREADS=1 $(METAEX) study run $(STUDY_CONFIG) --out $(STUDY_DIR)
+STUDY_SHARDS = $(foreach i,$(shell seq 0 $$(($(STUDY_JOBS) - 1))),$(STUDY_DIR)/shard-$(i)-of-$(STUDY_JOBS).done)
+
 study: $(STAMP)
-	@echo "make study: not yet (the study issue adds it)"
+	@start=$$(date +%s); $(MAKE) --no-print-directory -j$(STUDY_JOBS) $(STUDY_DIR)/report/report.md && \
+	  echo "study: $$(( $$(date +%s) - start )) s wall; report: $(STUDY_DIR)/report/report.md (and report.html)"
+
+$(STUDY_DIR)/shard-%.done: $(STAMP) $(STUDY_CONFIG)
+	$(STUDY_RUN) --threads 1 --shard $$(echo $* | sed 's/-of-/\//')
+	touch $@
+
+$(STUDY_DIR)/report/report.md: $(STUDY_SHARDS)
+	$(STUDY_RUN) --stage report
+
+# The same design on a ladder of real base models with QLoRA, one shard per GPU:
+#   make study-gpu MODELS="Qwen/Qwen2.5-0.5B Qwen/Qwen2.5-1.5B Qwen/Qwen2.5-3B" GPUS="0 1"
+MODELS ?=
+GPUS ?= 0
+GPU_CONFIG ?= configs/study-gpu.toml
+GPU_DIR ?= study-gpu
+GPU_HUB_OFFLINE ?= 0
+GPU_RUN = HF_HUB_OFFLINE=$(GPU_HUB_OFFLINE) TRANSFORMERS_OFFLINE=$(GPU_HUB_OFFLINE) $(METAEX) study run $(GPU_CONFIG) --out $(GPU_DIR) $(if $(MODELS),--models "$(MODELS)")
+GPU_SHARDS = $(words $(GPUS))
+
+study-gpu: $(STAMP)
+	$(GPU_RUN) --check
+	$(GPU_RUN) --stage data
+	i=0; for g in $(GPUS); do CUDA_VISIBLE_DEVICES=$$g $(GPU_RUN) --stage train --shard $$i/$(GPU_SHARDS) & i=$$((i+1)); done; wait
+	$(GPU_RUN) --stage report
 
 clean:
 	rm -rf $(VENV) .pytest_cache

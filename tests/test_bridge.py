@@ -24,7 +24,7 @@ def test_bridge_corpus_documents_words_and_determinism(run_cli, tmp_path):
         assert result.exit_code == 0, result.output
     assert a.read_bytes() == b.read_bytes()
     docs = [json.loads(line) for line in a.read_text().splitlines()]
-    man = json.loads((tmp_path / "a.jsonl.manifest.json").read_text())
+    man = json.loads((tmp_path / "a.manifest.json").read_text())
     assert man["documents"] == {"example": 20, "explanation": 24, "qa": 32, "textbook": 8}
     grammars = {g.name: g for g in bridge_grammars(4, 3, [str(avoid)])}
     assert sorted(grammars) == sorted(g["name"] for g in man["grammars"])

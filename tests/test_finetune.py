@@ -85,6 +85,38 @@ def test_packed_document_logits_equal_alone(setup):
     assert f["input_ids"][-1] == tok.eos_token_id != tok.pad_token_id
 
 
+def test_rows_capped_and_padded_keep_documents_apart(setup):
+    """Rows of at most `row_tokens` (padded by a pseudo-document of pad tokens): each document's logits still
+    equal its logits alone, and the loss equals the one-row loss (pads carry no labels)."""
+    import torch
+
+    from metaex.core.models import load_model
+    from metaex.core.train.data import PackingCollator, tokenize_documents
+
+    net, tok = load_model(setup["model"])
+    feats = tokenize_documents(tok, [d["text"] for d in documents(7)], "x")
+    longest = max(len(f["input_ids"]) for f in feats)
+    batch = PackingCollator(row_tokens=longest + 2, pad_id=tok.pad_token_id)(feats)
+    rows, width = batch["input_ids"].shape
+    assert rows > 1 and width <= 2 * longest and (batch["input_ids"] == tok.pad_token_id).any()
+    assert ((batch["input_ids"] == tok.pad_token_id) <= (batch["labels"] == -100)).all()
+    with torch.no_grad():
+        logits = net(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        where = 0
+        for f in feats:
+            n = len(f["input_ids"])
+            while where < rows and not any(
+                    batch["input_ids"][where, i:i + n].tolist() == f["input_ids"] and batch["position_ids"][where, i] == 0
+                    for i in range(width - n + 1)):
+                where += 1
+            row = batch["input_ids"][where].tolist()
+            i = next(i for i in range(width - n + 1) if row[i:i + n] == f["input_ids"])
+            alone = net(input_ids=torch.tensor([f["input_ids"]])).logits[0]
+            assert (logits[where, i:i + n] - alone).abs().max().item() <= 1e-5
+        one_row = net(**PackingCollator()(feats)).loss.item()
+        assert net(**batch).loss.item() == pytest.approx(one_row, abs=1e-5)
+
+
 def test_kill_resume_equals_uninterrupted_and_merge(setup, run_subprocess):
     import torch
     from safetensors.torch import load_file

@@ -78,7 +78,7 @@ def _mix(run_cli, study, out, **over):
     result = run_cli("mix", *_args(study, **over), "-o", out)
     assert result.exit_code == 0, result.output
     docs = [json.loads(line) for line in out.read_text().splitlines()]
-    return docs, json.loads((out.parent / f"{out.name}.manifest.json").read_text())
+    return docs, json.loads((out.parent / out.name.replace(".jsonl", ".manifest.json")).read_text())
 
 
 def test_all_conditions_share_the_example_stream(run_cli, study, tmp_path):
@@ -183,7 +183,7 @@ def test_leakage_guard_refuses_and_reports(run_cli, study, tmp_path):
     out = tmp_path / "bad.jsonl"
     result = run_cli("mix", *_args(study), "--tests", leak, "-o", out)
     assert result.exit_code == 2 and f"{train}:1:" in result.output and "is a test string" in result.output
-    assert not out.exists() and not (tmp_path / "bad.jsonl.manifest.json").exists()
+    assert not out.exists() and not (tmp_path / "bad.manifest.json").exists()
     # an explanation quoting a test string whole
     test = json.loads(study["tests"][0].read_text().splitlines()[0])
     g = next(g for g in study["instances"] if g.name == test["grammar"])
@@ -234,7 +234,7 @@ def test_bad_input_is_one_line_and_writes_nothing(run_cli, study, tmp_path, case
     assert result.exit_code == 2, result.output
     line = result.output.strip()
     assert len(line.splitlines()) == 1 and where in line and message in line, line
-    assert not out.exists() and not (tmp_path / "out.jsonl.manifest.json").exists()
+    assert not out.exists() and not (tmp_path / "out.manifest.json").exists()
 
 
 def test_no_torch_and_one_line_errors_in_a_fresh_process(run_subprocess, study, tmp_path):

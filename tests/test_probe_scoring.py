@@ -41,21 +41,33 @@ def test_batched_equals_naive(tiny):
         np.testing.assert_allclose(b, n, atol=1e-4)
 
 
+def test_yes_no_in_one_pass_equals_two_requests(tiny):
+    model, tok = tiny
+    texts = ["ka glims", "ka blick blick blick glims", "po mek zun", "po zun", "ka"]
+    yes = [scoring.encode(tok, judgement_prompt("dura", t), " Yes") for t in texts]
+    no = [scoring.encode(tok, judgement_prompt("dura", t), " No") for t in texts]
+    both = scoring.loglikelihoods(model, yes, batch_size=2, pad_id=scoring.pad_id(tok),
+                                  alternatives=[(y[1][0], n[1][0]) for y, n in zip(yes, no, strict=True)])
+    naive = scoring.naive_loglikelihoods(model, yes + no)
+    for i, pair in enumerate(both):
+        np.testing.assert_allclose(pair, [naive[i][0], naive[len(yes) + i][0]], atol=1e-4)
+
+
 def test_oom_halves_the_batch(tiny, monkeypatch):
     model, tok = tiny
     reqs = [scoring.encode(tok, "vemo:", f" ka {'blick ' * i}glims", eos=True) for i in range(6)]
     real, sizes = scoring._score_batch, []
 
-    def flaky(model, batch, pad):
+    def flaky(model, batch, pad, alternatives=None):
         sizes.append(len(batch))
         if len(batch) > 2:
             raise RuntimeError("CUDA out of memory (simulated)")
-        return real(model, batch, pad)
+        return real(model, batch, pad, alternatives)
 
     monkeypatch.setattr(scoring, "_score_batch", flaky)
     got = scoring.loglikelihoods(model, reqs, batch_size=8)
     monkeypatch.setattr(scoring, "_score_batch", real)
-    assert sizes[:3] == [6, 4, 2] and all(s <= 2 for s in sizes[3:])
+    assert sizes[:3] == [6, 3, 1] and all(s <= 2 for s in sizes[3:])  # the failed batch is halved
     for g, n in zip(got, scoring.naive_loglikelihoods(model, reqs), strict=True):
         np.testing.assert_allclose(g, n, atol=1e-4)
 

@@ -22,8 +22,8 @@ def mix_command(
                              "examples, so doses nest."),
     seed: int = typer.Option(..., "--seed", help="Seed: picks the explained half (seeds 2k, 2k+1 explain "
                              "complementary halves) and every permutation."),
-    out: str = typer.Option(..., "-o", "--out", help="Output JSONL of document records; the manifest goes to "
-                            "OUT.manifest.json."),
+    out: str = typer.Option(..., "-o", "--out", help="Output JSONL of document records; the manifest goes beside it "
+                            "(X.jsonl → X.manifest.json)."),
     explanations: list[Path] = typer.Option([], "--explanations", help="Explanation files of the study "
                                             "grammars (repeatable).", **_FILES),
     filler: list[Path] = typer.Option([], "--filler", help="Explanation files of grammars outside the study, "
@@ -43,7 +43,7 @@ def mix_command(
                                             "the passes (default: once per pass)."),
     worked_strings: int | None = typer.Option(None, "--worked-strings", help="`worked`: extra strings per "
                                               "explained grammar (default 2 x dose)."),
-    manifest: Path | None = typer.Option(None, "--manifest", help="Manifest path (default OUT.manifest.json; "
+    manifest: Path | None = typer.Option(None, "--manifest", help="Manifest path (default X.manifest.json beside X.jsonl; "
                                          "none when OUT is stdout)."),
 ) -> None:
     """Build one condition's training stream: passes over the examples, extra documents on top."""

@@ -28,6 +28,8 @@ def probe(
     seed: int = typer.Option(0, "--seed", help="Seed of sampling and of items made from the grammar."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most K samples, tests, pairs and "
                                      "explanations per grammar (quick looks)."),
+    verbal: int | None = typer.Option(None, "--verbal", min=1, help="At most N verbalization questions per "
+                                      "grammar, cycling through the styles (default: one per explanation)."),
     max_len: int | None = typer.Option(None, "--max-len", min=1, help="Length cap (terminals) the data was "
                                        "sampled under (default: the longest test/train string)."),
     length_reference: str = typer.Option("grammar", "--length-reference", help="True length distribution "
@@ -50,7 +52,7 @@ def probe(
     if length_reference not in ("grammar", "data"):
         raise InputError(f"--length-reference must be grammar or data, not {length_reference!r}")
     options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size,
-                           max_len=max_len, length_reference=length_reference)
+                           verbal=verbal, max_len=max_len, length_reference=length_reference)
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm,
                         log=lambda msg: console.print(f"[dim]{msg}[/dim]"))

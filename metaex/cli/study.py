@@ -56,6 +56,17 @@ def _check_runnable(cfg, arms) -> None:
                              "download it first or unset HF_HUB_OFFLINE", cfg.path)
 
 
+def _shard(steps, spec: str, cfg) -> list:
+    """The steps of the seeds whose index is I modulo N (a shard never waits on another's files)."""
+    try:
+        i, n = (int(x) for x in spec.split("/"))
+        assert 0 <= i < n
+    except (ValueError, AssertionError):
+        raise typer.BadParameter(f"--shard should be I/N with 0 <= I < N, got {spec!r}") from None
+    mine = {seed for k, seed in enumerate(cfg.seeds) if k % n == i}
+    return [s for s in steps if s.seed in mine]
+
+
 def _invoke(args: tuple[str, ...]) -> int:
     from typer.main import get_command
 
@@ -76,6 +87,11 @@ def run(
     stage: str = typer.Option(None, "--stage", help="Only this stage: data, train or report."),
     arm: list[str] = typer.Option(None, "--arm", help="Only these arms (repeatable)."),
     models: str = _MODELS,
+    shard: str = typer.Option(None, "--shard", help="I/N: only the seeds whose index is I modulo N (their data "
+                              "and cells), e.g. one shard per GPU or per CPU core; the report stage joins them."),
+    threads: int = typer.Option(None, "--threads", min=1, help="torch CPU threads (1 suits tiny models: run "
+                                "one shard per core instead)."),
+    check: bool = typer.Option(False, "--check", help="Only check that every arm can run here, then exit."),
 ) -> None:
     """Run every step not yet done, in one process: finished steps are skipped, so a rerun resumes."""
     from rich.console import Console
@@ -90,8 +106,16 @@ def run(
     arms = [cfg.arm(a) for a in arm] if arm else list(cfg.arms)
     steps = [s for s in build_plan(cfg, out)
              if (stage is None or s.stage == stage) and (s.arm is None or s.arm in {a.name for a in arms})]
-    if stage in (None, "train"):
+    if shard is not None:
+        steps = _shard(steps, shard, cfg)
+    if stage in (None, "train") or check:
         _check_runnable(cfg, arms)
+        if check:
+            return
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     console = Console(stderr=True)
     todo = [s for s in steps if not s.done()]
     console.print(f"study {config}: {len(steps)} steps, {len(steps) - len(todo)} already done, {len(todo)} to run")

@@ -58,8 +58,9 @@ class MixOptions:
 
 
 def manifest_path(out: str | Path) -> Path:
-    """Where the manifest of the mix written to `out` lives: `OUT.manifest.json`."""
-    return Path(f"{out}.manifest.json")
+    """Where the manifest of the mix written to `out` lives: `mix.jsonl` → `mix.manifest.json`."""
+    p = Path(out)
+    return p.with_name(p.name.removesuffix(".jsonl") + ".manifest.json")
 
 
 def build_mix(opt: MixOptions) -> tuple[list[dict], dict]:

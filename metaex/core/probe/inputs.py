@@ -61,8 +61,11 @@ def swap_name(text: str, old: str, new: str) -> str:
 
 def build_choices(explanations: Sequence[dict], g: Grammar, limit: int | None) -> list[Choice]:
     """For each explanation of `g`: it against one explanation of every sibling grammar (same style and
-    paraphrase where there is one), the sibling's name replaced by `g`'s so that only the content differs."""
+    paraphrase where there is one), the sibling's name replaced by `g`'s so that only the content differs.
+    With a `limit`, the questions cycle through the styles (paraphrase 0 of each style, then 1, …)."""
     own = [e for e in explanations if e["grammar"] == g.name]
+    if limit is not None:
+        own.sort(key=lambda e: (e["paraphrase"], e["style"]))
     siblings: dict[str, list[dict]] = {}
     for e in explanations:
         if e["grammar"] != g.name:
@@ -117,7 +120,8 @@ def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str
             pair_list = [(r["good"], r["bad"]) for r in minimal_pairs(g, made, seed)]
         out[g.name] = GrammarItems(
             grammar=g, tests=test_strings[: options.limit], pairs=pair_list[: options.limit],
-            train=train_sets[g.name], choices=build_choices(expl, g, options.limit), true_lengths=lengths,
+            train=train_sets[g.name], choices=build_choices(expl, g, min(
+                (n for n in (options.limit, options.verbal) if n is not None), default=None)), true_lengths=lengths,
             max_len=2 * max(lengths))
     return out
 

@@ -59,55 +59,115 @@ def _window(req: Request, limit: int | None) -> list[int]:
     return ids[-(limit + 1):] if limit and len(ids) > limit + 1 else ids
 
 
-def _score_batch(model: Any, batch: Sequence[Request], pad_id: int) -> list[np.ndarray]:
+_FAST_HEAD: dict[int, bool] = {}
+
+
+def _selected_logits(model: Any, inputs: Any, mask: Any, rows: Any, cols: Any) -> Any:
+    """Logits (float32) at the (row, position) pairs only.
+
+    The model's final hidden states go through its output layer at the scored positions alone, instead of
+    materialising batch × width × vocab logits (the bulk of a scoring pass for long, mostly-context rows).
+    Whether that equals the model's own logits (no logit soft-capping or scaling after the head) is checked
+    once per model on a short input; otherwise the full logits are indexed.
+    """
+    import torch
+
+    key = id(model)
+    if key not in _FAST_HEAD:
+        probe = inputs[:1, : min(8, inputs.shape[1])]
+        full = model(input_ids=probe, use_cache=False).logits.float()
+        fast = model(input_ids=probe, use_cache=False, output_hidden_states=True, logits_to_keep=1)
+        head = model.get_output_embeddings()
+        _FAST_HEAD[key] = bool(head is not None and torch.allclose(
+            head(fast.hidden_states[-1]).float(), full, atol=1e-4, rtol=1e-4))
+    if _FAST_HEAD[key]:
+        out = model(input_ids=inputs, attention_mask=mask, use_cache=False, output_hidden_states=True,
+                    logits_to_keep=1)
+        return model.get_output_embeddings()(out.hidden_states[-1][rows, cols]).float()
+    return model(input_ids=inputs, attention_mask=mask, use_cache=False).logits[rows, cols].float()
+
+
+def _score_batch(model: Any, batch: Sequence[Request], pad_id: int,
+                 alternatives: Sequence[Sequence[int]] | None = None) -> list[np.ndarray]:
+    """Per-token log-probs of each continuation; with `alternatives`, instead the log-probs of those token ids
+    at each request's first continuation position (one forward pass answers several one-token choices)."""
     import torch
 
     seqs = [_window(r, _max_len(model)) for r in batch]
     width = max(len(x) for x in seqs) - 1
-    inputs = [x[:-1] + [pad_id] * (width + 1 - len(x)) for x in seqs]
-    targets = [x[1:] + [0] * (width + 1 - len(x)) for x in seqs]
-    mask = [[1] * (len(x) - 1) + [0] * (width + 1 - len(x)) for x in seqs]
+    spans = [(len(x) - 1 - min(len(cont), len(x) - 1), len(x) - 1) for x, (_, cont) in zip(seqs, batch, strict=True)]
+    if alternatives is not None:
+        spans = [(a, a + 1) for a, _ in spans]
+    rows = [i for i, (a, b) in enumerate(spans) for _ in range(a, b)]
+    cols = [j for a, b in spans for j in range(a, b)]
     device = next(model.parameters()).device
     with torch.no_grad():
-        logits = model(input_ids=torch.tensor(inputs, device=device), use_cache=False,
-                       attention_mask=torch.tensor(mask, device=device)).logits.float()
-        target = torch.tensor(targets, device=device)
-        lp = (logits.gather(-1, target[..., None])[..., 0] - logits.logsumexp(-1)).cpu().numpy()
-    out = []
-    for i, (x, (_, cont)) in enumerate(zip(seqs, batch, strict=True)):
-        n = min(len(cont), len(x) - 1)
-        out.append(lp[i, len(x) - 1 - n: len(x) - 1].astype(np.float64))
+        inputs = torch.tensor([x[:-1] + [pad_id] * (width + 1 - len(x)) for x in seqs], device=device)
+        mask = torch.tensor([[1] * (len(x) - 1) + [0] * (width + 1 - len(x)) for x in seqs], device=device)
+        logits = _selected_logits(model, inputs, mask, torch.tensor(rows, device=device),
+                                  torch.tensor(cols, device=device))
+        logz = logits.logsumexp(-1, keepdim=True)
+        if alternatives is None:
+            target = torch.tensor([seqs[i][j + 1] for i, j in zip(rows, cols, strict=True)], device=device)
+            lp = (logits.gather(-1, target[:, None]) - logz)[:, 0].cpu().numpy().astype(np.float64)
+        else:
+            alt = torch.tensor([list(a) for a in alternatives], device=device)
+            lp = (logits.gather(-1, alt) - logz).cpu().numpy().astype(np.float64)
+    out, pos = [], 0
+    for a, b in spans:
+        out.append(lp[pos: pos + b - a] if alternatives is None else lp[pos])
+        pos += b - a
     return out
 
 
-def loglikelihoods(model: Any, requests: Sequence[Request], *, batch_size: int = 64,
-                   pad_id: int = 0) -> list[np.ndarray]:
-    """Per-token log-probs of each request's continuation, in request order (sum them for log p)."""
+def loglikelihoods(model: Any, requests: Sequence[Request], *, batch_size: int = 64, pad_id: int = 0,
+                   alternatives: Sequence[Sequence[int]] | None = None,
+                   max_tokens: int = 16384) -> list[np.ndarray]:
+    """Per-token log-probs of each request's continuation, in request order (sum them for log p).
+
+    With `alternatives` (one list of token ids per request), the log-probs of those tokens at the request's
+    first continuation position instead: e.g. Yes and No after a question, from one forward pass.
+    A batch holds at most `batch_size` rows and `max_tokens` padded tokens (long rows go in smaller batches).
+    """
     import torch
 
-    order = sorted(range(len(requests)), key=lambda i: -(len(requests[i][0]) + len(requests[i][1])))
+    lengths = [len(r[0]) + len(r[1]) for r in requests]
+    order = sorted(range(len(requests)), key=lambda i: -lengths[i])
     out: list[np.ndarray | None] = [None] * len(requests)
     pos, size = 0, max(1, batch_size)
     while pos < len(order):
-        idx = order[pos: pos + size]
+        rows = max(1, min(size, max_tokens // max(1, lengths[order[pos]])))
+        idx = order[pos: pos + rows]
         try:
-            scores = _score_batch(model, [requests[i] for i in idx], pad_id)
+            scores = _score_batch(model, [requests[i] for i in idx], pad_id,
+                                  None if alternatives is None else [alternatives[i] for i in idx])
         except (RuntimeError, torch.OutOfMemoryError) as err:
-            if not _is_oom(err) or size == 1:
+            if not _is_oom(err) or len(idx) == 1:
                 raise
-            size //= 2
+            size = max(1, len(idx) // 2)
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             continue
-        for i, s in zip(idx, scores, strict=True):
-            out[i] = s
+        for i, sc in zip(idx, scores, strict=True):
+            out[i] = sc
         pos += len(idx)
     return out  # type: ignore[return-value]
 
 
 def naive_loglikelihoods(model: Any, requests: Sequence[Request]) -> list[np.ndarray]:
-    """The same numbers, one request at a time, no padding, no mask: the slow reference."""
-    return [_score_batch(model, [r], 0)[0] for r in requests]
+    """The same numbers, one request at a time, from the model's full logits (no padding, no mask, no head
+    shortcut): the slow, independent reference that tests and the benchmark compare against."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for ctx, cont in requests:
+            ids = _window((ctx, cont), _max_len(model))
+            logp = torch.log_softmax(model(input_ids=torch.tensor([ids[:-1]]), use_cache=False).logits[0].float(), -1)
+            n = min(len(cont), len(ids) - 1)
+            target = torch.tensor(ids[-n:])
+            out.append(logp[len(ids) - 1 - n:].gather(-1, target[:, None])[:, 0].numpy().astype(np.float64))
+    return out
 
 
 def pad_id(tokenizer: Any) -> int:

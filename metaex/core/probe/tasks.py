@@ -26,6 +26,7 @@ class ProbeOptions:
     temperature: float = 1.0
     seed: int = 0
     limit: int | None = None    # cap on samples, test strings, pairs and explanations per grammar
+    verbal: int | None = None   # verbalization questions per grammar (None: one per explanation, up to limit)
     batch_size: int = 64        # sampling batches follow it, so it is part of the seeded result
     cuts: tuple[int, ...] = (1, 2, 3)  # greedy from the first k terminals of each test string
     n_items: int = 100          # test strings (and pairs) made from the grammar when no files are given
@@ -102,19 +103,16 @@ def probe_grammar(model: Any, tokenizer: Any, items: GrammarItems, options: Prob
     judged = [(good, True) for good, _ in items.pairs] + [(bad, False) for _, bad in items.pairs]
     whole = [scoring.encode(tokenizer, formats.example_prompt(name), " " + s, eos=True) for s, _ in judged]
     asked = [s for s, _ in judged] + samples
-    answers = [scoring.encode(tokenizer, formats.judgement_prompt(name, s), " " + a)
-               for s in asked for a in (formats.YES, formats.NO)]
     options_text = [t for c in items.choices for t in (c.true, *c.distractors)]
     verbal = [scoring.encode(tokenizer, "", t, eos=True) for t in options_text]
-    lps = scoring.loglikelihoods(model, whole + answers + verbal, batch_size=options.batch_size,
-                                 pad_id=scoring.pad_id(tokenizer))
-    lp_whole, lp_ans = lps[: len(whole)], lps[len(whole): len(whole) + len(answers)]
-    lp_verbal = [float(x.mean()) for x in lps[len(whole) + len(answers):]]
+    pad = scoring.pad_id(tokenizer)
+    lps = scoring.loglikelihoods(model, whole + verbal, batch_size=options.batch_size, pad_id=pad)
+    lp_whole, lp_verbal = lps[: len(whole)], [float(x.mean()) for x in lps[len(whole):]]
+    p_yes = _yes_no(model, tokenizer, name, asked, options.batch_size, pad)
 
     rows = _generation_rows(samples, [formats.example_prompt(name)] * len(samples), accepts, items, "")
     rows += _generation_rows(greedy, cut_prompts, accepts, items, "greedy_")
     rows += _pair_rows(items.pairs, [float(x.sum()) for x in lp_whole])
-    p_yes = [(float(lp_ans[2 * i].sum()), float(lp_ans[2 * i + 1].sum())) for i in range(len(asked))]
     rows += _judge_rows(judged, [float(x.mean()) for x in lp_whole], p_yes[: len(judged)])
     rows += [_item("consistency", i, metrics.judged_valid(metrics.p_yes(*yn)), text=s,
                    p_yes=metrics.p_yes(*yn)) for i, (s, yn) in enumerate(zip(samples, p_yes[len(judged):],
@@ -125,6 +123,20 @@ def probe_grammar(model: Any, tokenizer: Any, items: GrammarItems, options: Prob
     summary.append(_summary("length_tv", metrics.length_tv([len(s.split()) for s in samples],
                                                            items.true_lengths), len(samples)))
     return rows, summary
+
+
+def _yes_no(model: Any, tokenizer: Any, name: str, asked: Sequence[str], batch_size: int,
+            pad: int) -> list[tuple[float, float]]:
+    """(log P(Yes), log P(No)) after each judgement question. When both answers are one token after the same
+    context (word-level and most BPE tokenizers), one forward pass per question scores both."""
+    yes = [scoring.encode(tokenizer, formats.judgement_prompt(name, s), " " + formats.YES) for s in asked]
+    no = [scoring.encode(tokenizer, formats.judgement_prompt(name, s), " " + formats.NO) for s in asked]
+    if all(len(y[1]) == len(n[1]) == 1 and y[0] == n[0] for y, n in zip(yes, no, strict=True)):
+        lp = scoring.loglikelihoods(model, yes, batch_size=batch_size, pad_id=pad,
+                                    alternatives=[(y[1][0], n[1][0]) for y, n in zip(yes, no, strict=True)])
+        return [(float(x[0]), float(x[1])) for x in lp]
+    lp = scoring.loglikelihoods(model, yes + no, batch_size=batch_size, pad_id=pad)
+    return [(float(lp[i].sum()), float(lp[len(yes) + i].sum())) for i in range(len(yes))]
 
 
 def _item(metric: str, item: int, value: Any, **extra: Any) -> dict:

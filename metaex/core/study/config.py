@@ -45,11 +45,14 @@ class StudyConfig:
     filler_grammars: int = 4
     worked_multiplier: float = 2.0
     example_steps: int = 160
+    extra_passes: int | None = None   # appearances of each extra document over the stream (None: every pass)
     size: str = "tiny"
     batch_size: int = 32
     lr: float | None = None
     samples: int = 200
     probe_batch_size: int = 128
+    probe_limit: int | None = None    # at most this many samples/tests/pairs/explanations per grammar
+    probe_verbal: int | None = None   # verbalization questions per grammar
     grammar_dir: str = "grammars"
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -122,11 +125,14 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
         filler_grammars=_get(data, "filler_grammars", int, src, 4, "data"),
         worked_multiplier=_get(data, "worked_multiplier", float, src, 2.0, "data"),
         example_steps=_get(data, "example_steps", int, src, 160, "data"),
+        extra_passes=data.get("extra_passes"),
         size=_get(model, "size", str, src, "tiny", "model"),
         batch_size=_get(model, "batch_size", int, src, 32, "model"),
         lr=model.get("lr"),
         samples=_get(probe, "samples", int, src, 200, "probe"),
         probe_batch_size=_get(probe, "batch_size", int, src, 128, "probe"),
+        probe_limit=probe.get("limit"),
+        probe_verbal=probe.get("verbal"),
         grammar_dir=grammar_dir,
         raw=raw,
     )

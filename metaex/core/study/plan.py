@@ -17,9 +17,10 @@ Layout under the study folder (per seed s):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from metaex.core.mix import manifest_path
 from metaex.core.study.config import Arm, StudyConfig
 
 STAGES = ("data", "train", "report")
@@ -35,6 +36,7 @@ class Step:
     args: tuple[str, ...]
     outputs: tuple[Path, ...]
     arm: str | None = None
+    seed: int | None = None
     needs: tuple[Path, ...] = field(default=())
 
     def done(self) -> bool:
@@ -82,7 +84,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                           (inst,)))
         instances.append(inst)
     max_dose = max(cfg.doses)
-    for name, inst in zip(cfg.grammars, instances):
+    for name, inst in zip(cfg.grammars, instances, strict=True):
         train, test = data / f"{name}.train.jsonl", data / f"{name}.test.jsonl"
         common = ("--max-len", str(cfg.max_len), "--distinct")
         steps.append(Step("data", f"seed{seed} sample {name}",
@@ -126,18 +128,20 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
             out = d / "mix" / f"{cond}-d{dose}.jsonl"
             args = ["mix", "--condition", cond, "--dose", str(dose), "--seed", str(seed),
                     "--passes", str(cfg.passes(dose)), "--paraphrases", str(cfg.paraphrases), "-o", str(out)]
-            for name, inst in zip(cfg.grammars, instances):
+            for name, inst in zip(cfg.grammars, instances, strict=True):
                 args += ["--examples", str(data / f"{name}.train.jsonl"), "--grammar", str(inst),
                          "--explanations", str(data / f"{name}.expl.jsonl"),
                          "--tests", str(data / f"{name}.test.jsonl"), "--tests", str(data / f"{name}.pairs.jsonl")]
                 if cond == "worked":
                     args += ["--pool", str(data / f"{name}.pool.jsonl")]
+            if cfg.extra_passes is not None:
+                args += ["--extra-passes", str(min(cfg.extra_passes, cfg.passes(dose)))]
             if cond == "worked":
                 args += ["--worked-strings", str(int(round(cfg.worked_multiplier * dose)))]
             if cond == "filler":
                 args += [a for i in range(len(fillers)) for a in ("--filler", str(fdir / f"F{i}.expl.jsonl"))]
             steps.append(Step("data", f"seed{seed} mix {cond} d{dose}", tuple(args),
-                              (out, out.with_name(out.name + ".manifest.json"))))
+                              (out, manifest_path(out))))
     if any(a.tiny for a in cfg.arms):
         vocab = [a for p in instances + fillers for a in ("--vocab-from", str(p))]
         steps.append(Step("data", f"seed{seed} tiny model",
@@ -150,7 +154,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                           ("bridge", "--grammars", str(arm.bridge_grammars), "--seed", str(seed),
                            "--examples-per-grammar", str(arm.bridge_examples), *avoid, "-o", str(d / "bridge.jsonl")),
                           (d / "bridge.jsonl",)))
-    return steps
+    return [replace(s, seed=seed) for s in steps]
 
 
 def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step]:
@@ -166,7 +170,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
         pre = d / arm.name / "pretrain"
         steps.append(Step("train", f"seed{seed} {arm.name} bridging pre-training",
                           ("finetune", str(d / "bridge.jsonl"), "--model", base, "--method", "full", "--out", str(pre),
-                           "--epochs", str(arm.bridge_epochs), "--shuffle", *common), (pre / "final",), arm.name))
+                           "--epochs", str(arm.bridge_epochs), "--shuffle", *common), (pre / "final",), arm.name, seed))
         base = str(pre)
     train_sets = [str(data / f"{n}.train.jsonl") for n in cfg.grammars]
     train_sets += [str(data / f"{n}.pool.jsonl") for n in cfg.grammars] if cfg.pool_size else []
@@ -175,7 +179,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
             run = d / arm.name / f"{cond}-d{dose}"
             steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
                               ("finetune", str(d / "mix" / f"{cond}-d{dose}.jsonl"), "--model", base,
-                               "--method", arm.method, "--out", str(run), *common), (run / "final",), arm.name))
+                               "--method", arm.method, "--out", str(run), *common), (run / "final",), arm.name, seed))
             probe = root / "probes" / arm.name / f"seed{seed}-{cond}-d{dose}"
             grammars = [a for n in cfg.grammars for a in ("--grammar", str(d / "grammars" / f"{n}.pcfg"))]
             variant = ("--adapter", str(run)) if arm.method in ("lora", "qlora") else ("--model", str(run))
@@ -183,6 +187,9 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                               ("probe", *variant, *grammars, "--tests", str(data / "tests.jsonl"),
                                "--pairs", str(data / "pairs.jsonl"), "--explanations", str(data / "expl.jsonl"),
                                *[a for t in train_sets for a in ("--train", t)], "--samples", str(cfg.samples),
+                               "--max-len", str(cfg.max_len),
+                               *(("--limit", str(cfg.probe_limit)) if cfg.probe_limit else ()),
+                               *(("--verbal", str(cfg.probe_verbal)) if cfg.probe_verbal else ()),
                                "--seed", str(seed), "--batch-size", str(cfg.probe_batch_size), "--arm", arm.name,
-                               "--out", str(probe)), (probe / "summary.jsonl",), arm.name))
+                               "--out", str(probe)), (probe / "summary.jsonl",), arm.name, seed))
     return steps

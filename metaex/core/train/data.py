@@ -1,11 +1,14 @@
 """Training data: `document` records → token ids, one document per example, each ending in EOS; and the
 packing collator.
 
-Packing is transformers' `DataCollatorWithFlattening`: the documents of a batch are concatenated into one row
+Packing is transformers' `DataCollatorWithFlattening`: the documents of a batch are concatenated into rows
 with `position_ids` restarting at 0 per document and no attention mask, so transformers builds a block-diagonal
 causal mask (STACK.md) and no document attends to another; the first label of each document is -100, so no
 document predicts the next one's first token. `use_cache=False` rides along in every batch: with a KV cache the
-documents would silently attend to each other. There is no padding at all.
+documents would silently attend to each other. A row holds at most `row_tokens` tokens (documents in order,
+never split; a longer document gets a row of its own), because the mask and attention grow with the square of
+the row length; shorter rows are padded at the end by a pseudo-document of pad tokens (own positions from 0,
+labels -100), which no real token attends to.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ def read_documents(path: str | Path) -> list[str]:
 
 def read_manifest(train_file: str | Path) -> dict | None:
     """`TRAIN.manifest.json` beside `TRAIN.jsonl` (written by `metaex mix`), or None."""
-    p = Path(train_file)
-    manifest = p.with_name(p.name.removesuffix(".jsonl") + ".manifest.json")
+    from metaex.core.mix import manifest_path
+
+    manifest = manifest_path(train_file)
     if not manifest.is_file():
         return None
     try:
@@ -67,14 +71,36 @@ def tokenize_documents(tokenizer: Any, texts: list[str], where: str, max_length:
 
 
 class PackingCollator:
-    """Flatten a batch of documents into one row without cross-document attention (see the module docstring)."""
+    """Pack a batch of documents into rows without cross-document attention (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, row_tokens: int | None = None, pad_id: int = 0) -> None:
         from transformers import DataCollatorWithFlattening
 
+        self.row_tokens, self.pad_id = row_tokens, pad_id
         self._flatten = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
 
     def __call__(self, features: list[dict]) -> dict:
-        batch = self._flatten(features)
+        import torch
+
+        rows: list[list[dict]] = [[]]
+        used = 0
+        for f in features:
+            n = len(f["input_ids"])
+            if rows[-1] and self.row_tokens is not None and used + n > self.row_tokens:
+                rows.append([])
+                used = 0
+            rows[-1].append(f)
+            used += n
+        flat = [self._flatten(r) for r in rows]
+        width = max(b["input_ids"].shape[1] for b in flat)
+        fill = {"input_ids": self.pad_id, "labels": -100}
+        batch: dict[str, Any] = {}
+        for key in ("input_ids", "labels", "position_ids"):
+            parts = []
+            for b in flat:
+                gap = width - b[key].shape[1]
+                pad = torch.arange(gap)[None] if key == "position_ids" else torch.full((1, gap), fill[key])
+                parts.append(torch.cat([b[key], pad.to(b[key].dtype)], dim=1))
+            batch[key] = torch.cat(parts)
         batch["use_cache"] = False
         return batch

@@ -79,7 +79,7 @@ def training_arguments(opts: TrainOptions, checkpoints: str, cuda: bool, has_eva
 
 
 def make_trainer(model: Any, tokenizer: Any, args: Any, train_set: list, eval_set: list | None,
-                 callbacks: list, metrics_path: Path) -> Any:
+                 callbacks: list, metrics_path: Path, row_tokens: int | None = None) -> Any:
     """A Trainer whose log entries carry `tokens` (real tokens so far) and `tokens_per_s` (since last log),
     each appended to `metrics_path` as a train_metric row when logged (main process only)."""
     from transformers import PrinterCallback, Trainer, TrainerCallback
@@ -109,7 +109,8 @@ def make_trainer(model: Any, tokenizer: Any, args: Any, train_set: list, eval_se
             super().log(logs, start_time)
 
     trainer = MetaexTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-                            data_collator=PackingCollator(), processing_class=tokenizer,
+                            data_collator=PackingCollator(row_tokens, tokenizer.pad_token_id or 0),
+                            processing_class=tokenizer,
                             callbacks=[MetricsFile(), *callbacks])
     trainer.remove_callback(PrinterCallback)  # it prints log dicts to stdout, which belongs to pipes
     return trainer

@@ -57,6 +57,7 @@ class TrainOptions:
     early_stopping: int | None = None   # patience in evaluations (needs an eval file)
     save_steps: int = 100               # 0: no checkpoints
     save_total_limit: int | None = 2
+    row_tokens: int | None = 512        # packed row length cap (attention cost grows with its square)
 
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.method]
@@ -185,7 +186,8 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
     metrics_path = run_dir / "metrics.jsonl"
     if opts.early_stopping:
         callbacks = [EarlyStoppingCallback(early_stopping_patience=opts.early_stopping), *callbacks]
-    trainer = hf.make_trainer(net, tokenizer, args, train_set, eval_set, callbacks, metrics_path)
+    trainer = hf.make_trainer(net, tokenizer, args, train_set, eval_set, callbacks, metrics_path,
+                              opts.row_tokens)
     main = trainer.is_world_process_zero()
     checkpoint = _last_checkpoint(Path(args.output_dir)) if resume else None
     if main:
