@@ -142,11 +142,6 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                 args += [a for i in range(len(fillers)) for a in ("--filler", str(fdir / f"F{i}.expl.jsonl"))]
             steps.append(Step("data", f"seed{seed} mix {cond} d{dose}", tuple(args),
                               (out, manifest_path(out))))
-    if any(a.tiny for a in cfg.arms):
-        vocab = [a for p in instances + fillers for a in ("--vocab-from", str(p))]
-        steps.append(Step("data", f"seed{seed} tiny model",
-                          ("model", "tiny", *vocab, "--vocab-from", str(data / "expl.jsonl"), "--size", cfg.size,
-                           "--seed", str(seed), "-o", str(d / "init")), (d / "init" / "config.json",)))
     if any(a.bridged for a in cfg.arms):
         arm = next(a for a in cfg.arms if a.bridged)
         avoid = [a for p in instances + fillers for a in ("--avoid", str(p))]
@@ -154,6 +149,15 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                           ("bridge", "--grammars", str(arm.bridge_grammars), "--seed", str(seed),
                            "--examples-per-grammar", str(arm.bridge_examples), *avoid, "-o", str(d / "bridge.jsonl")),
                           (d / "bridge.jsonl",)))
+    if any(a.tiny for a in cfg.arms):
+        vocab = [a for p in instances + fillers for a in ("--vocab-from", str(p))]
+        vocab += [a for i in range(len(fillers)) for a in ("--vocab-from", str(fdir / f"F{i}.expl.jsonl"))]
+        if any(a.bridged for a in cfg.arms):
+            vocab += ["--vocab-from", str(d / "bridge.jsonl")]
+        steps.append(Step("data", f"seed{seed} tiny model",
+                          ("model", "tiny", *vocab, "--vocab-from", str(data / "expl.jsonl"),
+                           "--size", cfg.size,
+                           "--seed", str(seed), "-o", str(d / "init")), (d / "init" / "config.json",)))
     return [replace(s, seed=seed) for s in steps]
 
 

@@ -1,0 +1,124 @@
+"""`metaex study`: the plan as commands, config errors, fail-fast GPU check, and a whole micro study end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MICRO = """
+[study]
+grammars = ["agreement", "arith", "counting", "reber"]
+seeds = [0, 1]
+conditions = ["examples", "explained", "worked"]
+doses = [8]
+grammar_dir = "{grammars}"
+
+[data]
+max_len = 12
+test_strings = 20
+paraphrases = 2
+filler_grammars = 0
+worked_multiplier = 2
+example_steps = 6
+extra_passes = 1
+
+[model]
+size = "tiny"
+batch_size = 16
+
+[arms.tiny-unbridged]
+bridged = false
+
+[arms.tiny-bridged]
+bridged = true
+bridge_grammars = 3
+bridge_examples = 4
+bridge_epochs = 1
+
+[probe]
+samples = 8
+limit = 6
+verbal = 2
+batch_size = 64
+"""
+
+
+def _config(tmp_path: Path, text: str = MICRO) -> Path:
+    path = tmp_path / "micro.toml"
+    path.write_text(text.replace("{grammars}", str(ROOT / "grammars")))
+    return path
+
+
+def test_plan_is_the_study_as_commands(run_cli):
+    result = run_cli("study", "plan", ROOT / "configs" / "study.toml", "--out", "S")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("metaex ", "cat "))]
+    assert run_cli("study", "plan", ROOT / "configs" / "study.toml", "--out", "S").stdout == result.stdout
+    finetunes = [line for line in lines if line.startswith("metaex finetune S/seed")]
+    probes = [line for line in lines if line.startswith("metaex probe")]
+    # 4 seeds × 2 arms × 5 conditions × 2 doses cells, plus one bridging pre-training per seed
+    assert len(probes) == 80 and len(finetunes) == 80 + 4
+    for cond in ("examples", "explained", "mismatched", "filler", "worked"):
+        assert sum(f"--condition {cond} " in line for line in lines) == 8
+    # every condition of a seed starts from the same initial model; the bridged arm from its pre-training
+    assert {line.split("--model ")[1].split()[0] for line in finetunes if "seed0/mix" in line} == {
+        "S/seed0/init", "S/seed0/tiny-bridged/pretrain"}
+    # the report reads every probe
+    assert lines[-1].startswith("metaex report") and lines[-1].count("S/probes/") == 80
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace('"worked"]', '"worked", "nonsense"]'), "unknown condition 'nonsense'"),
+    (lambda t: t.replace("seeds = [0, 1]", "seeds = [0, 1, 2]"), "even number of integers"),
+    (lambda t: t.replace('"reber"]', '"nope"]'), "no grammar 'nope'"),
+    (lambda t: t.replace('["examples", ', "["), "must include the control `examples`"),
+    (lambda t: t.replace("[study]", "[study"), "not a valid TOML"),
+    (lambda t: t.replace("[arms.tiny-bridged]\nbridged = true", '[arms.x]\nmodel = "m"\nbridged = true'),
+     "only tiny from-scratch arms can be bridged"),
+])
+def test_bad_configs_are_one_line_exit_2(run_subprocess, tmp_path, edit, message):
+    config = _config(tmp_path, edit(MICRO))
+    result = run_subprocess("study", "run", config, "--out", tmp_path / "out")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_gpu_study_fails_fast_without_a_gpu(run_subprocess, tmp_path):
+    t0 = time.perf_counter()
+    result = run_subprocess("study", "run", ROOT / "configs" / "study-gpu.toml", "--check", "--out", tmp_path / "g",
+                            "--models", "Qwen/Qwen2.5-0.5B Qwen/Qwen2.5-1.5B", env={"HF_HUB_OFFLINE": "0"})
+    assert result.returncode == 2 and "needs a CUDA GPU" in result.stderr, result.stderr
+    assert time.perf_counter() - t0 < 60  # no hub time-out, no training started
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.slow
+def test_micro_study_end_to_end_and_resume(run_subprocess, tmp_path):
+    config, out = _config(tmp_path), tmp_path / "study"
+    first = run_subprocess("study", "run", config, "--out", out, "--threads", "1", timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert (out / "report" / "report.html").is_file() and (out / "report" / "report.md").is_file()
+    assert "controls" in report
+    # every cell trained from its manifest, and probes carry the design
+    run_cfg = json.loads((out / "seed1" / "tiny-bridged" / "explained-d8" / "config.json").read_text())
+    assert run_cfg["mix"]["condition"] == "explained" and run_cfg["base_model"].endswith("pretrain")
+    rows = [json.loads(line) for line in (out / "probes" / "tiny-unbridged" / "seed0-worked-d8" / "summary.jsonl")
+            .read_text().splitlines()]
+    assert {r["condition"] for r in rows} == {"worked"} and {r["explained"] for r in rows} == {True, False}
+    assert {r["template"] for r in rows} == {"agreement", "arith", "counting", "reber"}
+    # complementary seeds explain complementary halves
+    halves = []
+    for seed in (0, 1):
+        manifest = json.loads((out / f"seed{seed}" / "mix" / "explained-d8.manifest.json").read_text())
+        halves.append({g["template"] for g in manifest["grammars"] if g["explained"]})
+    assert halves[0].isdisjoint(halves[1]) and len(halves[0] | halves[1]) == 4
+    # a rerun finds everything done (an interrupted study resumes the same way)
+    again = run_subprocess("study", "run", config, "--out", out, timeout=300)
+    assert again.returncode == 0 and "0 to run" in again.stderr
