@@ -22,11 +22,13 @@ def model_tiny(
     out: Path = typer.Option(..., "-o", "--out", help="Model folder to write (loadable by from_pretrained)."),
     no_builtin: bool = typer.Option(False, "--no-builtin", help="Do not add the nonce lexicon, explanation "
                                     "words, judgement words and digits to the vocabulary."),
+    no_lexicon: bool = typer.Option(False, "--no-lexicon", help="Do not add the whole nonce lexicon: only the "
+                                    "words the files use (untrained tokens keep probability mass)."),
 ) -> None:
     """A randomly initialised Llama with a word-level tokenizer covering the given files."""
     from metaex.core.models import build_tiny, collect_vocab
 
-    words = collect_vocab(vocab_from, builtin=not no_builtin)
+    words = collect_vocab(vocab_from, builtin=not no_builtin, lexicon=not no_lexicon)
     summary = build_tiny(words, out, size=size, seed=seed)
     typer.echo(f"{out}: {summary['size']} model, {summary['parameters']:,} parameters, "
                f"{summary['vocab_size']} tokens, seed {seed}", err=True)

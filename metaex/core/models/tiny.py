@@ -57,27 +57,25 @@ def _file_texts(path: Path) -> Iterable[str]:
     return [text for _, _, text, _ in read_texts(path)]
 
 
-def _optional_words() -> set[str]:
-    """The shipped nonce lexicon and the explanation vocabulary, when those modules exist."""
-    texts: list[str] = []
-    try:
+def _optional_words(with_lexicon: bool = True) -> set[str]:
+    """The explanation vocabulary and (unless `with_lexicon` is false) the whole shipped nonce lexicon."""
+    from metaex.core.explain import explanation_vocabulary
+
+    texts: list[str] = list(explanation_vocabulary())
+    if with_lexicon:
         from metaex.core.grammar.lexicon import lexicon
 
         texts.extend(lexicon())
-    except ImportError:
-        pass
-    try:
-        from metaex.core.explain import explanation_vocabulary
-
-        texts.extend(explanation_vocabulary())
-    except ImportError:
-        pass
     return words_of(texts)
 
 
-def collect_vocab(files: Iterable[str | Path], *, extra: Iterable[str] = (), builtin: bool = True) -> list[str]:
-    """Sorted vocabulary (no special tokens) from files, extra words and, if `builtin`, the lexicon,
-    explanation words, the judgement question's words and the digits."""
+def collect_vocab(files: Iterable[str | Path], *, extra: Iterable[str] = (), builtin: bool = True,
+                  lexicon: bool = True) -> list[str]:
+    """Sorted vocabulary (no special tokens) from files, extra words and, if `builtin`, the explanation words,
+    the judgement question's words, the digits and (if `lexicon`) every nonce word of the shipped lexicon.
+
+    Without the lexicon the vocabulary is only what the files use: a study that builds its model from all of a
+    seed's documents wants that, since every never-trained token keeps some probability mass at temperature 1."""
     words = words_of(extra)
     for f in files:
         p = Path(f)
@@ -85,7 +83,7 @@ def collect_vocab(files: Iterable[str | Path], *, extra: Iterable[str] = (), bui
             raise InputError("no such file", str(f))
         words |= words_of(_file_texts(p))
     if builtin:
-        words |= _optional_words()
+        words |= _optional_words(lexicon)
         words |= words_of([formats.judgement_doc("x", "x", True), formats.NO, "0 1 2 3 4 5 6 7 8 9"])
     return sorted(words - set(SPECIALS))
 

@@ -46,6 +46,7 @@ class StudyConfig:
     worked_multiplier: float = 2.0
     example_steps: int = 160
     extra_passes: int | None = None   # appearances of each extra document over the stream (None: every pass)
+    worked_passes: int | None = None  # the same for `worked` documents (the planted control's strength)
     size: str = "tiny"
     batch_size: int = 32
     lr: float | None = None
@@ -126,6 +127,7 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
         worked_multiplier=_get(data, "worked_multiplier", float, src, 2.0, "data"),
         example_steps=_get(data, "example_steps", int, src, 160, "data"),
         extra_passes=data.get("extra_passes"),
+        worked_passes=data.get("worked_passes"),
         size=_get(model, "size", str, src, "tiny", "model"),
         batch_size=_get(model, "batch_size", int, src, 32, "model"),
         lr=model.get("lr"),

@@ -134,8 +134,9 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                          "--tests", str(data / f"{name}.test.jsonl"), "--tests", str(data / f"{name}.pairs.jsonl")]
                 if cond == "worked":
                     args += ["--pool", str(data / f"{name}.pool.jsonl")]
-            if cfg.extra_passes is not None:
-                args += ["--extra-passes", str(min(cfg.extra_passes, cfg.passes(dose)))]
+            extra = cfg.worked_passes if cond == "worked" and cfg.worked_passes else cfg.extra_passes
+            if extra is not None:
+                args += ["--extra-passes", str(min(extra, cfg.passes(dose)))]
             if cond == "worked":
                 args += ["--worked-strings", str(int(round(cfg.worked_multiplier * dose)))]
             if cond == "filler":
@@ -156,7 +157,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
             vocab += ["--vocab-from", str(d / "bridge.jsonl")]
         steps.append(Step("data", f"seed{seed} tiny model",
                           ("model", "tiny", *vocab, "--vocab-from", str(data / "expl.jsonl"),
-                           "--size", cfg.size,
+                           "--no-lexicon", "--size", cfg.size,
                            "--seed", str(seed), "-o", str(d / "init")), (d / "init" / "config.json",)))
     return [replace(s, seed=seed) for s in steps]
 
