@@ -165,7 +165,7 @@ def test_worked_carries_extra_valid_strings_never_train_or_test(run_cli, study, 
                   for line in p.read_text().splitlines() if '"text"' in line}
     for name in (g["name"] for g in man["grammars"] if g["explained"]):
         strings = [s for d in docs if d["doc_kind"] == "worked" and d["grammar"] == name
-                   for s in d["text"].rsplit(": ", 1)[1].rstrip(".").split(" ; ")]
+                   for s in d["text"].rsplit(" sentences: ", 1)[1].removesuffix(" .").split(" ; ")]
         assert len(strings) == 16 and len(set(strings)) == 16
         assert all(recognizer(gs[name]).accepts(s) and s not in train_test for s in strings)
 

@@ -92,7 +92,10 @@ COUNT_WORDS = {1: "once", 2: "twice"}
 COUNT_TIMES = "{n} times"
 
 # --- worked examples (the planted positive control in `mix`) -------------------------------------------------
-WORKED_FRAMES = ["For example, {name} allows: {strings}.", "Some {name} sentences: {strings}."]
+# worked documents (the planted positive control) list their extra strings after the explanation. Quoting them
+# as example documents ("Dero: a b ; Dero: c d") was tried and taught the model to continue a string with
+# "; Dero:", which cut the validity of samples by 0.3 (study of 2026-11-26): keep the strings in prose.
+WORKED_FRAMES = ["For example, these are {name} sentences: {strings} .", "Here are some {name} sentences: {strings} ."]
 WORKED_SEP = " ; "
 
 ALL_TEMPLATES = [
