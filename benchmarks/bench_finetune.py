@@ -35,12 +35,13 @@ def _documents(n: int) -> list[dict]:
 def _ours(model: str, train_file: Path, out: Path) -> tuple[float, float]:
     from metaex.core.models import load_model
     from metaex.core.train import train
+    from metaex.core.train.run import TrainOptions
     from metaex.core.train.data import PackingCollator, read_documents, tokenize_documents
 
     result = train(train_file, model, "full", out, batch_size=BATCH, save_steps=0, log_steps=1000)
     _, tok = load_model(model)
     feats = tokenize_documents(tok, read_documents(train_file), str(train_file))
-    collate = PackingCollator()
+    collate = PackingCollator(TrainOptions().row_tokens, tok.pad_token_id)  # the collator training used
     batches = [collate(feats[i:i + BATCH]) for i in range(0, len(feats), BATCH)]
     real = sum(int((b["input_ids"] != tok.pad_token_id).sum()) for b in batches)
     return result.tokens / result.runtime_s, real / sum(b["input_ids"].numel() for b in batches)

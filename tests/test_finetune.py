@@ -98,19 +98,16 @@ def test_rows_capped_and_padded_keep_documents_apart(setup):
     longest = max(len(f["input_ids"]) for f in feats)
     batch = PackingCollator(row_tokens=longest + 2, pad_id=tok.pad_token_id)(feats)
     rows, width = batch["input_ids"].shape
-    assert rows > 1 and width <= 2 * longest and (batch["input_ids"] == tok.pad_token_id).any()
+    assert rows > 1 and width <= 2 * longest + 2
+    assert int((batch["labels"] != -100).sum()) == sum(len(f["input_ids"]) - 1 for f in feats)
     assert ((batch["input_ids"] == tok.pad_token_id) <= (batch["labels"] == -100)).all()
     with torch.no_grad():
         logits = net(**{k: v for k, v in batch.items() if k != "labels"}).logits
-        where = 0
         for f in feats:
             n = len(f["input_ids"])
-            while where < rows and not any(
-                    batch["input_ids"][where, i:i + n].tolist() == f["input_ids"] and batch["position_ids"][where, i] == 0
-                    for i in range(width - n + 1)):
-                where += 1
-            row = batch["input_ids"][where].tolist()
-            i = next(i for i in range(width - n + 1) if row[i:i + n] == f["input_ids"])
+            where, i = next((r, i) for r in range(rows) for i in range(width - n + 1)
+                            if batch["input_ids"][r, i:i + n].tolist() == f["input_ids"]
+                            and batch["position_ids"][r, i] == 0)
             alone = net(input_ids=torch.tensor([f["input_ids"]])).logits[0]
             assert (logits[where, i:i + n] - alone).abs().max().item() <= 1e-5
         one_row = net(**PackingCollator()(feats)).loss.item()

@@ -5,10 +5,10 @@ Packing is transformers' `DataCollatorWithFlattening`: the documents of a batch 
 with `position_ids` restarting at 0 per document and no attention mask, so transformers builds a block-diagonal
 causal mask (STACK.md) and no document attends to another; the first label of each document is -100, so no
 document predicts the next one's first token. `use_cache=False` rides along in every batch: with a KV cache the
-documents would silently attend to each other. A row holds at most `row_tokens` tokens (documents in order,
-never split; a longer document gets a row of its own), because the mask and attention grow with the square of
-the row length; shorter rows are padded at the end by a pseudo-document of pad tokens (own positions from 0,
-labels -100), which no real token attends to.
+documents would silently attend to each other. A batch is spread over ceil(tokens / max(`row_tokens`, longest
+document)) rows of near-equal length (documents never split), because the mask and attention grow with the
+square of the row length; shorter rows are padded at the end by a pseudo-document of pad tokens (own positions
+from 0, labels -100), which no real token attends to.
 """
 
 from __future__ import annotations
@@ -82,15 +82,17 @@ class PackingCollator:
     def __call__(self, features: list[dict]) -> dict:
         import torch
 
-        rows: list[list[dict]] = [[]]
-        used = 0
-        for f in features:
-            n = len(f["input_ids"])
-            if rows[-1] and self.row_tokens is not None and used + n > self.row_tokens:
-                rows.append([])
-                used = 0
-            rows[-1].append(f)
-            used += n
+        lengths = [len(f["input_ids"]) for f in features]
+        cap = None if self.row_tokens is None else max(self.row_tokens, *lengths)
+        k = 1 if cap is None else -(-sum(lengths) // cap)
+        # rows of near-equal length, so little padding: longest document first into the shortest row (the
+        # documents of one batch form one optimizer step, so their order inside it does not matter)
+        load, members = [0] * k, [[] for _ in range(k)]
+        for i in sorted(range(len(features)), key=lambda i: -lengths[i]):
+            j = min(range(k), key=load.__getitem__)
+            load[j] += lengths[i]
+            members[j].append(i)
+        rows = [[features[i] for i in sorted(m)] for m in members if m]
         flat = [self._flatten(r) for r in rows]
         width = max(b["input_ids"].shape[1] for b in flat)
         fill = {"input_ids": self.pad_id, "labels": -100}

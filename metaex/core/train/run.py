@@ -57,7 +57,8 @@ class TrainOptions:
     early_stopping: int | None = None   # patience in evaluations (needs an eval file)
     save_steps: int = 100               # 0: no checkpoints
     save_total_limit: int | None = 2
-    row_tokens: int | None = 512        # packed row length cap (attention cost grows with its square)
+    row_tokens: int | None = 128        # packed row length cap, raised to the batch's longest document (attention
+    #                                     cost grows with the square of the row length: 128 measured 1.45× faster than 512)
 
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.method]
