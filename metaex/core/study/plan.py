@@ -17,7 +17,7 @@ Layout under the study folder (per seed s):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from metaex.core.mix import manifest_path
@@ -37,7 +37,6 @@ class Step:
     outputs: tuple[Path, ...]
     arm: str | None = None
     seed: int | None = None
-    needs: tuple[Path, ...] = field(default=())
 
     def done(self) -> bool:
         return all(p.exists() for p in self.outputs)
