@@ -10,6 +10,7 @@ tests and the benchmark compare against.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,7 +60,9 @@ def _window(req: Request, limit: int | None) -> list[int]:
     return ids[-(limit + 1):] if limit and len(ids) > limit + 1 else ids
 
 
-_FAST_HEAD: dict[int, bool] = {}
+# model -> whether its head applied to the last hidden states reproduces its logits. Weak keys: the study probes
+# many models in one process, and an id() could be reused by a later model after the first is freed.
+_FAST_HEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _selected_logits(model: Any, inputs: Any, mask: Any, rows: Any, cols: Any) -> Any:
@@ -72,7 +75,7 @@ def _selected_logits(model: Any, inputs: Any, mask: Any, rows: Any, cols: Any) -
     """
     import torch
 
-    key = id(model)
+    key = model
     if key not in _FAST_HEAD:
         probe = inputs[:1, : min(8, inputs.shape[1])]
         full = model(input_ids=probe, use_cache=False).logits.float()
