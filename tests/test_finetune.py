@@ -64,6 +64,49 @@ def test_losses_are_deterministic_and_normalised_per_token(setup):
     assert again.already_done and _losses(again) == _losses(a)
 
 
+def test_fixed_loss_norm_divides_the_summed_loss_by_one_constant(setup):
+    from metaex.core.train import train
+
+    t = setup["tmp"]
+    docs = documents(32)
+    fixed = train(setup["train"], setup["model"], "full", t / "fixed", steps=2, loss_norm="fixed", **SMALL)
+    cfg = json.loads((t / "fixed" / "config.json").read_text())
+    # the divisor: batch size × the mean loss tokens (tokens − 1 under packing) of an example document
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(setup["model"])
+    sizes = [len(tok(d["text"])["input_ids"]) for d in docs if d["doc_kind"] == "example"]  # BOS + words; +EOS −1
+    assert cfg["loss_tokens_per_step"] == pytest.approx(8 * sum(sizes) / len(sizes), abs=1e-3)
+    # step 1: the per-token mean × (loss tokens in the batch) ÷ that divisor
+    first = docs[:8]
+    n_loss = sum(len(tok(d["text"])["input_ids"]) for d in first)
+    expected = _first_batch_loss(setup["model"], [d["text"] for d in first]) * n_loss / cfg["loss_tokens_per_step"]
+    assert _losses(fixed)[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_unseen_init_gives_absent_words_the_mean_embedding(setup, tmp_path, run_cli):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    only_ka = write_jsonl(tmp_path / "ka.jsonl", [{**d, "text": "Vemo: ka ka"} for d in documents(16)])
+    out = tmp_path / "run"
+    res = run_cli("finetune", only_ka, "--model", setup["model"], "--method", "full", "--out", out, "--steps", "2",
+                  "--batch-size", "8", "--save-steps", "0", "--unseen-init", "-q")
+    assert res.exit_code == 0, res.output
+    tok = AutoTokenizer.from_pretrained(out / "final")
+    emb = AutoModelForCausalLM.from_pretrained(out / "final").get_input_embeddings().weight.detach()
+    seen = tok.convert_tokens_to_ids(["Vemo", ":", "ka"]) + [tok.bos_token_id, tok.eos_token_id]
+    unseen = tok.convert_tokens_to_ids(["blick", "zorp", "tuv"])
+    mean = emb[seen].mean(0)
+    assert all(torch.allclose(emb[i], mean, atol=0.05 * float(emb[seen].std())) for i in unseen)
+    assert not torch.equal(emb[unseen[0]], emb[unseen[1]])        # a little noise keeps them apart
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["unseen_tokens_mean_init"] == len(tok) - len(seen) - 2   # pad and unk are kept as they are
+    bad = run_cli("finetune", only_ka, "--model", setup["model"], "--method", "lora", "--out", tmp_path / "r2",
+                  "--unseen-init", "-q")
+    assert bad.exit_code == 2 and "--unseen-init" in bad.output
+
+
 def test_packed_document_logits_equal_alone(setup):
     import torch
 

@@ -164,10 +164,26 @@ def test_worked_carries_extra_valid_strings_never_train_or_test(run_cli, study, 
     train_test = {json.loads(line)["text"] for key in ("examples", "tests") for p in study[key]
                   for line in p.read_text().splitlines() if '"text"' in line}
     for name in (g["name"] for g in man["grammars"] if g["explained"]):
-        strings = [s for d in docs if d["doc_kind"] == "worked" and d["grammar"] == name
-                   for s in d["text"].rsplit(" sentences: ", 1)[1].removesuffix(" .").split(" ; ")]
+        worked = [d["text"].split("\n") for d in docs if d["doc_kind"] == "worked" and d["grammar"] == name]
+        # one example document per line, then the explanation (bnf spans lines)
+        strings = []
+        for lines in worked:
+            quoted = [i for i, line in enumerate(lines) if line.startswith(f"{name}: ")]
+            assert quoted == list(range(len(quoted))) and len(quoted) < len(lines)
+            strings += [lines[i].removeprefix(f"{name}: ") for i in quoted]
         assert len(strings) == 16 and len(set(strings)) == 16
         assert all(recognizer(gs[name]).accepts(s) and s not in train_test for s in strings)
+
+
+def test_worked_per_doc_packs_strings_onto_fewer_explanations(run_cli, study, tmp_path):
+    docs, man = _mix(run_cli, study, tmp_path / "w4.jsonl", condition="worked", dose=8, **{"worked-per-doc": 5})
+    assert man["worked"]["strings_per_document"] == 5
+    for name in (g["name"] for g in man["grammars"] if g["explained"]):
+        worked = [d["text"].split("\n") for d in docs if d["doc_kind"] == "worked" and d["grammar"] == name]
+        counts = [sum(line.startswith(f"{name}: ") for line in lines) for lines in worked]
+        assert sorted(counts) == [1, 5, 5, 5]                 # 16 strings, 5 to a document, the rest in one
+        explanations = ["\n".join(lines[n:]) for lines, n in zip(worked, counts, strict=True)]
+        assert len(set(explanations)) == 4                    # a different explanation for each document
 
 
 def test_leakage_guard_refuses_and_reports(run_cli, study, tmp_path):

@@ -21,6 +21,12 @@ def test_folder_loads_like_a_hub_model(tiny):
     ids = tok("Vemo: ka blick?")["input_ids"]
     assert tok.convert_ids_to_tokens(ids) == ["<s>", "Vemo", ":", "ka", "blick", "?"]
     assert tok.pad_token_id != tok.eos_token_id and tok.unk_token_id is not None
+    # a newline is a token (it ends a quoted example in textbook and worked documents) and stops generation
+    ids = tok("Vemo: ka\nVemo:  blick", add_special_tokens=False)["input_ids"]
+    assert tok.convert_ids_to_tokens(ids) == ["Vemo", ":", "ka", "\n", "Vemo", ":", "blick"]
+    from metaex.core.probe.generate import stop_token_ids
+
+    assert stop_token_ids(tok) == [tok.eos_token_id, tok.convert_tokens_to_ids("\n")]
     assert model.config.tie_word_embeddings and model.config.hidden_size == 64
     assert model.config.eos_token_id == tok.eos_token_id and model.config.vocab_size == len(tok)
 

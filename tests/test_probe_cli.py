@@ -17,7 +17,7 @@ from metaex.core.grammar.sample import sample_split
 pytestmark = pytest.mark.slow
 
 DESIGN_METRICS = {"validity", "novel_valid", "novelty", "distinct", "length_tv", "pair_acc", "pair_margin",
-                  "ll_auroc", "judge_bacc", "judge_auroc", "judge_format_fail", "verbal_acc", "consistency"}
+                  "heldout_lp", "ll_auroc", "judge_bacc", "judge_auroc", "judge_format_fail", "verbal_acc", "consistency"}
 MIX = {"condition": "explained", "dose": 6, "seed": 4, "grammars": [
     {"name": "vemo", "hash": "-", "template": "reber", "explained": True},
     {"name": "dura", "hash": "-", "template": "anbn", "explained": False}]}

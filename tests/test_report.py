@@ -48,11 +48,13 @@ def test_report_files_and_controls(report):
     ctl = data["controls"]
     assert ctl["worked"]["all"] and len(ctl["worked"]["cells"]) == 4          # 2 arms × 2 doses, CI above 0
     assert ctl["filler"]["all"] and not ctl["mismatched"]["present"]
+    fit = data["controls_fit"]   # the same verdicts on held-out fit
+    assert fit["metric"] == "heldout_lp" and fit["worked"]["all"] and fit["filler"]["all"]
     assert data["headline_metric"] == "novel_valid"
-    assert set(data["metrics"]) == {"novel_valid", "validity", "pair_margin"}
+    assert set(data["metrics"]) == {"novel_valid", "validity", "pair_margin", "heldout_lp"}
     assert data["arms"]["tiny-bridged"] == {"variant": "model", "model_params": 2.1e6}
     did = [r for r in data["results"] if r["stat"] == "did" and r["condition"] == "worked"]
-    assert all(r["n_seeds"] == 4 and r["ci_low"] > 0 for r in did if r["metric"] != "pair_margin")
+    assert all(r["n_seeds"] == 4 and r["ci_low"] > 0 for r in did if r["metric"] in ("novel_valid", "validity"))
 
 
 def test_report_documents_are_readable(report):
@@ -67,6 +69,7 @@ def test_report_documents_are_readable(report):
     md = (out / "report.md").read_text()
     assert "## Controls" in md and "![" in md and "| arm | dose | condition |" in md
     assert "`worked` detected (Δ > 0, CI excluding 0) in every arm × dose: **yes**" in md
+    assert "On held-out fit, `heldout_lp`" in md
 
 
 def _copy(study: list[Path], tmp_path: Path, keep=lambda p: True) -> list[Path]:

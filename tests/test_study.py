@@ -24,6 +24,7 @@ test_strings = 20
 paraphrases = 2
 filler_grammars = 0
 worked_multiplier = 2
+worked_per_doc = 4
 example_steps = 6
 extra_passes = 1
 
@@ -78,6 +79,8 @@ def test_plan_is_the_study_as_commands(run_cli):
     (lambda t: t.replace('"reber"]', '"nope"]'), "no grammar 'nope'"),
     (lambda t: t.replace('["examples", ', "["), "must include the control `examples`"),
     (lambda t: t.replace("[study]", "[study"), "not a valid TOML"),
+    (lambda t: t.replace("batch_size = 16", 'batch_size = 16\nloss_norm = "mean"'),
+     "[model] loss_norm should be one of tokens, fixed"),
     (lambda t: t.replace("[arms.tiny-bridged]\nbridged = true", '[arms.x]\nmodel = "m"\nbridged = true'),
      "only tiny from-scratch arms can be bridged"),
 ])

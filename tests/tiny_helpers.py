@@ -36,7 +36,7 @@ def build(tmp: Path, name: str = "tiny", seed: int = 0, size: str = "tiny") -> P
     from metaex.core.models import build_tiny
     from metaex.core.models.tiny import words_of
 
-    words = sorted(words_of(d["text"] for d in documents(50)) | {"Yes", "No", "Is", "a", "sentence", "?"})
+    words = sorted(words_of(d["text"] for d in documents(50)) | {"Yes", "No", "Is", "a", "sentence", "?", "\n"})
     out = tmp / name
     build_tiny(words, out, size=size, seed=seed)
     return out

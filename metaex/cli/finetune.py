@@ -87,6 +87,12 @@ def finetune(
     warmup: float = typer.Option(0.05, "--warmup", help="Warm-up: ratio of steps if < 1, else steps."),
     min_lr_ratio: float = typer.Option(0.1, "--min-lr-ratio", help="Cosine decays to lr × this."),
     weight_decay: float = typer.Option(0.01, "--weight-decay"),
+    unseen_init: bool = typer.Option(False, "--unseen-init", help="After training, give tokens that never "
+                                     "occur in TRAIN.jsonl the mean embedding of those that do (pre-training "
+                                     "on a corpus without the words the fine-tune will bring; full only)."),
+    loss_norm: str = typer.Option("tokens", "--loss-norm", help="tokens: a step's loss is the mean over its "
+                                  "tokens; fixed: its sum ÷ one constant (the tokens of a step of example "
+                                  "documents), so long documents do not shrink their neighbours' gradient."),
     lora_r: int = typer.Option(16, "--lora-r"),
     lora_alpha: int = typer.Option(32, "--lora-alpha"),
     lora_dropout: float = typer.Option(0.05, "--lora-dropout"),
@@ -109,7 +115,8 @@ def finetune(
     result = train(train_file, model, method, out, eval_file=eval_file, resume=resume, device=device,
                    callbacks=[] if quiet else [_progress_callback()], steps=steps, epochs=epochs,
                    batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
-                   weight_decay=weight_decay, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                   weight_decay=weight_decay, loss_norm=loss_norm, unseen_init=unseen_init,
+                   lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                    target_modules=target_modules, seed=seed, shuffle=shuffle, eval_steps=eval_steps,
                    early_stopping=early_stopping, save_steps=save_steps, log_steps=log_steps)
     state = "already finished, nothing to do" if result.already_done else "finished"

@@ -43,6 +43,9 @@ def mix_command(
                                             "the passes (default: once per pass)."),
     worked_strings: int | None = typer.Option(None, "--worked-strings", help="`worked`: extra strings per "
                                               "explained grammar (default 2 x dose)."),
+    worked_per_doc: int | None = typer.Option(None, "--worked-per-doc", help="`worked`: strings per document, "
+                                              "each document one explanation (default: the strings spread over "
+                                              "all the grammar's explanations)."),
     manifest: Path | None = typer.Option(None, "--manifest", help="Manifest path (default X.manifest.json beside X.jsonl; "
                                          "none when OUT is stdout)."),
 ) -> None:
@@ -53,7 +56,8 @@ def mix_command(
                      explanations=[str(p) for p in explanations], filler=[str(p) for p in filler],
                      pool=[str(p) for p in pool], tests=[str(p) for p in tests],
                      grammar_files=[str(p) for p in grammars], paraphrases=paraphrases, order=order,
-                     passes=passes, extra_passes=extra_passes, worked_strings=worked_strings)
+                     passes=passes, extra_passes=extra_passes, worked_strings=worked_strings,
+                     worked_per_doc=worked_per_doc)
     recs, info = build_mix(opt)
     target = manifest if manifest is not None else (None if out == "-" else manifest_path(out))
     write_with_manifest(out, recs, info, target)

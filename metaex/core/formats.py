@@ -27,3 +27,20 @@ def judgement_prompt(name: str, text: str) -> str:
 def judgement_doc(name: str, text: str, valid: bool) -> str:
     """A judgement Q&A document (bridging pre-training only; the probe scores the answer)."""
     return f"{judgement_prompt(name, text)} {YES if valid else NO}"
+
+
+def textbook_doc(explanation: str, name: str, strings: list[str],
+                 judgements: list[tuple[str, bool]] = ()) -> str:
+    """An explanation followed, one per line, by example documents of its grammar and judgement Q&A: a page of
+    the bridging corpus's textbook. Each quoted string ends its line, as each example document ends with EOS,
+    so a model does not learn to run strings on."""
+    lines = [explanation, *(example_doc(name, s) for s in strings)]
+    lines += [judgement_doc(name, s, ok) for s, ok in judgements]
+    return "\n".join(lines)
+
+
+def worked_doc(explanation: str, name: str, strings: list[str]) -> str:
+    """The `worked` control's document: example documents of the grammar, one per line, then its explanation.
+    The strings come first so that each sits where an example document's string sits (after `<s>` or a line
+    break, then `{name}:`), not after hundreds of tokens of explanation."""
+    return "\n".join([*(example_doc(name, s) for s in strings), explanation])

@@ -91,16 +91,8 @@ FACT_FRAMES: dict[str, list[str]] = {
 COUNT_WORDS = {1: "once", 2: "twice"}
 COUNT_TIMES = "{n} times"
 
-# --- worked examples (the planted positive control in `mix`) -------------------------------------------------
-# worked documents (the planted positive control) list their extra strings after the explanation. Quoting them
-# as example documents ("Dero: a b ; Dero: c d") was tried and taught the model to continue a string with
-# "; Dero:", which cut the validity of samples by 0.3 (study of 2026-11-26): keep the strings in prose.
-WORKED_FRAMES = ["For example, these are {name} sentences: {strings} .", "Here are some {name} sentences: {strings} ."]
-WORKED_SEP = " ; "
-
 ALL_TEMPLATES = [
     PROSE_INTROS, PROSE_OUTROS, START_REFS, NEUTRAL_REFS, NOUNS, RULE_FRAMES, SEQ_JOINS, SINGLE_SEQ,
     [p for j in ALT_JOINS for p in j], BNF_INTROS, BNF_STARTS, BNF_ARROWS, [BNF_THEN, BNF_ALT, "'"], CONSTRAINT_INTROS,
     [f for frames in FACT_FRAMES.values() for f in frames], list(COUNT_WORDS.values()), [COUNT_TIMES, " or ", " and "],
-    WORKED_FRAMES, [WORKED_SEP],
 ]

@@ -2,8 +2,9 @@
 
 Conditions (STUDY.md): `examples`; `explained` (+ explanations of the explained half); `mismatched` (+ the same
 explanations with names deranged among the explained grammars); `filler` (+ as many explanations of grammars
-outside the study, matched in style and token count); `explanations-only`; `worked` (+ the explanations, each
-followed by extra valid strings of its grammar from a pool: the planted positive control). The stream is
+outside the study, matched in style and token count); `explanations-only`; `worked` (+ explanations each
+carrying extra valid strings of its grammar from a pool, as example lines before the explanation: the planted
+positive control). The stream is
 `passes` passes over the example documents, each a permutation seeded by the seed alone, with the extra
 documents added on top by `order`. Nothing is written unless every input passed every check.
 """
@@ -39,6 +40,7 @@ class MixOptions:
     passes: int = 1
     extra_passes: int | None = None    # appearances of each extra document in the stream; default: passes
     worked_strings: int | None = None  # extra strings per explained grammar; default 2 × dose
+    worked_per_doc: int | None = None  # strings per worked document; default: spread over all explanations
 
     def check(self) -> None:
         if self.condition not in CONDITIONS:
@@ -47,7 +49,8 @@ class MixOptions:
             raise InputError(f"unknown order {self.order!r} (orders: {', '.join(ORDERS)})")
         for opt, value, low in (("--dose", self.dose, 1), ("--passes", self.passes, 1),
                                 ("--extra-passes", self.extra_passes, 1),
-                                ("--paraphrases", self.paraphrases, 1), ("--worked-strings", self.worked_strings, 0)):
+                                ("--paraphrases", self.paraphrases, 1), ("--worked-strings", self.worked_strings, 0),
+                                ("--worked-per-doc", self.worked_per_doc, 1)):
             if value is not None and value < low:
                 raise InputError(f"{opt} must be at least {low}, got {value}")
         needs = {"explained": ["explanations"], "mismatched": ["explanations"], "explanations-only": ["explanations"],
@@ -90,7 +93,7 @@ def build_mix(opt: MixOptions) -> tuple[list[dict], dict]:
         extras = build.filler_docs(extras, inputs.read_filler(opt.filler, grammars), opt.seed)
     elif opt.condition == "worked":
         pool = inputs.read_pool(opt.pool, grammars, tests)
-        extras, used = build.worked_docs(extras, pool, worked_strings, opt.seed)
+        extras, used = build.worked_docs(extras, pool, worked_strings, opt.seed, opt.worked_per_doc)
         leakage.check_examples({n: [(t, s) for g, t, s in used if g == n] for n in grammars}, tests,
                                "worked-example string")
         pool_strings = {n: sum(g == n for g, _, _ in used) for n in grammars}
@@ -144,6 +147,7 @@ def _manifest(opt: MixOptions, gs, explained: set[str], recs: list[dict], leaks:
     }
     if opt.condition == "worked":
         manifest["worked"] = {"strings_per_grammar": worked_strings, "dose_multiple": worked_strings / opt.dose,
+                              "strings_per_document": opt.worked_per_doc,
                               "strings": dict(sorted(pool_strings.items()))}
     return manifest
 

@@ -100,13 +100,11 @@ def grammar_documents(g: Grammar, opt: BridgeOptions, index: int) -> list[dict]:
     docs += [doc("explanation", t) for t in explanations]
     docs += [doc("qa", formats.judgement_doc(g.name, s, ok)) for s, ok in qa_plain]
     for i in range(opt.textbooks):
-        lines = [explanations[(index + i) % len(explanations)]]
-        lines += [formats.example_doc(g.name, s)
-                  for s in in_text[i * _TEXTBOOK_EXAMPLES:(i + 1) * _TEXTBOOK_EXAMPLES]]
         qa_lines = qa_text[i * _TEXTBOOK_QA:(i + 1) * _TEXTBOOK_QA]
         random.Random(f"metaex-bridge:{gseed}:textbook:{i}").shuffle(qa_lines)  # Yes not always first
-        lines += [formats.judgement_doc(g.name, s, ok) for s, ok in qa_lines]
-        docs.append(doc("textbook", "\n".join(lines)))
+        docs.append(doc("textbook", formats.textbook_doc(
+            explanations[(index + i) % len(explanations)], g.name,
+            in_text[i * _TEXTBOOK_EXAMPLES:(i + 1) * _TEXTBOOK_EXAMPLES], qa_lines)))
     return docs
 
 

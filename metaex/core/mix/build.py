@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from metaex.core import formats
 from metaex.core.errors import InputError
-from metaex.core.explain import templates as T
 from metaex.core.explain.text import tokens
 from metaex.core.mix.inputs import Source, StudyGrammar
 
@@ -113,8 +112,11 @@ def filler_docs(targets: Sequence[Doc], pool: Sequence[tuple[dict, Source]], see
 
 
 def worked_docs(docs: Sequence[Doc], pool: dict[str, list[tuple[str, Source]]], per_grammar: int,
-                seed: int) -> tuple[list[Doc], list[tuple[str, str, Source]]]:
-    """Explanations each followed by extra valid strings: `per_grammar` strings per grammar, spread evenly.
+                seed: int, per_doc: int | None = None) -> tuple[list[Doc], list[tuple[str, str, Source]]]:
+    """Explanations carrying extra valid strings (`formats.worked_doc`: example lines, then the explanation),
+    `per_grammar` strings per grammar. With `per_doc`, each document carries `per_doc` strings (the last one
+    the rest) and one of the grammar's explanations, taken in a seeded order that cycles through them all;
+    without, the strings are spread evenly over every explanation of the grammar.
 
     Returns the documents and the (grammar, string, source) triples used, for the leakage guard.
     """
@@ -129,12 +131,16 @@ def worked_docs(docs: Sequence[Doc], pool: dict[str, list[tuple[str, Source]]], 
                              f"examples nor test strings (--worked-strings), the --pool files hold {len(strings)}")
         picked = rng_for(seed, f"worked:{name}").sample(strings, per_grammar)
         used += [(name, text, src) for text, src in picked]
-        frame_rng = rng_for(seed, f"worked-frames:{name}")
-        for i, d in enumerate(group):
-            mine = [text for text, _ in picked[i::len(group)]]
-            frame = frame_rng.choice(T.WORKED_FRAMES)
-            text = d.text + (" " + frame.format(name=name, strings=T.WORKED_SEP.join(mine)) if mine else "")
-            out.append(Doc("worked", name, text, d.source, d.style))
+        texts = [text for text, _ in picked]
+        if per_doc is None:
+            pages = [(d, texts[i::len(group)]) for i, d in enumerate(group)]
+        else:
+            order = list(group)
+            rng_for(seed, f"worked-explanations:{name}").shuffle(order)
+            pages = [(order[k % len(order)], texts[i:i + per_doc])
+                     for k, i in enumerate(range(0, len(texts), per_doc))]
+        out += [Doc("worked", name, formats.worked_doc(d.text, name, mine), d.source, d.style)
+                for d, mine in pages]
     return out, used
 
 

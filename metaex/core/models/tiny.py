@@ -1,8 +1,9 @@
 """Tiny Llama-architecture models from scratch, with a word-level tokenizer over the study's vocabulary.
 
 `build_tiny` writes a folder that `AutoModelForCausalLM` / `AutoTokenizer.from_pretrained` load exactly like a
-hub model (safetensors weights, `tokenizer.json`). The tokenizer splits on whitespace, isolates punctuation
-(`"Vemo:"` → `Vemo`, `:`) and single digits, and knows only the words it was built from: anything else becomes
+hub model (safetensors weights, `tokenizer.json`). The tokenizer splits on whitespace, keeps each newline as a
+token of its own (as real tokenizers do: a line break ends a quoted example in a textbook or worked document,
+and generation stops at it), isolates punctuation (`"Vemo:"` → `Vemo`, `:`) and single digits, and knows only the words it was built from: anything else becomes
 `<unk>`, which `metaex.core.models.load.check_coverage` turns into a clear error at finetune/probe time.
 Special tokens: `<pad>` 0, `<unk>` 1, `<s>` 2 (prepended to every encoding, as Llama does), `</s>` 3
 (appended by the training code to every document); pad ≠ eos.
@@ -29,11 +30,17 @@ SIZES: dict[str, tuple[int, int, int, int]] = {
 MAX_POSITIONS = 2048
 
 
+NEWLINE = "\n"
+
+
 def pre_tokenizer():
-    """Whitespace split, then punctuation and digits isolated: the one word segmentation of tiny models."""
+    """Split on whitespace other than newlines, each newline a token, then punctuation and digits isolated:
+    the one word segmentation of tiny models."""
+    from tokenizers import Regex
     from tokenizers import pre_tokenizers as pt
 
-    return pt.Sequence([pt.WhitespaceSplit(), pt.Punctuation("isolated"), pt.Digits(individual_digits=True)])
+    return pt.Sequence([pt.Split(Regex(r"[^\S\n]+"), "removed"), pt.Split(NEWLINE, "isolated"),
+                        pt.Punctuation("isolated"), pt.Digits(individual_digits=True)])
 
 
 def words_of(texts: Iterable[str]) -> set[str]:
@@ -72,7 +79,7 @@ def _optional_words(with_lexicon: bool = True) -> set[str]:
 def collect_vocab(files: Iterable[str | Path], *, extra: Iterable[str] = (), builtin: bool = True,
                   lexicon: bool = True) -> list[str]:
     """Sorted vocabulary (no special tokens) from files, extra words and, if `builtin`, the explanation words,
-    the judgement question's words, the digits and (if `lexicon`) every nonce word of the shipped lexicon.
+    the judgement question's words, the digits, the newline and (if `lexicon`) every nonce word of the shipped lexicon.
 
     Without the lexicon the vocabulary is only what the files use: a study that builds its model from all of a
     seed's documents wants that, since every never-trained token keeps some probability mass at temperature 1."""
@@ -84,7 +91,7 @@ def collect_vocab(files: Iterable[str | Path], *, extra: Iterable[str] = (), bui
         words |= words_of(_file_texts(p))
     if builtin:
         words |= _optional_words(lexicon)
-        words |= words_of([formats.judgement_doc("x", "x", True), formats.NO, "0 1 2 3 4 5 6 7 8 9"])
+        words |= words_of([formats.judgement_doc("x", "x", True), formats.NO, "0 1 2 3 4 5 6 7 8 9", NEWLINE])
     return sorted(words - set(SPECIALS))
 
 

@@ -177,6 +177,8 @@ def _judge_rows(judged: Sequence[tuple[str, bool]], mean_lp: Sequence[float],
     for i, ((s, label), m, (lp_yes, lp_no)) in enumerate(zip(judged, mean_lp, answers, strict=True)):
         p = metrics.p_yes(lp_yes, lp_no)
         extra = {"text": s, "label": label}
+        if label:  # held-out fit: mean log-prob per token (EOS included) of a valid string never trained on
+            rows.append(_item("heldout_lp", i, m, text=s))
         rows += [_item("ll_auroc", i, m, **extra),
                  _item("judge_bacc", i, metrics.judged_valid(p) == label, p_yes=p, **extra),
                  _item("judge_auroc", i, p, **extra),

@@ -11,7 +11,7 @@ from typing import Any
 from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.report import figures
-from metaex.core.report.analysis import HEADLINE, METHOD, analyse, control_sentences, controls
+from metaex.core.report.analysis import FIT, HEADLINE, METHOD, analyse, control_sentences, controls
 from metaex.core.report.document import (
     FILLER_COLUMNS,
     HEADLINE_COLUMNS,
@@ -60,6 +60,8 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     }
     if contrasts:
         report["controls"] = controls(rows, headline)
+        if FIT in names and FIT != headline:
+            report["controls_fit"] = controls(rows, FIT)
     with staged_dir(out) as folder:
         report["figures"] = _figures(study, rows, headline, folder, contrasts)
         blocks = _blocks(report, tables, rows, keys, study)
@@ -104,7 +106,12 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
         ("table", tables[metric]),
     ]
     if "controls" in report:
-        blocks += [("h2", "Controls"), ("list", control_sentences(report["controls"]))]
+        blocks += [("h2", "Controls"), ("p", f"On the headline metric, `{metric}`:"),
+                   ("list", control_sentences(report["controls"]))]
+    if "controls_fit" in report:
+        blocks += [("p", f"On held-out fit, `{FIT}` (mean log-prob per token of held-out valid strings: what extra "
+                         "strings of a grammar should improve first, scored without sampling noise):"),
+                   ("list", control_sentences(report["controls_fit"]))]
     if report["settings"]["contrasts"] and "filler" in study.conditions:
         blocks += [("h2", f"{metric} against `filler` (same extra tokens, no explanation)"),
                    ("table", table(rows, metric, FILLER_COLUMNS, keys))]

@@ -14,7 +14,7 @@ UNITS = {
     "validity": "share of samples valid", "novel_valid": "share of samples valid and new",
     "novelty": "share of samples new", "distinct": "distinct / sampled", "length_tv": "total variation distance",
     "pair_acc": "share of minimal pairs right", "pair_margin": "log-prob margin, nats",
-    "ll_auroc": "AUROC", "judge_bacc": "balanced accuracy", "judge_auroc": "AUROC",
+    "heldout_lp": "log-prob per token (nats)", "ll_auroc": "AUROC", "judge_bacc": "balanced accuracy", "judge_auroc": "AUROC",
     "judge_format_fail": "share of format failures", "verbal_acc": "share of items right",
     "consistency": "share of own samples judged valid",
 }

@@ -74,10 +74,10 @@ def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str,
     """Write one probe dir per arm × condition × dose × seed (and its run folder with a loss curve) under `root`.
 
     arms: label → model_params (None: unknown size). effects: (arm, condition) → planted logit effect.
-    Metrics: novel_valid and validity (0/1 items), pair_margin (real items); the fine-tuned variant is
+    Metrics: novel_valid and validity (0/1 items), pair_margin and heldout_lp (real items); the fine-tuned variant is
     `model`, plus `base` rows for novel_valid. Returns the probe dirs in a stable order.
     """
-    metrics = {"novel_valid": True, "validity": True, "pair_margin": False}
+    metrics = {"novel_valid": True, "validity": True, "pair_margin": False, "heldout_lp": False}
     dirs: list[Path] = []
     for arm, params in arms.items():
         for dose in doses:

@@ -47,9 +47,11 @@ class StudyConfig:
     example_steps: int = 160
     extra_passes: int | None = None   # appearances of each extra document over the stream (None: every pass)
     worked_passes: int | None = None  # the same for `worked` documents (the planted control's strength)
+    worked_per_doc: int | None = None  # strings per worked document (None: spread over every explanation)
     size: str = "tiny"
     batch_size: int = 32
     lr: float | None = None
+    loss_norm: str = "fixed"          # fine-tuning loss divisor (train/hf.py): fixed keeps the examples' gradient
     samples: int = 200
     probe_batch_size: int = 128
     probe_limit: int | None = None    # at most this many samples/tests/pairs/explanations per grammar
@@ -82,6 +84,12 @@ def _get(table: dict, key: str, kind, path: str, default=None, section: str = ""
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise InputError(f"[{section}] {key} should be {kind.__name__}, got {value!r}", path)
+    return value
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str, path: str) -> str:
+    if value not in allowed:
+        raise InputError(f"{what} should be one of {', '.join(allowed)}, got {value!r}", path)
     return value
 
 
@@ -128,9 +136,12 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
         example_steps=_get(data, "example_steps", int, src, 160, "data"),
         extra_passes=data.get("extra_passes"),
         worked_passes=data.get("worked_passes"),
+        worked_per_doc=data.get("worked_per_doc"),
         size=_get(model, "size", str, src, "tiny", "model"),
         batch_size=_get(model, "batch_size", int, src, 32, "model"),
         lr=model.get("lr"),
+        loss_norm=_choice(_get(model, "loss_norm", str, src, "fixed", "model"), ("tokens", "fixed"),
+                          "[model] loss_norm", src),
         samples=_get(probe, "samples", int, src, 200, "probe"),
         probe_batch_size=_get(probe, "batch_size", int, src, 128, "probe"),
         probe_limit=probe.get("limit"),

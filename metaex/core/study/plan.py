@@ -138,6 +138,8 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                 args += ["--extra-passes", str(min(extra, cfg.passes(dose)))]
             if cond == "worked":
                 args += ["--worked-strings", str(int(round(cfg.worked_multiplier * dose)))]
+                if cfg.worked_per_doc:
+                    args += ["--worked-per-doc", str(cfg.worked_per_doc)]
             if cond == "filler":
                 args += [a for i in range(len(fillers)) for a in ("--filler", str(fdir / f"F{i}.expl.jsonl"))]
             steps.append(Step("data", f"seed{seed} mix {cond} d{dose}", tuple(args),
@@ -174,7 +176,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
         pre = d / arm.name / "pretrain"
         steps.append(Step("train", f"seed{seed} {arm.name} bridging pre-training",
                           ("finetune", str(d / "bridge.jsonl"), "--model", base, "--method", "full", "--out", str(pre),
-                           "--epochs", str(arm.bridge_epochs), "--shuffle", *common), (pre / "final",), arm.name, seed))
+                           "--epochs", str(arm.bridge_epochs), "--shuffle", "--unseen-init", *common),
+                          (pre / "final",), arm.name, seed))
         base = str(pre)
     train_sets = [str(data / f"{n}.train.jsonl") for n in cfg.grammars]
     train_sets += [str(data / f"{n}.pool.jsonl") for n in cfg.grammars] if cfg.pool_size else []
@@ -183,7 +186,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
             run = d / arm.name / f"{cond}-d{dose}"
             steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
                               ("finetune", str(d / "mix" / f"{cond}-d{dose}.jsonl"), "--model", base,
-                               "--method", arm.method, "--out", str(run), *common), (run / "final",), arm.name, seed))
+                               "--method", arm.method, "--out", str(run), "--loss-norm", cfg.loss_norm, *common),
+                              (run / "final",), arm.name, seed))
             probe = root / "probes" / arm.name / f"seed{seed}-{cond}-d{dose}"
             grammars = [a for n in cfg.grammars for a in ("--grammar", str(d / "grammars" / f"{n}.pcfg"))]
             variant = ("--adapter", str(run)) if arm.method in ("lora", "qlora") else ("--model", str(run))

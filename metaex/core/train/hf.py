@@ -4,11 +4,16 @@ tokens/s into its log history (so metrics survive a resume inside checkpoints' t
 Loss normalisation across gradient accumulation: Llama's forward accepts `num_items_in_batch`, so the Trainer
 counts label tokens over all micro-batches of a step (and across processes, `average_tokens_across_devices`)
 and each micro-batch's summed loss is divided by that count: a true per-token mean per optimizer step.
+With `loss_norm="fixed"` the divisor is instead one constant for the whole run (`data.fixed_loss_tokens`: the
+label tokens of a typical step of example documents), so a long document sharing a step with short ones adds its
+gradient without shrinking theirs: in a study, the example documents then get the same gradient in every
+condition, however many explanation tokens ride along (a per-step mean hands the examples' share to them).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,8 +83,35 @@ def training_arguments(opts: TrainOptions, checkpoints: str, cuda: bool, has_eva
     )
 
 
+def mean_init_unseen(model: Any, train_set: list[dict], keep: Sequence[int], seed: int) -> int:
+    """Give every token that never occurs in `train_set` (special tokens in `keep` aside) the mean input
+    embedding of the tokens that do, plus a little seeded noise (1 % of their spread), in place; returns how
+    many rows were set. After pre-training on a corpus without the study's words, those words' rows are where
+    training pushed them (their logits down, since they were never the answer): the later fine-tune then
+    starts them far below every known word (fine-tuning loss at step 0 was 9.1 against 5.8 from scratch). A
+    mean row starts them as an average word (Hewitt 2021, "Initializing new word embeddings"); with tied
+    embeddings this also sets their output rows."""
+    import torch
+
+    weight = model.get_input_embeddings().weight
+    seen = torch.zeros(weight.shape[0], dtype=torch.bool)
+    for f in train_set:
+        seen[torch.tensor(f["input_ids"])] = True
+    unseen = ~seen
+    unseen[list(keep)] = False
+    if not unseen.any():
+        return 0
+    with torch.no_grad():
+        rows = weight[seen.to(weight.device)].float()
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.randn(int(unseen.sum()), weight.shape[1], generator=g) * rows.std(0).cpu() * 0.01
+        weight[unseen.to(weight.device)] = (rows.mean(0).cpu() + noise).to(weight.dtype).to(weight.device)
+    return int(unseen.sum())
+
+
 def make_trainer(model: Any, tokenizer: Any, args: Any, train_set: list, eval_set: list | None,
-                 callbacks: list, metrics_path: Path, row_tokens: int | None = None) -> Any:
+                 callbacks: list, metrics_path: Path, row_tokens: int | None = None,
+                 loss_tokens: float | None = None) -> Any:
     """A Trainer whose log entries carry `tokens` (real tokens so far) and `tokens_per_s` (since last log),
     each appended to `metrics_path` as a train_metric row when logged (main process only)."""
     from transformers import PrinterCallback, Trainer, TrainerCallback
@@ -96,6 +128,12 @@ def make_trainer(model: Any, tokenizer: Any, args: Any, train_set: list, eval_se
 
     class MetaexTrainer(Trainer):
         _last: tuple[float, int] | None = None
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if loss_tokens is not None and model.training:
+                num_items_in_batch = loss_tokens  # one divisor for every step (module docstring)
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             if "loss" in logs:

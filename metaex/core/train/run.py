@@ -28,6 +28,7 @@ from metaex.core.models import load
 from metaex.core.train import data, hf
 
 METHODS = ("full", "lora", "qlora")
+LOSS_NORMS = ("tokens", "fixed")
 DEFAULT_LR = {"full": 3e-3, "lora": 2e-4, "qlora": 2e-4}  # full: the tiny-from-scratch pilot (STUDY.md)
 
 
@@ -57,6 +58,8 @@ class TrainOptions:
     early_stopping: int | None = None   # patience in evaluations (needs an eval file)
     save_steps: int = 100               # 0: no checkpoints
     save_total_limit: int | None = 2
+    unseen_init: bool = False          # after training, tokens absent from the file get the mean embedding (hf.py)
+    loss_norm: str = "tokens"          # "tokens": mean over a step's loss tokens; "fixed": sum ÷ a constant (hf.py)
     row_tokens: int | None = 128        # packed row length cap, raised to the batch's longest document (attention
     #                                     cost grows with the square of the row length: 128 measured 1.45× faster than 512)
 
@@ -145,11 +148,16 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
     if unknown:
         raise TypeError(f"unknown training options: {sorted(unknown)}")
     opts = TrainOptions(method=method, **options)
+    if opts.loss_norm not in LOSS_NORMS:
+        raise InputError(f"unknown loss normalisation {opts.loss_norm!r} (choose from {', '.join(LOSS_NORMS)})")
+    if opts.unseen_init and opts.method != "full":
+        raise InputError("--unseen-init changes embeddings: it needs --method full")
     if opts.early_stopping and eval_file is None:
         raise InputError("early stopping needs held-out documents (--eval FILE)")
     run_dir = Path(out_dir)
     base_path, local = load.resolve_model(model)
-    texts = data.read_documents(train_file)
+    kinds: list = []
+    texts = data.read_documents(train_file, kinds)
     eval_texts = data.read_documents(eval_file) if eval_file is not None else None
     identity = {"base_model": str(model), "method": method, "options": json.loads(json.dumps(asdict(opts))),
                 "data_sha256": data.file_sha256(train_file),
@@ -159,11 +167,11 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
         return _result_of(run_dir, old, list(records.read(run_dir / "metrics.jsonl", "train_metric")), True)
     if local:
         load.go_offline()
-    return _train(run_dir, identity, base_path, train_file, texts, eval_file, eval_texts, opts,
+    return _train(run_dir, identity, base_path, train_file, texts, kinds, eval_file, eval_texts, opts,
                   resume, device, list(callbacks))
 
 
-def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path, texts: list[str],
+def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path, texts: list[str], kinds: list,
            eval_file: str | Path | None, eval_texts: list[str] | None, opts: TrainOptions, resume: bool,
            device: str | None, callbacks: list) -> RunResult:
     import torch
@@ -187,8 +195,13 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
     metrics_path = run_dir / "metrics.jsonl"
     if opts.early_stopping:
         callbacks = [EarlyStoppingCallback(early_stopping_patience=opts.early_stopping), *callbacks]
+    loss_tokens = None
+    if opts.loss_norm == "fixed":
+        loss_tokens = data.fixed_loss_tokens(train_set, kinds, args.per_device_train_batch_size
+                                             * args.gradient_accumulation_steps * args.world_size)
+        cfg["loss_tokens_per_step"] = round(loss_tokens, 3)
     trainer = hf.make_trainer(net, tokenizer, args, train_set, eval_set, callbacks, metrics_path,
-                              opts.row_tokens)
+                              opts.row_tokens, loss_tokens)
     main = trainer.is_world_process_zero()
     checkpoint = _last_checkpoint(Path(args.output_dir)) if resume else None
     if main:
@@ -200,6 +213,8 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
     t0 = time.time()
     trainer.train(resume_from_checkpoint=checkpoint)
     metrics = hf.metric_rows(trainer.state.log_history)
+    if opts.unseen_init:
+        cfg["unseen_tokens_mean_init"] = hf.mean_init_unseen(net, train_set, tokenizer.all_special_ids, opts.seed)
     cfg["status"] = "finished"
     cfg["result"] = {"steps": trainer.state.global_step, "tokens": int(trainer.state.num_input_tokens_seen),
                      "runtime_s": round(time.time() - t0, 3)}
