@@ -43,10 +43,12 @@ def test_report_files_and_controls(report):
     assert result.exit_code == 0, result.output
     assert "novel_valid" in result.output and "report written to" in result.output
     assert {p.name for p in out.iterdir()} == {"report.md", "report.html", "report.json", "levels.png",
-                                               "effect_vs_dose.png", "effect_by_arm.png", "loss_curves.png"}
+                                               "effect_vs_dose.png", "effect_by_arm.png", "effect_vs_dose_heldout_lp.png",
+                                               "loss_curves.png"}
     data = json.loads((out / "report.json").read_text())
     ctl = data["controls"]
     assert ctl["worked"]["all"] and len(ctl["worked"]["cells"]) == 4          # 2 arms × 2 doses, CI above 0
+    assert ctl["worked"]["reference"] == "filler" and ctl["worked"]["versus_examples"]["all"]
     assert ctl["filler"]["all"] and not ctl["mismatched"]["present"]
     fit = data["controls_fit"]   # the same verdicts on held-out fit
     assert fit["metric"] == "heldout_lp" and fit["worked"]["all"] and fit["filler"]["all"]
@@ -65,10 +67,11 @@ def test_report_documents_are_readable(report):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert matplotlib.image.imread(png).shape[0] > 200
     page = (out / "report.html").read_text()
-    assert page.count('src="data:image/png;base64,') == 4 and 'src="levels.png"' not in page
+    assert page.count('src="data:image/png;base64,') == 5 and 'src="levels.png"' not in page
     md = (out / "report.md").read_text()
     assert "## Controls" in md and "![" in md and "| arm | dose | condition |" in md
-    assert "`worked` detected (Δ > 0, CI excluding 0) in every arm × dose: **yes**" in md
+    assert "`worked` detected (Δ > 0, CI excluding 0) against `filler` in every arm × dose: **yes**" in md
+    assert "`worked` against `examples` (extra documents of any kind" in md
     assert "On held-out fit, `heldout_lp`" in md
 
 
@@ -141,5 +144,10 @@ def test_controls_compare_bridged_and_unbridged_arms():
     assert ctl["bridged_only"] is True and not ctl["mismatched"]["all"] and not ctl["worked"]["present"]
     text = "\n".join(control_sentences(ctl))
     assert "arm `tiny-bridged` at doses: 64" in text and "arm `tiny-unbridged` at doses: none" in text
-    assert "`mismatched` CI covers 0 in every arm × dose: **no**" in text
+    assert "`mismatched` CI covers 0 against `examples` in every arm × dose: **no**" in text
     assert "the unbridged arm does not: **yes**" in text
+    # worked is judged against filler where the study has it, and shown against examples beside it
+    rows += [row("tiny-bridged", "worked", -0.1, 0.5), {**row("tiny-bridged", "worked", 0.1, 0.4), "reference": "filler"}]
+    ctl = controls(rows, "novel_valid")
+    assert ctl["worked"]["reference"] == "filler" and ctl["worked"]["all"]
+    assert not ctl["worked"]["versus_examples"]["all"]

@@ -30,6 +30,8 @@ def probe(
                                      "explanations per grammar (quick looks)."),
     verbal: int | None = typer.Option(None, "--verbal", min=1, help="At most N verbalization questions per "
                                       "grammar, cycling through the styles (default: one per explanation)."),
+    cuts: str = typer.Option("1,2,3", "--cuts", help="Greedy continuations from the first k terminals of each "
+                             "test string, for each k listed (comma-separated; greedy_* metrics)."),
     max_len: int | None = typer.Option(None, "--max-len", min=1, help="Length cap (terminals) the data was "
                                        "sampled under (default: the longest test/train string)."),
     length_reference: str = typer.Option("grammar", "--length-reference", help="True length distribution "
@@ -52,7 +54,8 @@ def probe(
     if length_reference not in ("grammar", "data"):
         raise InputError(f"--length-reference must be grammar or data, not {length_reference!r}")
     options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size,
-                           verbal=verbal, max_len=max_len, length_reference=length_reference)
+                           verbal=verbal, max_len=max_len, length_reference=length_reference,
+                           cuts=_cuts(cuts))
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm,
                         log=lambda msg: console.print(f"[dim]{msg}[/dim]"))
@@ -83,3 +86,15 @@ def _table(summary: list[dict]):
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
     app.command("probe")(probe)
+
+
+def _cuts(text: str) -> tuple[int, ...]:
+    from metaex.core.errors import InputError
+
+    try:
+        ks = tuple(int(k) for k in text.split(",") if k.strip())
+    except ValueError:
+        ks = ()
+    if not ks or min(ks) < 1:
+        raise InputError(f"--cuts should list positive integers separated by commas, got {text!r}")
+    return ks

@@ -63,13 +63,15 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
         if FIT in names and FIT != headline:
             report["controls_fit"] = controls(rows, FIT)
     with staged_dir(out) as folder:
-        report["figures"] = _figures(study, rows, headline, folder, contrasts)
+        report["figures"] = _figures(study, rows, headline, folder, contrasts,
+                                     fit=FIT if FIT in names and FIT != headline else None)
         blocks = _blocks(report, tables, rows, keys, study)
         write_texts(folder, *render(blocks, folder), report)
     return report
 
 
-def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrasts: bool) -> list[dict[str, str]]:
+def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrasts: bool,
+             fit: str | None = None) -> list[dict[str, str]]:
     arms, doses, conds = study.arms, study.doses, study.conditions
     made = [("levels.png", f"{metric} per condition, explained and unexplained grammars separately",
              lambda p: figures.levels_figure(rows, metric, arms, doses, conds, p))]
@@ -78,6 +80,9 @@ def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrast
                   lambda p: figures.did_vs_dose_figure(rows, metric, arms, doses, conds, p)),
                  ("effect_by_arm.png", f"Explanation effect Δ − Δ(examples) on {metric} by arm / model size",
                   lambda p: figures.did_by_arm_figure(rows, metric, arms, doses, conds, study.model_params, p))]
+        if fit:
+            made.append((f"effect_vs_dose_{fit}.png", f"Explanation effect Δ − Δ(examples) on {fit} against dose",
+                         lambda p: figures.did_vs_dose_figure(rows, fit, arms, doses, conds, p)))
     if study.curves:
         made.append(("loss_curves.png", "Training loss of every run",
                      lambda p: figures.loss_figure(study.curves, arms, conds, p)))

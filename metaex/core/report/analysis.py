@@ -44,21 +44,28 @@ def find(rows: list[dict], **match: Any) -> list[dict]:
 
 
 def controls(rows: list[dict], metric: str) -> dict[str, Any]:
-    """Mechanical verdicts on the headline metric, statistic Δ − Δ(examples) ("did"), every arm × dose.
+    """Mechanical verdicts on one metric, statistic Δ − Δ(reference) ("did"), every arm × dose.
 
-    worked: detected when the CI lies above 0; filler and mismatched: pass when the CI covers 0;
-    explanation effect per arm (condition `explained`): present when the CI lies above 0 at some dose.
+    worked: detected when the CI lies above 0, judged against `filler` where the study has it (STUDY.md: a
+    condition that adds documents is compared with one that adds documents without the information; extra
+    documents of any kind also move a memorising tiny model, and that cancels), else against `examples`; the
+    comparison with `examples` is kept beside it. filler and mismatched: pass when the CI against `examples`
+    covers 0. Explanation effect per arm (condition `explained`): present when the CI lies above 0 at some dose.
     """
-    def cells(condition: str) -> list[dict]:
+    def cells(condition: str, reference: str = "examples") -> list[dict]:
         return [{"arm": r["arm"], "dose": r["dose"], "estimate": r["estimate"], "ci": [r["ci_low"], r["ci_high"]],
                  "above_zero": r["ci_low"] > 0, "covers_zero": r["ci_low"] <= 0 <= r["ci_high"]}
-                for r in find(rows, metric=metric, stat="did", reference="examples", condition=condition)]
+                for r in find(rows, metric=metric, stat="did", reference=reference, condition=condition)]
 
     out: dict[str, Any] = {"metric": metric, "stat": "did", "reference": "examples"}
     for cond, verdict in (("worked", "above_zero"), ("filler", "covers_zero"), ("mismatched", "covers_zero")):
-        got = cells(cond)
+        ref = "filler" if cond == "worked" and cells(cond, "filler") else "examples"
+        got = cells(cond, ref)
         out[cond] = {"cells": got, "all": bool(got) and all(c[verdict] for c in got), "present": bool(got),
-                     "verdict": verdict}
+                     "verdict": verdict, "reference": ref}
+        if ref != "examples":
+            versus = cells(cond)
+            out[cond]["versus_examples"] = {"cells": versus, "all": bool(versus) and all(c[verdict] for c in versus)}
     by_arm: dict[str, list[int]] = {}
     for c in cells("explained"):
         by_arm.setdefault(c["arm"], [])
@@ -86,8 +93,13 @@ def control_sentences(ctl: dict[str, Any]) -> list[str]:
         if not c["present"]:
             lines.append(f"`{cond}`: not in this study.")
             continue
+        ref = c.get("reference", "examples")
         verdict = "yes" if c["all"] else "no"
-        lines.append(f"`{cond}` {wish} in every arm × dose: **{verdict}** — {listing(c['cells'])}.")
+        lines.append(f"`{cond}` {wish} against `{ref}` in every arm × dose: **{verdict}** — {listing(c['cells'])}.")
+        if "versus_examples" in c:
+            v = c["versus_examples"]
+            lines.append(f"`{cond}` against `examples` (extra documents of any kind move the unexplained grammars "
+                         f"too): {'yes' if v['all'] else 'no'} — {listing(v['cells'])}.")
     for arm, eff in ctl["explanation_effect"].items():
         doses = ", ".join(map(str, eff["doses_with_effect"])) or "none"
         lines.append(f"`explained` shows an explanation effect (CI above 0) in arm `{arm}` at doses: {doses}.")

@@ -56,6 +56,7 @@ class StudyConfig:
     probe_batch_size: int = 128
     probe_limit: int | None = None    # at most this many samples/tests/pairs/explanations per grammar
     probe_verbal: int | None = None   # verbalization questions per grammar
+    probe_cuts: tuple[int, ...] = (1, 2, 3)  # greedy continuations from the first k terminals of test strings
     grammar_dir: str = "grammars"
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -146,6 +147,7 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
         probe_batch_size=_get(probe, "batch_size", int, src, 128, "probe"),
         probe_limit=probe.get("limit"),
         probe_verbal=probe.get("verbal"),
+        probe_cuts=tuple(probe.get("cuts", (1, 2, 3))),
         grammar_dir=grammar_dir,
         raw=raw,
     )

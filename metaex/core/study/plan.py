@@ -198,6 +198,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                                "--max-len", str(cfg.max_len),
                                *(("--limit", str(cfg.probe_limit)) if cfg.probe_limit else ()),
                                *(("--verbal", str(cfg.probe_verbal)) if cfg.probe_verbal else ()),
+                               "--cuts", ",".join(map(str, cfg.probe_cuts)),
                                "--seed", str(seed), "--batch-size", str(cfg.probe_batch_size), "--arm", arm.name,
                                "--out", str(probe)), (probe / "summary.jsonl",), arm.name, seed))
     return steps
