@@ -96,6 +96,13 @@ def test_adhoc_adapter_and_full_run(setup, run_cli):
     summary = records.read_all(out / "summary.jsonl", "probe_summary")
     assert {r["metric"] for r in summary} >= DESIGN_METRICS - {"verbal_acc"}
     assert {r["n"] for r in summary if r["metric"] == "pair_acc"} == {4}
+    one_cut = setup["tmp"] / "adhoc-cut1"
+    result = run_cli("probe", "--adapter", setup["run"], "--grammar", setup["grammars"]["vemo"], "--samples", 8,
+                     "--limit", 4, "--cuts", "1", "--out", one_cut)
+    assert result.exit_code == 0, result.output
+    greedy_n = {o.name: next(r["n"] for r in records.read_all(o / "summary.jsonl", "probe_summary")
+                             if r["metric"] == "greedy_validity") for o in (out, one_cut)}
+    assert 0 < greedy_n["adhoc-cut1"] <= 4 < greedy_n["adhoc"]      # one greedy prompt per test string, not three
 
     full = setup["tmp"] / "full"
     shutil.copytree(setup["base"], full / "final")
@@ -130,6 +137,7 @@ def test_bad_input(setup, run_cli, tmp_path):
     empty.write_text("")
     assert "empty" in _fails(run_cli, tmp_path / "o4", "probe", "--model", s["base"], "--grammar", g,
                              "--tests", empty)
+    assert "--cuts" in _fails(run_cli, tmp_path / "o6", "probe", "--model", s["base"], "--grammar", g, "--cuts", "0,x")
     odd = tmp_path / "odd.pcfg"
     odd.write_text("# name: vemo\nS -> 'ka' 'zzyzx' [1.0]\n")
     assert "zzyzx" in _fails(run_cli, tmp_path / "o5", "probe", "--model", s["base"], "--grammar", odd,
