@@ -40,7 +40,7 @@ def _ours(model: str, train_file: Path, out: Path) -> tuple[float, float]:
 
     result = train(train_file, model, "full", out, batch_size=BATCH, save_steps=0, log_steps=1000)
     _, tok = load_model(model)
-    feats = tokenize_documents(tok, read_documents(train_file), str(train_file))
+    feats = tokenize_documents(tok, [d["text"] for d in read_documents(train_file)], str(train_file))
     collate = PackingCollator(TrainOptions().row_tokens, tok.pad_token_id)  # the collator training used
     batches = [collate(feats[i:i + BATCH]) for i in range(0, len(feats), BATCH)]
     real = sum(int((b["input_ids"] != tok.pad_token_id).sum()) for b in batches)

@@ -3,8 +3,9 @@
 `build_tiny` writes a folder that `AutoModelForCausalLM` / `AutoTokenizer.from_pretrained` load exactly like a
 hub model (safetensors weights, `tokenizer.json`). The tokenizer splits on whitespace, keeps each newline as a
 token of its own (as real tokenizers do: a line break ends a quoted example in a textbook or worked document,
-and generation stops at it), isolates punctuation (`"Vemo:"` → `Vemo`, `:`) and single digits, and knows only the words it was built from: anything else becomes
-`<unk>`, which `metaex.core.models.load.check_coverage` turns into a clear error at finetune/probe time.
+and generation stops at it), isolates punctuation (`"Vemo:"` → `Vemo`, `:`) and single digits, and knows only
+the words it was built from: anything else becomes `<unk>`, which `metaex.core.models.load.check_coverage`
+turns into a clear error at finetune/probe time.
 Special tokens: `<pad>` 0, `<unk>` 1, `<s>` 2 (prepended to every encoding, as Llama does), `</s>` 3
 (appended by the training code to every document); pad ≠ eos.
 """

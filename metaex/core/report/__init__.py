@@ -58,13 +58,13 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
         "doses": study.doses, "conditions": study.conditions, "metrics": names,
         "headline_table": tables[headline], "results": rows,
     }
+    fit = FIT if FIT in names and FIT != headline else None
     if contrasts:
         report["controls"] = controls(rows, headline)
-        if FIT in names and FIT != headline:
-            report["controls_fit"] = controls(rows, FIT)
+        if fit:
+            report["controls_fit"] = controls(rows, fit)
     with staged_dir(out) as folder:
-        report["figures"] = _figures(study, rows, headline, folder, contrasts,
-                                     fit=FIT if FIT in names and FIT != headline else None)
+        report["figures"] = _figures(study, rows, headline, folder, contrasts, fit=fit)
         blocks = _blocks(report, tables, rows, keys, study)
         write_texts(folder, *render(blocks, folder), report)
     return report
@@ -114,7 +114,7 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
         blocks += [("h2", "Controls"), ("p", f"On the headline metric, `{metric}`:"),
                    ("list", control_sentences(report["controls"]))]
     if "controls_fit" in report:
-        blocks += [("p", f"On held-out fit, `{FIT}` (mean log-prob per token of held-out valid strings: what extra "
+        blocks += [("p", f"On held-out fit, `{report['controls_fit']['metric']}` (mean log-prob per token of held-out valid strings: what extra "
                          "strings of a grammar should improve first, scored without sampling noise):"),
                    ("list", control_sentences(report["controls_fit"]))]
     if report["settings"]["contrasts"] and "filler" in study.conditions:

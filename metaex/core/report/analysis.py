@@ -57,15 +57,17 @@ def controls(rows: list[dict], metric: str) -> dict[str, Any]:
                  "above_zero": r["ci_low"] > 0, "covers_zero": r["ci_low"] <= 0 <= r["ci_high"]}
                 for r in find(rows, metric=metric, stat="did", reference=reference, condition=condition)]
 
+    def judged(got: list[dict], verdict: str) -> dict[str, Any]:
+        return {"cells": got, "all": bool(got) and all(c[verdict] for c in got)}
+
     out: dict[str, Any] = {"metric": metric, "stat": "did", "reference": "examples"}
     for cond, verdict in (("worked", "above_zero"), ("filler", "covers_zero"), ("mismatched", "covers_zero")):
-        ref = "filler" if cond == "worked" and cells(cond, "filler") else "examples"
-        got = cells(cond, ref)
-        out[cond] = {"cells": got, "all": bool(got) and all(c[verdict] for c in got), "present": bool(got),
-                     "verdict": verdict, "reference": ref}
-        if ref != "examples":
-            versus = cells(cond)
-            out[cond]["versus_examples"] = {"cells": versus, "all": bool(versus) and all(c[verdict] for c in versus)}
+        versus_filler = cells(cond, "filler") if cond == "worked" else []
+        got = versus_filler or cells(cond)
+        out[cond] = {**judged(got, verdict), "present": bool(got), "verdict": verdict,
+                     "reference": "filler" if versus_filler else "examples"}
+        if versus_filler:
+            out[cond]["versus_examples"] = judged(cells(cond), verdict)
     by_arm: dict[str, list[int]] = {}
     for c in cells("explained"):
         by_arm.setdefault(c["arm"], [])

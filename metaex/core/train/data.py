@@ -30,22 +30,18 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_documents(path: str | Path, kinds: list | None = None) -> list[str]:
-    """The `text` of every `document` record, in file order; wrong kinds and empty files are InputErrors.
-    If `kinds` is a list, each record's `doc_kind` (or None) is appended to it."""
+def read_documents(path: str | Path) -> list[dict]:
+    """Every `document` record, in file order; wrong kinds and empty files are InputErrors."""
     if str(path) == "-":
         raise InputError("training data must be a file (it is hashed and may be read twice), not stdin", "-")
-    recs = records.read_all(path, "document")
-    if kinds is not None:
-        kinds.extend(rec.get("doc_kind") for rec in recs)
-    return [rec["text"] for rec in recs]
+    return records.read_all(path, "document")
 
 
-def fixed_loss_tokens(features: list[dict], kinds: list, docs_per_step: int) -> float:
+def fixed_loss_tokens(features: list[dict], docs: list[dict], docs_per_step: int) -> float:
     """The `loss_norm="fixed"` divisor: `docs_per_step` × the mean number of loss tokens of an example
     document (of every document when the file has no `doc_kind == "example"` records). Under packing a
     document's first token carries no loss, so a document of n tokens has n − 1."""
-    sizes = [len(f["input_ids"]) - 1 for f, k in zip(features, kinds, strict=True) if k == "example"]
+    sizes = [len(f["input_ids"]) - 1 for f, d in zip(features, docs, strict=True) if d.get("doc_kind") == "example"]
     sizes = sizes or [len(f["input_ids"]) - 1 for f in features]
     return docs_per_step * sum(sizes) / len(sizes)
 

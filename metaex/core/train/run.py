@@ -156,9 +156,8 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
         raise InputError("early stopping needs held-out documents (--eval FILE)")
     run_dir = Path(out_dir)
     base_path, local = load.resolve_model(model)
-    kinds: list = []
-    texts = data.read_documents(train_file, kinds)
-    eval_texts = data.read_documents(eval_file) if eval_file is not None else None
+    docs = data.read_documents(train_file)
+    eval_texts = [d["text"] for d in data.read_documents(eval_file)] if eval_file is not None else None
     identity = {"base_model": str(model), "method": method, "options": json.loads(json.dumps(asdict(opts))),
                 "data_sha256": data.file_sha256(train_file),
                 "eval_sha256": data.file_sha256(eval_file) if eval_file is not None else None}
@@ -167,11 +166,11 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
         return _result_of(run_dir, old, list(records.read(run_dir / "metrics.jsonl", "train_metric")), True)
     if local:
         load.go_offline()
-    return _train(run_dir, identity, base_path, train_file, texts, kinds, eval_file, eval_texts, opts,
+    return _train(run_dir, identity, base_path, train_file, docs, eval_file, eval_texts, opts,
                   resume, device, list(callbacks))
 
 
-def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path, texts: list[str], kinds: list,
+def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path, docs: list[dict],
            eval_file: str | Path | None, eval_texts: list[str] | None, opts: TrainOptions, resume: bool,
            device: str | None, callbacks: list) -> RunResult:
     import torch
@@ -181,7 +180,7 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
     tokenizer = load.load_tokenizer(base_path)
     max_len = getattr(tokenizer, "model_max_length", None)
     max_len = max_len if isinstance(max_len, int) and max_len < 10**9 else None
-    train_set = data.tokenize_documents(tokenizer, texts, str(train_file), max_len)
+    train_set = data.tokenize_documents(tokenizer, [d["text"] for d in docs], str(train_file), max_len)
     eval_set = data.tokenize_documents(tokenizer, eval_texts, str(eval_file), max_len) if eval_texts else None
     cfg = {"schema": load.RUN_SCHEMA, **identity, "train_file": str(train_file),
            "eval_file": str(eval_file) if eval_file is not None else None, "base_path": base_path,
@@ -197,7 +196,7 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
         callbacks = [EarlyStoppingCallback(early_stopping_patience=opts.early_stopping), *callbacks]
     loss_tokens = None
     if opts.loss_norm == "fixed":
-        loss_tokens = data.fixed_loss_tokens(train_set, kinds, args.per_device_train_batch_size
+        loss_tokens = data.fixed_loss_tokens(train_set, docs, args.per_device_train_batch_size
                                              * args.gradient_accumulation_steps * args.world_size)
         cfg["loss_tokens_per_step"] = round(loss_tokens, 3)
     trainer = hf.make_trainer(net, tokenizer, args, train_set, eval_set, callbacks, metrics_path,
