@@ -72,6 +72,26 @@ def test_oom_halves_the_batch(tiny, monkeypatch):
         np.testing.assert_allclose(g, n, atol=1e-4)
 
 
+def test_long_requests_do_not_pad_short_ones(tiny, monkeypatch):
+    """A batch ends where a request is under half the batch's longest, and scores still equal the naive ones."""
+    model, tok = tiny
+    long = [scoring.encode(tok, "vemo:", " ka" + " blick" * 30, eos=True) for _ in range(2)]
+    short = [scoring.encode(tok, "vemo:", f" ka {'blick ' * i}glims", eos=True) for i in range(4)]
+    reqs = [short[0], long[0], *short[1:], long[1]]
+    real, widths = scoring._score_batch, []
+
+    def spy(model, batch, pad, alternatives=None):
+        widths.append(sorted(len(c) + len(x) for c, x in batch))
+        return real(model, batch, pad, alternatives)
+
+    monkeypatch.setattr(scoring, "_score_batch", spy)
+    got = scoring.loglikelihoods(model, reqs, batch_size=64)
+    monkeypatch.setattr(scoring, "_score_batch", real)
+    assert len(widths) == 2 and all(2 * b[0] >= b[-1] for b in widths)
+    for g, n in zip(got, scoring.naive_loglikelihoods(model, reqs), strict=True):
+        np.testing.assert_allclose(g, n, atol=1e-4)
+
+
 def test_sampling_is_seeded(tiny):
     model, tok = tiny
     a = generate.sample(model, tok, "vemo:", 12, seed=3, max_new_tokens=6, batch_size=5)

@@ -102,6 +102,25 @@ def test_gpu_study_fails_fast_without_a_gpu(run_subprocess, tmp_path):
 
 
 @pytest.mark.slow
+def test_shards_deal_whole_seeds_in_a_snake():
+    """Each shard gets both halves of complementary pairs (even seeds explain one half, odd the other)."""
+    from types import SimpleNamespace
+
+    import typer
+
+    from metaex.cli.study import _shard
+
+    steps = [SimpleNamespace(seed=s) for s in range(6) for _ in range(3)] + [SimpleNamespace(seed=None)]
+    cfg = SimpleNamespace(seeds=list(range(6)))
+    seeds = lambda spec: sorted({s.seed for s in _shard(steps, spec, cfg)})  # noqa: E731
+    assert seeds("0/2") == [0, 3, 4] and seeds("1/2") == [1, 2, 5]
+    assert [seeds(f"{i}/3") for i in range(3)] == [[0, 5], [1, 4], [2, 3]]
+    assert seeds("0/1") == list(range(6)) and len(_shard(steps, "1/2", cfg)) == 9
+    for bad in ("2/2", "x", "1/0"):
+        with pytest.raises(typer.BadParameter):
+            _shard(steps, bad, cfg)
+
+
 def test_micro_study_end_to_end_and_resume(run_subprocess, tmp_path):
     config, out = _config(tmp_path), tmp_path / "study"
     first = run_subprocess("study", "run", config, "--out", out, "--threads", "1", timeout=900)

@@ -239,10 +239,13 @@ def check_coverage(tokenizer: Any, texts: Iterable[str], where: str) -> None:
     unk = getattr(tokenizer, "unk_token_id", None)
     if unk is None:
         return
-    texts = list(texts)
-    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
-    for i, (ids, offsets) in enumerate(zip(enc["input_ids"], enc["offset_mapping"], strict=True)):
+    first: dict[str, int] = {}  # each distinct text once (a training file repeats its documents per pass)
+    for i, text in enumerate(texts):
+        first.setdefault(text, i)
+    unique = list(first)
+    enc = tokenizer(unique, add_special_tokens=False, return_offsets_mapping=True)
+    for text, ids, offsets in zip(unique, enc["input_ids"], enc["offset_mapping"], strict=True):
         if unk in ids:
             start, end = offsets[ids.index(unk)]
-            raise InputError(f"word {texts[i][start:end]!r} is not in the model's vocabulary (build the tiny "
-                             "model with this file among --vocab-from)", where, i + 1)
+            raise InputError(f"word {text[start:end]!r} is not in the model's vocabulary (build the tiny "
+                             "model with this file among --vocab-from)", where, first[text] + 1)

@@ -2,9 +2,12 @@
 
 A request is encoded whole (context + continuation) and then split at the context's token count, so the
 tokens at the seam are the ones the model saw in training; trailing spaces of the context move to the
-continuation. Requests are scored longest-first in right-padded batches with an attention mask (position
-ids then count from 0 in every row, as for an unpadded sequence); on out-of-memory the batch is halved and
-scoring goes on. `naive_loglikelihoods` scores one request at a time without padding: the reference that
+continuation. Requests are scored longest-first in right-padded batches without an attention mask: in a causal
+model no real token attends to the padding after it, and position ids count from 0 in every row as for an
+unpadded sequence, so the scores are those of each request alone, and attention takes its fast causal path
+instead of materialising a batch × width × width mask. A batch ends where a request is under half its longest
+(few long rows, such as explanations, do not pad many short ones to their width); on out-of-memory the batch
+is halved and scoring goes on. `naive_loglikelihoods` scores one request at a time without padding: the reference that
 tests and the benchmark compare against.
 """
 
@@ -25,21 +28,32 @@ def encode(tokenizer: Any, context: str, continuation: str, *, eos: bool = False
     An empty context becomes the tokenizer's BOS token, or EOS where it has none (the boundary a packed
     training document starts after), so the first continuation token is scored too.
     """
-    spaces = len(context) - len(context.rstrip())
-    if spaces:
-        context, continuation = context[:-spaces], context[-spaces:] + continuation
-    whole = tokenizer(context + continuation)["input_ids"]
-    ctx = tokenizer(context)["input_ids"] if context else []
-    if not ctx:
-        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-        ctx = [start]
-        whole = [start, *(whole[1:] if whole[:1] == [start] else whole)]
-    cont = list(whole[len(ctx):])
-    if eos:
-        cont.append(tokenizer.eos_token_id)
-    if not cont:
-        raise ValueError(f"continuation {continuation!r} encodes to no tokens")
-    return list(ctx), cont
+    return encode_many(tokenizer, [(context, continuation)], eos=eos)[0]
+
+
+def encode_many(tokenizer: Any, pairs: Sequence[tuple[str, str]], *, eos: bool = False) -> list[Request]:
+    """`encode` for many (context, continuation) pairs, in two batched tokenizer calls."""
+    moved = []
+    for context, continuation in pairs:
+        spaces = len(context) - len(context.rstrip())
+        moved.append((context[:-spaces], context[-spaces:] + continuation) if spaces else (context, continuation))
+    wholes = tokenizer([c + x for c, x in moved])["input_ids"] if moved else []
+    contexts = sorted({c for c, _ in moved if c})
+    ctx_ids = dict(zip(contexts, tokenizer(contexts)["input_ids"] if contexts else [], strict=True))
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    out = []
+    for (context, continuation), whole in zip(moved, wholes, strict=True):
+        ctx = ctx_ids.get(context, [])
+        if not ctx:
+            ctx = [start]
+            whole = [start, *(whole[1:] if whole[:1] == [start] else whole)]
+        cont = list(whole[len(ctx):])
+        if eos:
+            cont.append(tokenizer.eos_token_id)
+        if not cont:
+            raise ValueError(f"continuation {continuation!r} encodes to no tokens")
+        out.append((list(ctx), cont))
+    return out
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -65,7 +79,7 @@ def _window(req: Request, limit: int | None) -> list[int]:
 _FAST_HEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _selected_logits(model: Any, inputs: Any, mask: Any, rows: Any, cols: Any) -> Any:
+def _selected_logits(model: Any, inputs: Any, rows: Any, cols: Any) -> Any:
     """Logits (float32) at the (row, position) pairs only.
 
     The model's final hidden states go through its output layer at the scored positions alone, instead of
@@ -84,10 +98,9 @@ def _selected_logits(model: Any, inputs: Any, mask: Any, rows: Any, cols: Any) -
         _FAST_HEAD[key] = bool(head is not None and torch.allclose(
             head(fast.hidden_states[-1]).float(), full, atol=1e-4, rtol=1e-4))
     if _FAST_HEAD[key]:
-        out = model(input_ids=inputs, attention_mask=mask, use_cache=False, output_hidden_states=True,
-                    logits_to_keep=1)
+        out = model(input_ids=inputs, use_cache=False, output_hidden_states=True, logits_to_keep=1)
         return model.get_output_embeddings()(out.hidden_states[-1][rows, cols]).float()
-    return model(input_ids=inputs, attention_mask=mask, use_cache=False).logits[rows, cols].float()
+    return model(input_ids=inputs, use_cache=False).logits[rows, cols].float()
 
 
 def _score_batch(model: Any, batch: Sequence[Request], pad_id: int,
@@ -106,8 +119,7 @@ def _score_batch(model: Any, batch: Sequence[Request], pad_id: int,
     device = next(model.parameters()).device
     with torch.no_grad():
         inputs = torch.tensor([x[:-1] + [pad_id] * (width + 1 - len(x)) for x in seqs], device=device)
-        mask = torch.tensor([[1] * (len(x) - 1) + [0] * (width + 1 - len(x)) for x in seqs], device=device)
-        logits = _selected_logits(model, inputs, mask, torch.tensor(rows, device=device),
+        logits = _selected_logits(model, inputs, torch.tensor(rows, device=device),
                                   torch.tensor(cols, device=device))
         logz = logits.logsumexp(-1, keepdim=True)
         if alternatives is None:
@@ -139,8 +151,9 @@ def loglikelihoods(model: Any, requests: Sequence[Request], *, batch_size: int =
     out: list[np.ndarray | None] = [None] * len(requests)
     pos, size = 0, max(1, batch_size)
     while pos < len(order):
-        rows = max(1, min(size, max_tokens // max(1, lengths[order[pos]])))
-        idx = order[pos: pos + rows]
+        longest = lengths[order[pos]]
+        rows = max(1, min(size, max_tokens // max(1, longest)))
+        idx = [i for i in order[pos: pos + rows] if 2 * lengths[i] >= longest]
         try:
             scores = _score_batch(model, [requests[i] for i in idx], pad_id,
                                   None if alternatives is None else [alternatives[i] for i in idx])

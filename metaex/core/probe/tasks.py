@@ -101,10 +101,10 @@ def probe_grammar(model: Any, tokenizer: Any, items: GrammarItems, options: Prob
     greedy = [" ".join(p + c.split()) for p, c in zip(cuts, greedy, strict=True)]
 
     judged = [(good, True) for good, _ in items.pairs] + [(bad, False) for _, bad in items.pairs]
-    whole = [scoring.encode(tokenizer, formats.example_prompt(name), " " + s, eos=True) for s, _ in judged]
+    whole = scoring.encode_many(tokenizer, [(formats.example_prompt(name), " " + s) for s, _ in judged], eos=True)
     asked = [s for s, _ in judged] + samples
     options_text = [t for c in items.choices for t in (c.true, *c.distractors)]
-    verbal = [scoring.encode(tokenizer, "", t, eos=True) for t in options_text]
+    verbal = scoring.encode_many(tokenizer, [("", t) for t in options_text], eos=True)
     pad = scoring.pad_id(tokenizer)
     lps = scoring.loglikelihoods(model, whole + verbal, batch_size=options.batch_size, pad_id=pad)
     lp_whole, lp_verbal = lps[: len(whole)], [float(x.mean()) for x in lps[len(whole):]]
@@ -129,8 +129,8 @@ def _yes_no(model: Any, tokenizer: Any, name: str, asked: Sequence[str], batch_s
             pad: int) -> list[tuple[float, float]]:
     """(log P(Yes), log P(No)) after each judgement question. When both answers are one token after the same
     context (word-level and most BPE tokenizers), one forward pass per question scores both."""
-    yes = [scoring.encode(tokenizer, formats.judgement_prompt(name, s), " " + formats.YES) for s in asked]
-    no = [scoring.encode(tokenizer, formats.judgement_prompt(name, s), " " + formats.NO) for s in asked]
+    yes = scoring.encode_many(tokenizer, [(formats.judgement_prompt(name, s), " " + formats.YES) for s in asked])
+    no = scoring.encode_many(tokenizer, [(formats.judgement_prompt(name, s), " " + formats.NO) for s in asked])
     if all(len(y[1]) == len(n[1]) == 1 and y[0] == n[0] for y, n in zip(yes, no, strict=True)):
         lp = scoring.loglikelihoods(model, yes, batch_size=batch_size, pad_id=pad,
                                     alternatives=[(y[1][0], n[1][0]) for y, n in zip(yes, no, strict=True)])

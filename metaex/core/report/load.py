@@ -80,12 +80,15 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
         config = _read_config(probe)
         items = records.read_all(_need(probe, "items.jsonl"), "probe_item", allow_empty=True)
         summaries = records.read_all(_need(probe, "summary.jsonl"), "probe_summary")
-        from_items = {_key(r, config, probe / "items.jsonl") for r in items}
-        for rec in items:
-            _add(cells, labels, rec, config, probe / "items.jsonl", int(rec["item"]))
+        items_path, summary_path = probe / "items.jsonl", probe / "summary.jsonl"
+        keyed = [(_key(r, config, items_path), r) for r in items]
+        from_items = {key for key, _ in keyed}
+        for key, rec in keyed:
+            _add(cells, labels, key, rec, items_path, int(rec["item"]))
         for rec in summaries:
-            if _key(rec, config, probe / "summary.jsonl") not in from_items:
-                _add(cells, labels, rec, config, probe / "summary.jsonl", 0)
+            key = _key(rec, config, summary_path)
+            if key not in from_items:
+                _add(cells, labels, key, rec, summary_path, 0)
         arm = str(_lookup(summaries[0], config, "arm"))
         if isinstance(config.get("model_params"), (int, float)):
             params[arm] = float(config["model_params"])
@@ -147,8 +150,7 @@ def _key(rec: dict, config: dict, path: Path) -> tuple:
     return rec["metric"], str(arm), rec["variant"], dose, str(cond), seed, str(rec.get("template") or rec["grammar"])
 
 
-def _add(cells: dict, labels: dict, rec: dict, config: dict, path: Path, item: int) -> None:
-    key = _key(rec, config, path)
+def _add(cells: dict, labels: dict, key: tuple, rec: dict, path: Path, item: int) -> None:
     if item in cells[key]:
         raise InputError(f"{rec['metric']} item {item} of grammar {key[-1]!r} (run {key[1:-1]}) appears twice",
                          str(path))

@@ -68,15 +68,18 @@ def tokenize_documents(tokenizer: Any, texts: list[str], where: str, max_length:
     eos = tokenizer.eos_token_id
     if eos is None:
         raise InputError("the model's tokenizer has no EOS token; documents could not end", where)
-    out = []
-    for i, ids in enumerate(tokenizer(texts)["input_ids"]):
+    first: dict[str, int] = {}  # a mix repeats each document once per pass: encode each distinct text once
+    for i, text in enumerate(texts):
+        first.setdefault(text, i)
+    encoded = {}
+    for text, ids in zip(first, tokenizer(list(first))["input_ids"], strict=True):
         if not ids or ids[-1] != eos:
             ids = [*ids, eos]
         if max_length is not None and len(ids) > max_length:
             raise InputError(f"document has {len(ids)} tokens, more than the model's {max_length} positions",
-                             where, i + 1)
-        out.append({"input_ids": ids})
-    return out
+                             where, first[text] + 1)
+        encoded[text] = ids
+    return [{"input_ids": list(encoded[text])} for text in texts]
 
 
 class PackingCollator:
