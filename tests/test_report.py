@@ -144,6 +144,15 @@ def test_controls_compare_bridged_and_unbridged_arms():
     assert ctl["bridged_only"] is True and not ctl["mismatched"]["all"] and not ctl["worked"]["present"]
     text = "\n".join(control_sentences(ctl))
     assert "arm `tiny-bridged` at doses: 64" in text and "arm `tiny-unbridged` at doses: none" in text
+    # against mismatched too, where the study has it: the same words bound to the wrong names
+    binding = [{**row("tiny-bridged", "explained", -0.05, 0.2), "reference": "mismatched"},
+               {**row("tiny-unbridged", "explained", -0.1, 0.1), "reference": "mismatched"}]
+    strict = controls(rows + binding, "novel_valid")
+    assert strict["explanation_effect"]["tiny-bridged"]["doses_with_effect"] == [] and not strict["bridged_only"]
+    assert "against `examples` and `mismatched`) in arm `tiny-bridged` at doses: none" in "\n".join(
+        control_sentences(strict))
+    binding[0] = {**binding[0], "ci_low": 0.01}
+    assert controls(rows + binding, "novel_valid")["explanation_effect"]["tiny-bridged"]["doses_with_effect"] == [64]
     assert "`mismatched` CI covers 0 against `examples` in every arm × dose: **no**" in text
     assert "the unbridged arm does not: **yes**" in text
     # worked is judged against filler where the study has it, and shown against examples beside it

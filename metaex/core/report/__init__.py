@@ -31,7 +31,8 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     """Read, analyse and write REPORT_DIR (report.md, report.html, report.json, *.png); returns report.json's dict.
 
     metrics: which to analyse (default: all present); the headline is `novel_valid` when analysed, else the
-    first. contrasts: compare every condition with `examples` (required then) and with `filler` when present.
+    first. contrasts: compare every condition with `examples` (required then), and with `filler` and
+    `mismatched` when present.
     resample_items: the two-level bootstrap (seeds, then items within), wider than calibrated (see stats).
     Everything is validated and computed before the directory appears; the directory is replaced atomically.
     """
@@ -103,7 +104,9 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
               "grammars in the same run; Δ − Δ(examples) pairs each run with the `examples` run of the same arm, "
               "dose and seed, so grammar difficulty cancels. E/U change: how the explained/unexplained grammars "
               "moved against `examples`."),
-        ("p", f"Read Δ − Δ(examples) (and Δ − Δ(filler)) as the explanation effect. The CI of the plain Δ is wide "
+        ("p", f"Read Δ − Δ(examples) (and Δ − Δ(filler)) as the effect of a condition's extra documents, and an "
+              "explanation effect as `explained` above both `examples` and `mismatched` (the same words bound to the "
+              "wrong names). The CI of the plain Δ is wide "
               "when grammars differ in difficulty: complementary seed pairs cancel that difference in the mean but "
               f"not in the spread between seeds. With {max_seeds} seeds the smallest attainable sign-flip p is "
               f"{2 / 2 ** max_seeds:.3g}."),

@@ -28,7 +28,7 @@ def analyse(study: Study, *, n_resamples: int, seed: int, contrasts: bool,
     for (metric, arm, dose), design in study.designs.items():
         refs: tuple[str, ...] = ()
         if contrasts:
-            refs = tuple(r for r in ("examples", "filler") if r in design.conditions)
+            refs = tuple(r for r in ("examples", "filler", "mismatched") if r in design.conditions)
         for e in bootstrap_effects(design, refs, n_resamples=n_resamples, rng=rng, within=resample_items):
             rows.append({"metric": metric, "arm": arm, "variant": study.variants[arm], "dose": dose,
                          "model_params": study.model_params.get(arm), "condition": e.condition, "stat": e.stat,
@@ -50,7 +50,9 @@ def controls(rows: list[dict], metric: str) -> dict[str, Any]:
     condition that adds documents is compared with one that adds documents without the information; extra
     documents of any kind also move a memorising tiny model, and that cancels), else against `examples`; the
     comparison with `examples` is kept beside it. filler and mismatched: pass when the CI against `examples`
-    covers 0. Explanation effect per arm (condition `explained`): present when the CI lies above 0 at some dose.
+    covers 0. Explanation effect per arm (condition `explained`): present at a dose when the CI lies above 0
+    against `examples` and, where the study has it, against `mismatched` (the same tokens bound to the wrong
+    names: what is left is the binding, not the words).
     """
     def cells(condition: str, reference: str = "examples") -> list[dict]:
         return [{"arm": r["arm"], "dose": r["dose"], "estimate": r["estimate"], "ci": [r["ci_low"], r["ci_high"]],
@@ -68,13 +70,18 @@ def controls(rows: list[dict], metric: str) -> dict[str, Any]:
                      "reference": "filler" if versus_filler else "examples"}
         if versus_filler:
             out[cond]["versus_examples"] = judged(cells(cond), verdict)
+    versus_mismatched = {(c["arm"], c["dose"]): c for c in cells("explained", "mismatched")}
     by_arm: dict[str, list[int]] = {}
     for c in cells("explained"):
         by_arm.setdefault(c["arm"], [])
-        if c["above_zero"]:
+        binding = versus_mismatched.get((c["arm"], c["dose"]))
+        if c["above_zero"] and (binding is None or binding["above_zero"]):
             by_arm[c["arm"]].append(c["dose"])
-    out["explanation_effect"] = {arm: {"doses_with_effect": doses, "effect": bool(doses)}
-                                 for arm, doses in by_arm.items()}
+    out["explanation_effect"] = {
+        arm: {"doses_with_effect": doses, "effect": bool(doses),
+              "versus_examples": [c for c in cells("explained") if c["arm"] == arm],
+              "versus_mismatched": [c for c in versus_mismatched.values() if c["arm"] == arm]}
+        for arm, doses in by_arm.items()}
     bridged = [a for a in by_arm if "bridged" in a and "unbridged" not in a]
     unbridged = [a for a in by_arm if "unbridged" in a]
     if bridged and unbridged:
@@ -104,7 +111,11 @@ def control_sentences(ctl: dict[str, Any]) -> list[str]:
                          f"too): {'yes' if v['all'] else 'no'} — {listing(v['cells'])}.")
     for arm, eff in ctl["explanation_effect"].items():
         doses = ", ".join(map(str, eff["doses_with_effect"])) or "none"
-        lines.append(f"`explained` shows an explanation effect (CI above 0) in arm `{arm}` at doses: {doses}.")
+        against = "`examples` and `mismatched`" if eff.get("versus_mismatched") else "`examples`"
+        lines.append(f"`explained` shows an explanation effect (CI above 0 against {against}) in arm `{arm}` at "
+                     f"doses: {doses} — against `examples`: {listing(eff.get('versus_examples', []))}"
+                     + (f"; against `mismatched`: {listing(eff['versus_mismatched'])}"
+                        if eff.get("versus_mismatched") else "") + ".")
     if "bridged_only" in ctl:
         lines.append("The bridged arm shows an explanation effect that the unbridged arm does not: "
                      f"**{'yes' if ctl['bridged_only'] else 'no'}**.")
