@@ -62,15 +62,15 @@ def test_plan_is_the_study_as_commands(run_cli):
     assert run_cli("study", "plan", ROOT / "configs" / "study.toml", "--out", "S").stdout == result.stdout
     finetunes = [line for line in lines if line.startswith("metaex finetune S/seed")]
     probes = [line for line in lines if line.startswith("metaex probe")]
-    # 4 seeds × 2 arms × 5 conditions × 2 doses cells, plus one bridging pre-training per seed
-    assert len(probes) == 80 and len(finetunes) == 80 + 4
+    # 6 seeds × 2 arms × 5 conditions × 2 doses cells, plus one bridging pre-training per seed
+    assert len(probes) == 120 and len(finetunes) == 120 + 6
     for cond in ("examples", "explained", "mismatched", "filler", "worked"):
-        assert sum(f"--condition {cond} " in line for line in lines) == 8
+        assert sum(f"--condition {cond} " in line for line in lines) == 12
     # every condition of a seed starts from the same initial model; the bridged arm from its pre-training
     assert {line.split("--model ")[1].split()[0] for line in finetunes if "seed0/mix" in line} == {
         "S/seed0/init", "S/seed0/tiny-bridged/pretrain"}
     # the report reads every probe
-    assert lines[-1].startswith("metaex report") and lines[-1].count("S/probes/") == 80
+    assert lines[-1].startswith("metaex report") and lines[-1].count("S/probes/") == 120
 
 
 @pytest.mark.parametrize("edit, message", [
