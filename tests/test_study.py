@@ -81,6 +81,7 @@ def test_plan_is_the_study_as_commands(run_cli):
     (lambda t: t.replace("[study]", "[study"), "not a valid TOML"),
     (lambda t: t.replace("batch_size = 16", 'batch_size = 16\nloss_norm = "mean"'),
      "[model] loss_norm should be one of tokens, fixed"),
+    (lambda t: t.replace("verbal = 2", "verbal = 2\ncuts = [0, 2]"), "[probe] cuts should be a list of positive integers"),
     (lambda t: t.replace("[arms.tiny-bridged]\nbridged = true", '[arms.x]\nmodel = "m"\nbridged = true'),
      "only tiny from-scratch arms can be bridged"),
 ])

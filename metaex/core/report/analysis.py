@@ -70,16 +70,17 @@ def controls(rows: list[dict], metric: str) -> dict[str, Any]:
                      "reference": "filler" if versus_filler else "examples"}
         if versus_filler:
             out[cond]["versus_examples"] = judged(cells(cond), verdict)
+    versus_examples = cells("explained")
     versus_mismatched = {(c["arm"], c["dose"]): c for c in cells("explained", "mismatched")}
     by_arm: dict[str, list[int]] = {}
-    for c in cells("explained"):
+    for c in versus_examples:
         by_arm.setdefault(c["arm"], [])
         binding = versus_mismatched.get((c["arm"], c["dose"]))
         if c["above_zero"] and (binding is None or binding["above_zero"]):
             by_arm[c["arm"]].append(c["dose"])
     out["explanation_effect"] = {
         arm: {"doses_with_effect": doses, "effect": bool(doses),
-              "versus_examples": [c for c in cells("explained") if c["arm"] == arm],
+              "versus_examples": [c for c in versus_examples if c["arm"] == arm],
               "versus_mismatched": [c for c in versus_mismatched.values() if c["arm"] == arm]}
         for arm, doses in by_arm.items()}
     bridged = [a for a in by_arm if "bridged" in a and "unbridged" not in a]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from metaex.core.errors import InputError
+from metaex.core.train.run import LOSS_NORMS
 
 CONDITIONS = ("examples", "explained", "mismatched", "filler", "explanations-only", "worked")
 
@@ -88,6 +89,12 @@ def _get(table: dict, key: str, kind, path: str, default=None, section: str = ""
     return value
 
 
+def _cuts(value: list, path: str) -> tuple[int, ...]:
+    if not value or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in value):
+        raise InputError(f"[probe] cuts should be a list of positive integers, got {value!r}", path)
+    return tuple(value)
+
+
 def _choice(value: str, allowed: tuple[str, ...], what: str, path: str) -> str:
     if value not in allowed:
         raise InputError(f"{what} should be one of {', '.join(allowed)}, got {value!r}", path)
@@ -141,13 +148,13 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
         size=_get(model, "size", str, src, "tiny", "model"),
         batch_size=_get(model, "batch_size", int, src, 32, "model"),
         lr=model.get("lr"),
-        loss_norm=_choice(_get(model, "loss_norm", str, src, "fixed", "model"), ("tokens", "fixed"),
+        loss_norm=_choice(_get(model, "loss_norm", str, src, "fixed", "model"), LOSS_NORMS,
                           "[model] loss_norm", src),
         samples=_get(probe, "samples", int, src, 200, "probe"),
         probe_batch_size=_get(probe, "batch_size", int, src, 128, "probe"),
         probe_limit=probe.get("limit"),
         probe_verbal=probe.get("verbal"),
-        probe_cuts=tuple(probe.get("cuts", (1, 2, 3))),
+        probe_cuts=_cuts(_get(probe, "cuts", list, src, [1, 2, 3], "probe"), src),
         grammar_dir=grammar_dir,
         raw=raw,
     )

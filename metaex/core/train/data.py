@@ -62,15 +62,13 @@ def read_manifest(train_file: str | Path) -> dict | None:
 def tokenize_documents(tokenizer: Any, texts: list[str], where: str, max_length: int | None = None) -> list[dict]:
     """[{"input_ids": [...]}] per document: the tokenizer's own special tokens (BOS for Llama-like ones) plus
     EOS at the end, which stays in the loss. Words a word-level tokenizer lacks are InputErrors (file:line)."""
-    from metaex.core.models.load import check_coverage
+    from metaex.core.models.load import check_coverage, first_positions
 
     check_coverage(tokenizer, texts, where)
     eos = tokenizer.eos_token_id
     if eos is None:
         raise InputError("the model's tokenizer has no EOS token; documents could not end", where)
-    first: dict[str, int] = {}  # a mix repeats each document once per pass: encode each distinct text once
-    for i, text in enumerate(texts):
-        first.setdefault(text, i)
+    first = first_positions(texts)  # a mix repeats each document once per pass: encode each text once
     encoded = {}
     for text, ids in zip(first, tokenizer(list(first))["input_ids"], strict=True):
         if not ids or ids[-1] != eos:

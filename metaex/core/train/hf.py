@@ -95,8 +95,7 @@ def mean_init_unseen(model: Any, train_set: list[dict], keep: Sequence[int], see
 
     weight = model.get_input_embeddings().weight
     seen = torch.zeros(weight.shape[0], dtype=torch.bool)
-    for f in train_set:
-        seen[torch.tensor(f["input_ids"])] = True
+    seen[torch.tensor(sorted({t for f in train_set for t in f["input_ids"]}))] = True
     unseen = ~seen
     unseen[list(keep)] = False
     if not unseen.any():
