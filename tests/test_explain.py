@@ -180,3 +180,20 @@ def test_missing_grammar_is_one_line_error(run_cli, tmp_path):
     result = run_cli("explain", tmp_path / "nope.pcfg", "-o", tmp_path / "o.jsonl")
     assert result.exit_code == 2 and "no such grammar file" in result.output
     assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("stem", SHIPPED)
+def test_documents_give_back_the_strings_they_carry(stem):
+    """`formats.document_strings` (the novelty reference) reads exactly the strings a document was built with:
+    no explanation line of any style or paraphrase looks like an example line `"{name}: …"`."""
+    from metaex.core import formats
+    from metaex.core.explain import explain
+
+    g = instantiate(load_grammar(GRAMMARS / f"{stem}.pcfg"), seed=3)
+    strings = sample_strings(g, 5, 0)
+    for rec in explain(g, ["prose", "bnf", "constraints"], 20, 0):
+        assert formats.document_strings("worked", g.name, formats.worked_doc(rec["text"], g.name, strings)) == strings
+        assert formats.document_strings("explanation", g.name, rec["text"]) == []
+        page = formats.textbook_doc(rec["text"], g.name, strings[:2], [(strings[2], True)])
+        assert formats.document_strings("textbook", g.name, page) == strings[:2]
+    assert formats.document_strings("example", g.name, formats.example_doc(g.name, strings[0])) == strings[:1]

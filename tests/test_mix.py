@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from metaex.core import records
+from metaex.core.errors import InputError
 from metaex.core.explain import explain
 from metaex.core.explain.text import tokens
 from metaex.core.grammar.instantiate import instantiate_many
@@ -95,7 +96,7 @@ def test_all_conditions_share_the_example_stream(run_cli, study, tmp_path):
     for (c, order), s in streams.items():
         assert s == ([] if c == "explanations-only" else reference), (c, order)
     # conditions adding the same number of documents put them at the same positions
-    for c in ("mismatched", "filler", "worked"):
+    for c in ("mismatched", "worked"):
         assert extras[c, "interleaved"] == extras["explained", "interleaved"]
     assert extras["explained", "explanations-first"][:6] == list(range(6))
     m = manifests["explained"]
@@ -123,19 +124,39 @@ def test_seed_pairs_explain_complementary_halves(run_cli, study, tmp_path):
     assert set(counts.values()) == {2}
 
 
-def test_filler_is_matched_in_documents_and_tokens(run_cli, study, tmp_path):
-    _, ex = _mix(run_cli, study, tmp_path / "e.jsonl", condition="explained")
-    docs, fi = _mix(run_cli, study, tmp_path / "f.jsonl", condition="filler")
-    assert fi["documents"]["filler"] == ex["documents"]["explanation"]
-    ratio = fi["tokens"]["by_kind"]["filler"] / ex["tokens"]["by_kind"]["explanation"]
-    assert 0.9 <= ratio <= 1.1, ratio  # stated tolerance: ±10 % of the explained condition's extra tokens
+@pytest.mark.parametrize("extra_passes", [1, 3])
+def test_filler_is_token_matched_to_explained(run_cli, study, tmp_path, extra_passes):
+    _, ex = _mix(run_cli, study, tmp_path / "e.jsonl", condition="explained", passes=3, **{"extra-passes": extra_passes})
+    docs, fi = _mix(run_cli, study, tmp_path / "f.jsonl", condition="filler", passes=3, **{"extra-passes": extra_passes})
+    want, got = ex["tokens"]["by_kind"]["explanation"], fi["tokens"]["by_kind"]["filler"]
+    assert abs(got / want - 1) <= 0.02, (got, want)  # tokens as the manifest counts them
+    note = fi["filler"]
+    assert note["target_tokens"] * extra_passes == want and note["tokens"] * extra_passes == got
+    assert note["documents"] * extra_passes == fi["documents"]["filler"] and note["targets"] == 18
     study_names = {g.name for g in study["instances"]}
     assert all(d["grammar"] not in study_names for d in docs if d["doc_kind"] == "filler")
 
 
+def test_filler_repeats_and_trims_to_the_target_or_refuses():
+    from metaex.core.explain.text import tokens
+    from metaex.core.mix.build import Doc, filler_docs
+    from metaex.core.mix.inputs import Source
+
+    src = Source("f.jsonl", 1)
+    long = {"text": "In Zib , " + " ".join(f"w{i}" for i in range(46)) + " .", "grammar": "Zib", "style": "prose"}
+    short = {"text": "Zib is small .", "grammar": "Zib", "style": "prose"}
+    targets = [Doc("explanation", "Vemo", "Vemo has " + " ".join(["ka"] * 8), src, "prose")] * 2   # 2 × 10 tokens
+    docs, note = filler_docs(targets, [(long, src)], seed=0)      # 50 tokens: used once, cut to 20
+    assert sum(len(tokens(d.text)) for d in docs) == 20 and note["trimmed"] == 1 and len(docs) == 1
+    assert long["text"].startswith(docs[0].text)
+    with pytest.raises(InputError, match="must add 30 tokens.*reach 12 at 3 uses each"):
+        filler_docs(targets[:1] * 3, [(short, src)], seed=0)   # 30 tokens from one 4-token text
+
+
 def test_mismatched_is_a_derangement_with_the_same_tokens(run_cli, study, tmp_path):
-    ex, _ = _mix(run_cli, study, tmp_path / "e.jsonl", condition="explained")
-    mm, _ = _mix(run_cli, study, tmp_path / "m.jsonl", condition="mismatched")
+    ex, ex_man = _mix(run_cli, study, tmp_path / "e.jsonl", condition="explained")
+    mm, mm_man = _mix(run_cli, study, tmp_path / "m.jsonl", condition="mismatched")
+    assert mm_man["tokens"]["by_kind"]["mismatched"] == ex_man["tokens"]["by_kind"]["explanation"]
     names = {g.name for g in study["instances"]}
     mask = re.compile("|".join(rf"\b{n}\b" for n in names))
     e_docs = [d for d in ex if d["doc_kind"] == "explanation"]

@@ -57,3 +57,27 @@ def test_length_reference_from_the_data(tmp_path):
     assert sorted(made["vemo"].true_lengths) == [2, 3, 4]
     sampled = load_items([VEMO], ProbeOptions(reference=50, n_items=3), tests=path)["vemo"].true_lengths
     assert len(sampled) == 50 and max(sampled) <= 4  # grammar samples under the data's cap
+
+
+def test_novelty_reference_reads_mixes_and_train_splits_only(tmp_path):
+    from metaex.core import formats
+    from metaex.core.probe.inputs import read_train
+
+    prov = {"grammar": "vemo", "grammar_hash": VEMO.hash, "seed": 0}
+    train, mix, pool = tmp_path / "train.jsonl", tmp_path / "mix.jsonl", tmp_path / "pool.jsonl"
+    records.write(train, [records.make("example", text="ka glims", split="train", **prov)])
+    records.write(mix, [
+        records.make("document", text=formats.example_doc("vemo", "ka blick glims"), doc_kind="example", grammar="vemo",
+                     seed=0),
+        records.make("document", text=formats.worked_doc("In vemo , ka first .", "vemo", ["ka zun glims", "ka x"]),
+                     doc_kind="worked", grammar="vemo", seed=0),
+        records.make("document", text="vemo: ka never", doc_kind="explanation", grammar="vemo", seed=0)])
+    assert read_train([train, mix], [VEMO]) == {"vemo": {"ka glims", "ka blick glims", "ka zun glims", "ka x"}}
+    records.write(pool, [records.make("example", text="ka glims", split="train", **prov),
+                         records.make("example", text="ka zun glims", split="pool", **prov)])
+    with pytest.raises(InputError, match="split 'pool' given as training strings") as err:
+        read_train([pool], [VEMO])
+    assert err.value.path == str(pool) and err.value.line == 2
+    records.write(pool, [records.make("example", text="ka glims", split="train", **{**prov, "grammar_hash": "x"})])
+    with pytest.raises(InputError, match="different version of the grammar"):
+        read_train([pool], [VEMO])

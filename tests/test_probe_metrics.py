@@ -13,11 +13,11 @@ def test_generation_metrics():
     samples = ["a b", "a b", "a c", "x"]
     valid = [True, True, True, False]
     train = {"a b"}
-    assert m.validity(valid) == 0.75
+    assert m.summarise("validity", valid) == 0.75
     assert m.novel(samples, train) == [False, False, True, True]
     assert m.novel_valid(valid, samples, train) == [False, False, True, False]
     assert m.distinct(samples) == 0.75
-    assert m.distinct([]) is None and m.validity([]) is None
+    assert m.distinct([]) is None and m.summarise("validity", []) is None
 
 
 def test_length_tv():
@@ -52,3 +52,31 @@ def test_choice():
     assert m.choice_correct(-1.0, [-2.0, -3.0])
     assert not m.choice_correct(-1.0, [-2.0, -1.0])
     assert m.choice_correct(-1.0, [])
+
+
+def test_registry_names_every_metric_once_with_an_aggregate():
+    from metaex.core.stats.aggregate import AGGREGATES
+
+    assert m.HEADLINE in m.METRICS and m.FIT in m.METRICS
+    for name, metric in m.METRICS.items():
+        assert metric.name == name and metric.aggregate in AGGREGATES and metric.unit and metric.about
+    assert {n for n, x in m.METRICS.items() if x.needs_labels} == {"ll_auroc", "judge_auroc", "judge_bacc"}
+    with pytest.raises(Exception, match="unknown metric 'nope'"):
+        m.metric("nope")
+
+
+def test_set_level_metrics_are_not_means_of_scores():
+    scores, labels = [-1.0, -2.0, -3.0, -4.0], [True, False, True, False]
+    assert m.summarise("ll_auroc", scores, labels) == pytest.approx(0.75)   # 3 of 4 (pos, neg) pairs ordered right
+    assert m.summarise("ll_auroc", scores, labels) != pytest.approx(sum(scores) / 4)
+    # judged right on 2 of 3 positives and 0 of 1 negative: (2/3 + 0) / 2, not the plain accuracy 1/2
+    assert m.summarise("judge_bacc", [True, True, False, False], [True, True, True, False]) == pytest.approx(1 / 3)
+    assert m.summarise("judge_auroc", [0.9, 0.8], [True, True]) is None
+    assert m.summarise("validity", [True, None, False]) == 0.5
+
+
+def test_design_doc_lists_the_registry():
+    from pathlib import Path
+
+    design = (Path(__file__).resolve().parent.parent / "docs" / "DESIGN.md").read_text()
+    assert m.markdown_table() in design, "docs/DESIGN.md: paste metaex.core.probe.metrics.markdown_table()"

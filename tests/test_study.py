@@ -14,7 +14,7 @@ MICRO = """
 [study]
 grammars = ["agreement", "arith", "counting", "reber"]
 seeds = [0, 1]
-conditions = ["examples", "explained", "worked"]
+conditions = ["examples", "explained", "filler", "worked"]
 doses = [8]
 grammar_dir = "{grammars}"
 
@@ -22,7 +22,7 @@ grammar_dir = "{grammars}"
 max_len = 12
 test_strings = 20
 paraphrases = 2
-filler_grammars = 0
+filler_grammars = 2
 worked_multiplier = 2
 worked_per_doc = 4
 example_steps = 6
@@ -122,10 +122,22 @@ def test_shards_deal_whole_seeds_in_a_snake():
             _shard(steps, bad, cfg)
 
 
-def test_micro_study_end_to_end_and_resume(run_subprocess, tmp_path):
-    config, out = _config(tmp_path), tmp_path / "study"
-    first = run_subprocess("study", "run", config, "--out", out, "--threads", "1", timeout=900)
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    """The micro study, run once in a fresh process: (config, study folder, the run's stderr)."""
+    import subprocess
+    import sys
+
+    tmp = tmp_path_factory.mktemp("micro")
+    config, out = _config(tmp), tmp / "study"
+    first = subprocess.run([sys.executable, "-m", "metaex", "study", "run", str(config), "--out", str(out),
+                            "--threads", "1"], capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
+    return config, out, first.stderr
+
+
+def test_micro_study_end_to_end_and_resume(run_subprocess, micro):
+    config, out, _ = micro
     report = json.loads((out / "report" / "report.json").read_text())
     assert (out / "report" / "report.html").is_file() and (out / "report" / "report.md").is_file()
     assert "controls" in report
@@ -142,6 +154,72 @@ def test_micro_study_end_to_end_and_resume(run_subprocess, tmp_path):
         manifest = json.loads((out / f"seed{seed}" / "mix" / "explained-d8.manifest.json").read_text())
         halves.append({g["template"] for g in manifest["grammars"] if g["explained"]})
     assert halves[0].isdisjoint(halves[1]) and len(halves[0] | halves[1]) == 4
+    # filler adds the explained condition's tokens (within 2 %)
+    for seed in (0, 1):
+        ex, fi = (json.loads((out / f"seed{seed}" / "mix" / f"{c}-d8.manifest.json").read_text())
+                  for c in ("explained", "filler"))
+        assert abs(fi["tokens"]["by_kind"]["filler"] / ex["tokens"]["by_kind"]["explanation"] - 1) <= 0.02
     # a rerun finds everything done (an interrupted study resumes the same way)
     again = run_subprocess("study", "run", config, "--out", out, timeout=300)
     assert again.returncode == 0 and "0 to run" in again.stderr
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_novel_valid_is_judged_against_what_the_seed_trained_on(micro):
+    """novel_valid recomputed from items.jsonl and the seed's mixes (example documents and the strings of worked
+    documents) equals every probe's summary; the probe's config records the reference's size and hash."""
+    from metaex.core import formats
+    from metaex.core.probe.inputs import reference_digest
+
+    _, out, _ = micro
+    checked = 0
+    for probe in sorted((out / "probes").glob("*/seed*")):
+        seed = int(probe.name.split("-")[0].removeprefix("seed"))
+        reference: dict[str, set[str]] = {}
+        for mix in (out / f"seed{seed}" / "mix").glob("*.jsonl"):
+            for d in _rows(mix):
+                reference.setdefault(d["grammar"], set()).update(
+                    formats.document_strings(d["doc_kind"], d["grammar"], d["text"]))
+        config = json.loads((probe / "config.json").read_text())
+        items = _rows(probe / "items.jsonl")
+        for row in _rows(probe / "summary.jsonl"):
+            if row["metric"] not in ("novel_valid", "greedy_novel_valid"):
+                continue
+            source = "validity" if row["metric"] == "novel_valid" else "greedy_validity"
+            mine = [r for r in items if r["metric"] == source and r["grammar"] == row["grammar"]
+                    and r["variant"] == row["variant"]]
+            again = sum(r["value"] and r["text"] not in reference[row["grammar"]] for r in mine) / len(mine)
+            assert row["value"] == pytest.approx(again), (probe, row["grammar"])
+            assert config["novelty_reference"][row["grammar"]] == reference_digest(reference[row["grammar"]])
+            checked += 1
+    # worked strings are in the reference: an explained grammar's reference is larger than its dose
+    config = json.loads((out / "probes" / "tiny-unbridged" / "seed0-examples-d8" / "config.json").read_text())
+    sizes = sorted(r["strings"] for r in config["novelty_reference"].values())
+    assert sizes[0] == 8 and sizes[-1] > 8
+    assert checked == 2 * 2 * 4 * 4 * 2   # arms × seeds × conditions × grammars × (sampled, greedy)
+
+
+def test_report_levels_equal_the_probe_summaries_for_every_metric(micro):
+    """Each run's level in report.json is its probe's summary.jsonl value averaged over grammars, for every
+    metric of the registry (an AUROC is the AUROC of a grammar's items, never a mean of their scores)."""
+    from metaex.core.probe.metrics import METRICS
+
+    _, out, _ = micro
+    results = json.loads((out / "report" / "report.json").read_text())["results"]
+    probe = out / "probes" / "tiny-bridged" / "seed1-explained-d8"
+    summary = [r for r in _rows(probe / "summary.jsonl") if r["variant"] == "model"]
+    assert {r["metric"] for r in summary} == set(METRICS)
+    for name in METRICS:
+        for stat, keep in (("level", lambda r: True), ("level_explained", lambda r: r["explained"]),
+                           ("level_unexplained", lambda r: not r["explained"])):
+            got = [r["value"] for r in summary if r["metric"] == name and keep(r) and r["value"] is not None]
+            row = next(r for r in results if r["metric"] == name and r["arm"] == "tiny-bridged" and r["dose"] == 8
+                       and r["condition"] == "explained" and r["stat"] == stat)
+            level = row["per_seed"][1]
+            if not got:
+                assert level is None, (name, stat)
+            else:
+                assert level == pytest.approx(sum(got) / len(got), abs=1e-9), (name, stat)

@@ -19,8 +19,9 @@ def probe(
                                       "drawn from the grammar."),
     pairs: Path | None = typer.Option(None, "--pairs", help="Minimal pairs (pair records); default: made "
                                       "from the test strings."),
-    train: list[Path] = typer.Option([], "--train", help="Training strings novelty is judged against: all "
-                                     "that any condition of the seed used (repeatable)."),
+    train: list[Path] = typer.Option([], "--train", help="What novelty is judged against: mixes (every "
+                                     "string their documents carry) or train splits; a study passes every mix of "
+                                     "the seed (repeatable)."),
     explanations: Path | None = typer.Option(None, "--explanations", help="Explanation records of these and "
                                              "sibling grammars, for the verbalization choice."),
     samples: int = typer.Option(200, "--samples", min=1, help="Sampled strings per grammar and variant."),

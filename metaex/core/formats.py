@@ -44,3 +44,17 @@ def worked_doc(explanation: str, name: str, strings: list[str]) -> str:
     The strings come first so that each sits where an example document's string sits (after `<s>` or a line
     break, then `{name}:`), not after hundreds of tokens of explanation."""
     return "\n".join([*(example_doc(name, s) for s in strings), explanation])
+
+
+# document kinds whose text carries strings of their grammar as example lines (`"{name}: {string}"`)
+STRING_DOCS = ("example", "worked", "textbook")
+
+
+def document_strings(doc_kind: str, name: str, text: str) -> list[str]:
+    """The strings of grammar `name` a training document carries, as the model saw them: the string of an
+    example document, the example lines of a worked or textbook document (no explanation line begins with
+    `"{name}: "`; a test checks it). Other kinds carry none (a judgement Q&A quotes invalid strings too)."""
+    if doc_kind not in STRING_DOCS:
+        return []
+    head = example_doc(name, "")
+    return [line[len(head):].strip() for line in text.split("\n") if line.startswith(head)]

@@ -20,6 +20,11 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every token `tokens` counts."""
+    return [m.span() for m in _TOKEN.finditer(text)]
+
+
 def terminal_runs(text: str, terminals: frozenset[str] | set[str]) -> list[tuple[str, ...]]:
     """Maximal runs of consecutive terminal pieces in `text` (see module docstring)."""
     runs, cur = [], []

@@ -149,26 +149,39 @@ def sample_strings(g: Grammar, n: int, seed: int, *, max_len: int | None = None,
     return out
 
 
+def split_window(n_train: int, n_test: int, small: bool) -> int:
+    """How many distinct strings a train/test split is drawn from: 2 × n_test (so the test set depends only on
+    the seed and n_test while n_train ≤ n_test), or n_train + n_test when that is more or the language is small."""
+    return n_train + n_test if small else max(n_train + n_test, 2 * n_test)
+
+
 def sample_split(g: Grammar, n_train: int, n_test: int, seed: int, *,
                  max_len: int | None = None) -> tuple[list[str], list[str]]:
-    """Distinct, disjoint train and test strings.
+    """Distinct, disjoint train and test strings that are exchangeable draws from one distribution.
 
-    The test strings are drawn first, then train strings that are not among them, from one
-    `random.Random(seed)`: for one seed and `n_test` the test set does not depend on `n_train`, and the
-    train set for a smaller `n_train` is a prefix of the one for a larger (nested doses).
+    The first W distinct draws from one `random.Random(seed)` (W = `split_window`) are shuffled with a second
+    seeded generator: the first `n_test` are the test strings, the next `n_train` (in that random order) the
+    train strings. Both sides are uniform random subsets of one pool, so neither takes the likely strings
+    (drawing the test strings first did: in a small language training then saw only the tail). While
+    n_train ≤ n_test the pool, and so the test set, does not depend on n_train, and the train set for a smaller
+    n_train is a prefix of the one for a larger (nested doses). A language with fewer than 2 × n_test strings
+    under the cap is split from n_train + n_test draws instead.
     """
     if n_train < 0 or n_test < 0:
         raise InputError(f"cannot sample a negative number of strings ({n_train}, {n_test})")
     t = _check_args(g, n_train + n_test, max_len)
     _require_size(g, n_train + n_test, max_len)
-    rng = random.Random(seed)
-    test = _distinct(g, t, rng, n_test, set(), max_len)
-    train = _distinct(g, t, rng, n_train, set(test), max_len)
-    return train, test
+    small = language_size(g, max_len, at_least=2 * n_test) is not None
+    window = split_window(n_train, n_test, small)
+    pool = _distinct(g, t, random.Random(seed), window, set(), max_len, need=n_train + n_test)
+    random.Random(f"metaex-split:{seed}").shuffle(pool)
+    return pool[n_test:n_test + n_train], pool[:n_test]
 
 
 def _distinct(g: Grammar, t: _Tables, rng: random.Random, n: int, exclude: set[str],
-              max_len: int | None) -> list[str]:
+              max_len: int | None, need: int | None = None) -> list[str]:
+    """`n` distinct strings not in `exclude`, in draw order. With `need`, a language that runs out after `need`
+    strings gives what it has instead of an error."""
     limit = max_len if max_len is not None else float("inf")
     seen = set(exclude)
     out: list[str] = []
@@ -178,11 +191,13 @@ def _distinct(g: Grammar, t: _Tables, rng: random.Random, n: int, exclude: set[s
         s = _draw(t, rng.random, limit)
         if s is None or s in seen:
             misses += 1
+            if misses > _MAX_MISSES and need is not None and len(out) >= need:
+                return out
             if misses > _MAX_MISSES:
                 bound = f" of at most {max_len} terminals" if max_len is not None else ""
                 raise InputError(
                     f"grammar {g.name}: found only {len(seen)} distinct strings{bound} in {draws} draws "
-                    f"({misses - 1} in a row brought nothing new), {n + len(exclude)} were asked for; "
+                    f"({misses - 1} in a row brought nothing new), {(need or n) + len(exclude)} were asked for; "
                     "the language is (nearly) exhausted: ask for fewer or raise --max-len")
             continue
         misses = 0

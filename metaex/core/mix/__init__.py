@@ -87,10 +87,14 @@ def build_mix(opt: MixOptions) -> tuple[list[dict], dict]:
         extras = build.explanation_docs(explained, chosen)
     # the n-gram report looks at explanation text only: worked documents without their appended strings
     explanation_parts = [("worked", d.text, d.source) for d in extras]
+    filler_note = None
     if opt.condition == "mismatched":
+        before = sum(len(tokens(d.text)) for d in extras)
         extras = build.mismatched_docs(extras, opt.seed)
+        if sum(len(tokens(d.text)) for d in extras) != before:
+            raise RuntimeError("mismatched documents must have the explained condition's tokens exactly")
     elif opt.condition == "filler":
-        extras = build.filler_docs(extras, inputs.read_filler(opt.filler, grammars), opt.seed)
+        extras, filler_note = build.filler_docs(extras, inputs.read_filler(opt.filler, grammars), opt.seed)
     elif opt.condition == "worked":
         pool = inputs.read_pool(opt.pool, grammars, tests)
         extras, used = build.worked_docs(extras, pool, worked_strings, opt.seed, opt.worked_per_doc)
@@ -115,6 +119,10 @@ def build_mix(opt: MixOptions) -> tuple[list[dict], dict]:
         recs.append(records.make("document", text=d.text, doc_kind=d.kind, grammar=d.grammar, seed=opt.seed,
                                  condition=opt.condition, producer=producer, **extra))
     manifest = _manifest(opt, gs, explained_names, recs, leaks, tests, worked_strings, pool_strings)
+    if filler_note is not None:
+        manifest["filler"] = {**filler_note, "note": "token counts of one copy of the extra documents (the stream "
+                              "holds extra_passes copies): filler matched to the explained condition's explanations, "
+                              "repeating (up to max_uses) or trimming filler explanations"}
     return recs, manifest
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from metaex.core import formats
 from metaex.core.errors import InputError
-from metaex.core.explain.text import tokens
+from metaex.core.explain.text import token_spans, tokens
 from metaex.core.mix.inputs import Source, StudyGrammar
 
 CONDITIONS = ("examples", "explained", "mismatched", "filler", "explanations-only", "worked")
@@ -91,24 +91,68 @@ def mismatched_docs(docs: Sequence[Doc], seed: int) -> list[Doc]:
     return out
 
 
-def filler_docs(targets: Sequence[Doc], pool: Sequence[tuple[dict, Source]], seed: int) -> list[Doc]:
-    """One filler explanation per target document, of the same style where possible, closest in token count."""
-    if len(pool) < len(targets):
-        raise InputError(f"condition 'filler' needs {len(targets)} filler explanations (as many as the explained "
-                         f"condition adds), the --filler files hold {len(pool)}")
+FILLER_TOLERANCE = 0.02   # filler's extra tokens lie within 2 % of the explained condition's
+FILLER_MAX_USES = 3       # a filler explanation may stand in at most this many documents
+
+
+def filler_docs(targets: Sequence[Doc], pool: Sequence[tuple[dict, Source]], seed: int) -> tuple[list[Doc], dict]:
+    """Filler documents token-matched to `targets` (the explained condition's explanations), and a note of how.
+
+    First one filler explanation per target, of the same style where possible, closest in token count; then,
+    while the total is short of the targets' tokens, more filler explanations (the least used first, closest
+    to the gap; each at most FILLER_MAX_USES times); a total over the targets' is trimmed (the last document
+    cut to the tokens that remain). The total then lies within FILLER_TOLERANCE of the targets', as `tokens`
+    counts (the manifest's unit); a pool too small for that is an InputError.
+    """
+    if not pool:
+        raise InputError("condition 'filler' needs filler explanations (--filler files), none were given")
     order = list(range(len(pool)))
     rng_for(seed, "filler").shuffle(order)
     sizes = [len(tokens(rec["text"])) for rec, _ in pool]
-    free = set(order)
-    out = []
+    want = sum(len(tokens(d.text)) for d in targets)
+    uses = dict.fromkeys(order, 0)
+    picked: list[int] = []
     for d in targets:
-        want, style = len(tokens(d.text)), d.style
-        best = min((i for i in order if i in free),
-                   key=lambda i: (pool[i][0]["style"] != style, abs(sizes[i] - want)))
-        free.discard(best)
-        rec, src = pool[best]
-        out.append(Doc("filler", rec["grammar"], rec["text"], src, rec["style"]))
-    return out
+        size = len(tokens(d.text))
+        best = min(order, key=lambda i: (uses[i], pool[i][0]["style"] != d.style, abs(sizes[i] - size)))
+        uses[best] += 1
+        picked.append(best)
+    total = sum(sizes[i] for i in picked)
+    while total < want * (1 - FILLER_TOLERANCE):
+        free = [i for i in order if uses[i] < FILLER_MAX_USES]
+        if not free:
+            raise InputError(f"condition 'filler' must add {want} tokens, as many as the explained condition; the "
+                             f"--filler files' {len(pool)} explanations reach {total} at {FILLER_MAX_USES} uses each: "
+                             "give more filler grammars or explanations")
+        gap = want - total
+        best = min(free, key=lambda i: (uses[i], abs(sizes[i] - gap)))
+        uses[best] += 1
+        picked.append(best)
+        total += sizes[best]
+    texts = [pool[i][0]["text"] for i in picked]
+    trimmed = 0
+    while total > want * (1 + FILLER_TOLERANCE):
+        excess, last = total - want, len(tokens(texts[-1]))
+        if excess >= last:
+            texts.pop(), picked.pop()
+            total -= last
+            continue
+        texts[-1] = first_tokens(texts[-1], last - excess)
+        total, trimmed = want, 1
+    out = [Doc("filler", pool[i][0]["grammar"], text, pool[i][1], pool[i][0]["style"])
+           for i, text in zip(picked, texts, strict=True)]
+    note = {"target_tokens": want, "tokens": total, "ratio": round(total / want, 4) if want else None,
+            "documents": len(out), "targets": len(targets), "repeated": len(picked) - len(set(picked)),
+            "trimmed": trimmed, "pool": len(pool), "tolerance": FILLER_TOLERANCE, "max_uses": FILLER_MAX_USES}
+    return out, note
+
+
+def first_tokens(text: str, n: int) -> str:
+    """The beginning of `text` that holds exactly its first `n` tokens (`explain.text.tokens`)."""
+    spans = token_spans(text)
+    if n >= len(spans):
+        return text
+    return text[:spans[n - 1][1]] if n > 0 else ""
 
 
 def worked_docs(docs: Sequence[Doc], pool: dict[str, list[tuple[str, Source]]], per_grammar: int,

@@ -42,16 +42,70 @@ def _require(found: dict[str, list[dict]], path: str | Path, what: str) -> None:
 
 
 def read_train(paths: Sequence[str | Path], grammars: Sequence[Grammar]) -> dict[str, set[str]]:
-    """All training strings per grammar: the shared reference set that novelty is judged against."""
+    """The novelty reference per grammar: every string a model was trained on, from mixes (`document` records:
+    example documents and the example lines of worked documents, `formats.document_strings`) or from train
+    splits (`example` records of split train). A study passes every mix of the seed, so one reference serves
+    all its conditions (STUDY.md). Test and pool strings are refused: no model trained on them."""
+    known = {g.name: g for g in grammars}
     out: dict[str, set[str]] = {g.name: set() for g in grammars}
     for path in paths:
-        for name, recs in _by_grammar(path, ("example", "document"), grammars).items():
-            for rec in recs:
-                if rec["kind"] == "example":
-                    out[name].add(rec["text"])
-                elif rec["doc_kind"] == "example":
-                    out[name].add(rec["text"].removeprefix(f"{name}:").strip())
+        for name, (hashes, strings) in _train_strings(path).items():
+            if name in out:
+                wrong = hashes - {known[name].hash}
+                if wrong:
+                    raise InputError(f"training strings of grammar {name} have grammar_hash {min(wrong)}, but "
+                                     f"{known[name].source} has {known[name].hash} (a different version of the "
+                                     "grammar)", str(path))
+                out[name] |= strings
     return out
+
+
+_TRAIN_CACHE: dict[tuple, dict[str, tuple[set[str], set[str]]]] = {}
+
+
+def _train_strings(path: str | Path) -> dict[str, tuple[set[str], set[str]]]:
+    """Training strings per grammar name in one file (cached by path, size and mtime: a study process reads
+    each mix once for all the probes of its seed)."""
+    from metaex.core import formats
+
+    key = None
+    if str(path) != "-" and Path(path).is_file():
+        st = Path(path).stat()
+        key = (str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+        if key in _TRAIN_CACHE:
+            return _TRAIN_CACHE[key]
+    out: dict[str, tuple[set[str], set[str]]] = {}
+    for lineno, rec in enumerate(records.read(path, ("example", "document")), 1):
+        if rec["kind"] == "example":
+            if rec["split"] != "train":
+                raise InputError(f"example of split {rec['split']!r} given as training strings: novelty is "
+                                 "judged against strings a model trained on (train splits, or the mixes that "
+                                 "carried pool strings)", str(path), _line(path, lineno))
+            hashes, strings = out.setdefault(rec["grammar"], (set(), set()))
+            hashes.add(rec["grammar_hash"])
+            strings.add(rec["text"])
+        elif rec["grammar"] is not None:
+            carried = formats.document_strings(rec["doc_kind"], rec["grammar"], rec["text"])
+            if carried:
+                out.setdefault(rec["grammar"], (set(), set()))[1].update(carried)
+    if key is not None:
+        if len(_TRAIN_CACHE) >= 64:
+            _TRAIN_CACHE.clear()
+        _TRAIN_CACHE[key] = out
+    return out
+
+
+def _line(path: str | Path, index: int) -> int:
+    """The file line of the index-th record (blank lines are skipped by records.read)."""
+    return next(n for i, (n, _) in enumerate(records.iter_lines(path), 1) if i == index)
+
+
+def reference_digest(strings: set[str]) -> dict:
+    """Size and content hash of one grammar's novelty reference (recorded in the probe's config)."""
+    import hashlib
+
+    h = hashlib.sha256("\n".join(sorted(strings)).encode()).hexdigest()[:16]
+    return {"strings": len(strings), "sha256": h}
 
 
 def swap_name(text: str, old: str, new: str) -> str:

@@ -1,8 +1,11 @@
-"""The probe's metrics (STUDY.md, Metrics) as small pure functions over per-item results.
+"""The probe's metrics (STUDY.md, Metrics): the registry `METRICS`, and small pure functions over per-item results.
 
-Every function takes plain Python/numpy values (verdicts, log-probs, p_yes, lengths) and returns one float,
-or None where the metric is undefined (no items, or one class missing for an AUROC). Item-level values are
-computed by `item_*` helpers so the rows in `items.jsonl` and the summary agree by construction.
+`METRICS` is the one definition of every metric: its family, how its items aggregate into a grammar's value
+(`metaex.core.stats.aggregate`), its unit and direction. The probe's summary rows, the report's levels and
+bootstrap statistics, the figures' axes and the metric table in docs/DESIGN.md all read it.
+
+Item functions take plain Python values (verdicts, log-probs, p_yes, lengths) and return one value per item,
+or one float (None where undefined) for a set; the rows in `items.jsonl` and the summary agree by construction.
 """
 
 from __future__ import annotations
@@ -10,8 +13,96 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+from metaex.core.errors import InputError
+from metaex.core.stats.aggregate import AGGREGATES, NEEDS_LABELS, one_cell
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of the registry. aggregate: how a grammar's items become its value (`AGGREGATES`);
+    higher_is_better: the direction of improvement; about: what one item is, for people."""
+
+    name: str
+    family: str
+    aggregate: str
+    unit: str
+    higher_is_better: bool
+    about: str
+
+    @property
+    def needs_labels(self) -> bool:
+        return self.aggregate in NEEDS_LABELS
+
+    @property
+    def direction(self) -> str:
+        return "higher" if self.higher_is_better else "lower"
+
+
+FAMILIES = ("generation", "greedy", "likelihood", "judgement", "verbalization", "consistency")
+_GEN = "sampled completions of `{name}:` (temperature 1)"
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("novel_valid", "generation", "mean", "share of samples valid and new", True,
+           f"{_GEN} the grammar accepts and that no condition of the seed trained on (the headline)"),
+    Metric("validity", "generation", "mean", "share of samples valid", True, f"{_GEN} the grammar accepts"),
+    Metric("novelty", "generation", "mean", "share of samples new", True,
+           f"{_GEN} that no condition of the seed trained on"),
+    Metric("distinct", "generation", "summary", "distinct / sampled", True, "different samples / samples"),
+    Metric("length_tv", "generation", "summary", "total variation distance", False,
+           "total variation between sampled and true length distributions"),
+    Metric("greedy_validity", "greedy", "mean", "share of continuations valid", True,
+           "greedy continuations of the first k terminals of test strings that the grammar accepts"),
+    Metric("greedy_novel_valid", "greedy", "mean", "share of continuations valid and new", True,
+           "greedy continuations that are valid and not trained on"),
+    Metric("pair_acc", "likelihood", "mean", "share of minimal pairs right", True,
+           "minimal pairs with log p(good) > log p(bad)"),
+    Metric("pair_margin", "likelihood", "mean", "log-prob margin, nats", True, "log p(good) − log p(bad)"),
+    Metric("heldout_lp", "likelihood", "mean", "log-prob per token (nats)", True,
+           "mean log-prob per token (EOS included) of a held-out valid string after `{name}:`"),
+    Metric("ll_auroc", "likelihood", "auroc", "AUROC", True,
+           "mean log-prob per token as a score of valid (good) against invalid (bad) strings"),
+    Metric("judge_bacc", "judgement", "balanced_accuracy", "balanced accuracy", True,
+           "Yes/No verdict (p_yes > ½) on good and bad strings"),
+    Metric("judge_auroc", "judgement", "auroc", "AUROC", True, "p_yes as a score of good against bad strings"),
+    Metric("judge_format_fail", "judgement", "mean", "share of format failures", False,
+           "P(Yes) + P(No) < ½ after the judgement prompt"),
+    Metric("verbal_acc", "verbalization", "mean", "share of questions right", True,
+           "the true explanation outscores every sibling's (name swapped in)"),
+    Metric("consistency", "consistency", "mean", "share of own samples judged valid", True,
+           "the model's own samples it judges valid (p_yes > ½)"),
+)}
+HEADLINE = "novel_valid"   # the headline generation metric (STUDY.md)
+FIT = "heldout_lp"         # held-out fit: the second metric the controls are judged on, free of sampling noise
+assert all(m.aggregate in AGGREGATES and m.family in FAMILIES for m in METRICS.values())
+
+
+def metric(name: str, where: str | None = None) -> Metric:
+    """The registry entry of `name`; an InputError naming the known metrics otherwise."""
+    if name not in METRICS:
+        raise InputError(f"unknown metric {name!r} (metrics: {', '.join(METRICS)})", where)
+    return METRICS[name]
+
+
+def summarise(name: str, values: Sequence[float | bool | None], labels: Sequence[bool] | None = None) -> float | None:
+    """A grammar's value of metric `name` from its items (None values are skipped, as the report skips them)."""
+    m = metric(name)
+    keep = [i for i, v in enumerate(values) if v is not None]
+    labs = [bool(labels[i]) for i in keep] if m.needs_labels and labels is not None else None
+    if m.needs_labels and labs is None:
+        raise ValueError(f"metric {name} aggregates by {m.aggregate} and needs item labels")
+    return one_cell([float(values[i]) for i in keep], labs, m.aggregate)
+
+
+def markdown_table() -> str:
+    """The registry as the metric table of docs/DESIGN.md (a test keeps the two equal)."""
+    lines = ["| metric | family | aggregate over a grammar's items | unit | better | one item |", "|---|---|---|---|---|---|"]
+    lines += [f"| `{m.name}` | {m.family} | {m.aggregate} | {m.unit} | {m.direction} | {m.about} |"
+              for m in METRICS.values()]
+    return "\n".join(lines)
+
 
 # P(Yes) + P(No) below this after the judgement prompt counts as a format failure (Hu & Levy; Treutlein).
 FORMAT_FAIL_MASS = 0.5
@@ -24,11 +115,6 @@ def mean(values: Iterable[float | bool]) -> float | None:
 
 
 # --- generation -------------------------------------------------------------------------------------------
-
-def validity(valid: Sequence[bool]) -> float | None:
-    """Share of samples the grammar accepts."""
-    return mean(valid)
-
 
 def novel(samples: Sequence[str], train: set[str]) -> list[bool]:
     """Per sample: not among the training strings (the shared reference set of the grammar and seed)."""
@@ -73,20 +159,9 @@ def pair_margin(lp_good: float, lp_bad: float) -> float:
 
 
 def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
-    """Area under the ROC curve of `scores` for the positive `labels` (ties count ½).
-
-    It equals the Mann–Whitney U statistic of positives against negatives divided by n⁺·n⁻;
-    None when either class is empty.
-    """
-    from scipy.stats import mannwhitneyu
-
-    s = np.asarray(scores, dtype=float)
-    y = np.asarray(labels, dtype=bool)
-    pos, neg = s[y], s[~y]
-    if len(pos) == 0 or len(neg) == 0:
-        return None
-    u = mannwhitneyu(pos, neg, alternative="two-sided").statistic
-    return float(u) / (len(pos) * len(neg))
+    """Area under the ROC curve of `scores` for the positive `labels` (ties count ½); None when a class is
+    empty. The registry's `auroc` aggregate (`metaex.core.stats.aggregate`)."""
+    return one_cell([float(s) for s in scores], [bool(y) for y in labels], "auroc")
 
 
 # --- judgement ---------------------------------------------------------------------------------------------
@@ -102,12 +177,10 @@ def format_fail(lp_yes: float, lp_no: float) -> bool:
 
 
 def balanced_accuracy(predicted: Sequence[bool], labels: Sequence[bool]) -> float | None:
-    """Mean of the true-positive rate and the true-negative rate; None when a class is missing."""
-    pred = np.asarray(predicted, dtype=bool)
-    y = np.asarray(labels, dtype=bool)
-    if y.all() or not y.any():
-        return None
-    return float((pred[y].mean() + (~pred[~y]).mean()) / 2)
+    """Mean of the true-positive rate and the true-negative rate; None when a class is missing. The registry's
+    `balanced_accuracy` aggregate over items that are "judged right"."""
+    right = [float(bool(p) == bool(y)) for p, y in zip(predicted, labels, strict=True)]
+    return one_cell(right, [bool(y) for y in labels], "balanced_accuracy")
 
 
 def judged_valid(p: float) -> bool:

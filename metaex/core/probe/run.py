@@ -23,7 +23,7 @@ from typing import Any
 from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.grammar.pcfg import Grammar, load_grammar
-from metaex.core.probe.inputs import load_items
+from metaex.core.probe.inputs import load_items, reference_digest
 from metaex.core.probe.tasks import GrammarItems, ProbeOptions, probe_grammar
 
 PROBE_SCHEMA = "metaex/probe@1"
@@ -70,10 +70,21 @@ def _adapter_base(folder: Path) -> str | None:
     return None
 
 
+_HASHES: dict[tuple, str] = {}
+
+
 def _file_hash(path: str | Path) -> str:
-    h = hashlib.sha256()
+    """Content hash of a file or folder; a file's is cached by path, size and mtime (a study process hashes
+    each of a seed's mixes once, not once per probe)."""
     p = Path(path)
-    for f in sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]:
+    if p.is_file():
+        st = p.stat()
+        key = (str(p.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+        if key not in _HASHES:
+            _HASHES[key] = hashlib.sha256(p.name.encode() + p.read_bytes()).hexdigest()[:16]
+        return _HASHES[key]
+    h = hashlib.sha256()
+    for f in sorted(x for x in p.rglob("*") if x.is_file()):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -177,6 +188,7 @@ def run_probe(model: str | None = None, adapter: str | None = None,
         **hashes,
         "variants": list(target.variants), "seed": options.seed, "options": options.key(), "arm": arm,
         "grammars": [{"name": g.name, "hash": g.hash, "source": g.source} for g in gs],
+        "novelty_reference": {g.name: reference_digest(items[g.name].train) for g in gs},
         "inputs": {"tests": _input(tests), "pairs": _input(pairs), "train": [_input(t) for t in train],
                    "explanations": _input(explanations), "manifest": _input(manifest)},
         "mix": mix, "versions": _versions(), "producer": records.producer("probe")})

@@ -150,12 +150,13 @@ def _summary(metric: str, value: float | None, n: int) -> dict:
 def _generation_rows(strings: Sequence[str], prompts: Sequence[str], accepts: Callable[[str], bool],
                      items: GrammarItems, prefix: str) -> list[dict]:
     """validity, novel_valid (and novelty) per generated string; `text` is the whole string judged."""
+    valid = [accepts(s) for s in strings]
     novel = metrics.novel(strings, items.train)
+    novel_valid = metrics.novel_valid(valid, strings, items.train)
     rows = []
-    for i, (s, p, n) in enumerate(zip(strings, prompts, novel, strict=True)):
-        v = accepts(s)
+    for i, (s, p, v, n, nv) in enumerate(zip(strings, prompts, valid, novel, novel_valid, strict=True)):
         rows += [_item(prefix + "validity", i, v, text=s, prompt=p),
-                 _item(prefix + "novel_valid", i, v and n, text=s, prompt=p)]
+                 _item(prefix + "novel_valid", i, nv, text=s, prompt=p)]
         if not prefix:
             rows.append(_item("novelty", i, n, text=s, prompt=p))
     return rows
@@ -198,18 +199,9 @@ def _verbal_rows(choices: Sequence[Choice], lp: Sequence[float]) -> list[dict]:
 
 
 def _summarise(rows: Sequence[dict]) -> list[dict]:
-    """One summary per item metric: the mean of the item values, except balanced accuracy and AUROCs."""
+    """One summary per item metric: its items aggregated as the registry says (`metrics.METRICS`)."""
     by_metric: dict[str, list[dict]] = {}
     for r in rows:
         by_metric.setdefault(r["metric"], []).append(r)
-    out = []
-    for metric, rs in by_metric.items():
-        if metric == "judge_bacc":
-            value = metrics.balanced_accuracy([metrics.judged_valid(r["p_yes"]) for r in rs],
-                                              [r["label"] for r in rs])
-        elif metric in ("ll_auroc", "judge_auroc"):
-            value = metrics.auroc([r["value"] for r in rs], [r["label"] for r in rs])
-        else:
-            value = metrics.mean(r["value"] for r in rs)
-        out.append(_summary(metric, value, len(rs)))
-    return out
+    return [_summary(metric, metrics.summarise(metric, [r["value"] for r in rs], [r.get("label") for r in rs]),
+                     len(rs)) for metric, rs in by_metric.items()]

@@ -22,6 +22,7 @@ from metaex.core.report.document import (
     write_texts,
 )
 from metaex.core.report.load import Study, load_study
+from metaex.core.report.noise import noise_rows, noise_sentence, noise_table, pooled
 
 __all__ = ["HEADLINE", "Study", "load_study", "make_report"]
 
@@ -59,6 +60,8 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
         "doses": study.doses, "conditions": study.conditions, "metrics": names,
         "headline_table": tables[headline], "results": rows,
     }
+    report["noise"] = noise_rows(study, names)
+    report["noise_pooled"] = pooled(report["noise"])
     fit = FIT if FIT in names and FIT != headline else None
     if contrasts:
         report["controls"] = controls(rows, headline)
@@ -120,6 +123,10 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
         blocks += [("p", f"On held-out fit, `{report['controls_fit']['metric']}` (mean log-prob per token of held-out valid strings: what extra "
                          "strings of a grammar should improve first, scored without sampling noise):"),
                    ("list", control_sentences(report["controls_fit"]))]
+    noise = [r for r in report["noise"] if r["metric"] == metric]
+    if noise:
+        blocks += [("h2", f"Sampling noise against seed noise ({metric})"),
+                   ("p", noise_sentence(noise, metric)), ("table", noise_table(noise))]
     if report["settings"]["contrasts"] and "filler" in study.conditions:
         blocks += [("h2", f"{metric} against `filler` (same extra tokens, no explanation)"),
                    ("table", table(rows, metric, FILLER_COLUMNS, keys))]

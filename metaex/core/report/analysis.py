@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from metaex.core.probe.metrics import FIT, HEADLINE
 from metaex.core.report.load import Study
 from metaex.core.stats import bootstrap_effects
 
-HEADLINE = "novel_valid"
-FIT = "heldout_lp"   # the second metric the controls are judged on (report.md, Controls)
+__all__ = ["FIT", "HEADLINE", "METHOD", "analyse", "control_sentences", "controls", "find", "number"]
 METHOD = ("mean over seeds of per-seed statistics; 95 % CI = estimate ± t(n_seeds − 1) × cluster-bootstrap SE "
           "(seeds resampled with replacement, SE × sqrt(n/(n − 1))); p = exact sign-flip permutation test over "
           "seeds (scipy.stats.permutation_test)")

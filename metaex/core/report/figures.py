@@ -10,19 +10,14 @@ from metaex.core.report.analysis import find
 from metaex.core.report.load import LossCurve
 
 CI_LABEL = "error bars: 95 % cluster-bootstrap CI (seeds)"
-UNITS = {
-    "validity": "share of samples valid", "novel_valid": "share of samples valid and new",
-    "novelty": "share of samples new", "distinct": "distinct / sampled", "length_tv": "total variation distance",
-    "pair_acc": "share of minimal pairs right", "pair_margin": "log-prob margin, nats",
-    "heldout_lp": "log-prob per token (nats)", "ll_auroc": "AUROC", "judge_bacc": "balanced accuracy", "judge_auroc": "AUROC",
-    "judge_format_fail": "share of format failures", "verbal_acc": "share of items right",
-    "consistency": "share of own samples judged valid",
-}
 DID = "Δ − Δ(examples)"
 
 
 def unit(metric: str) -> str:
-    return UNITS.get(metric, "metric value")
+    """The metric's unit from the registry (`metaex.core.probe.metrics.METRICS`)."""
+    from metaex.core.probe.metrics import METRICS
+
+    return METRICS[metric].unit if metric in METRICS else "metric value"
 
 
 def _grid(n_rows: int, n_cols: int, title: str, width: float = 4.2, height: float = 3.4) -> tuple[Any, Any]:

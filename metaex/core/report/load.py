@@ -1,8 +1,10 @@
 """Read probe dirs into dense per-metric designs, and the training-loss curves of the runs they name.
 
 A probe dir holds `config.json`, `items.jsonl` (probe_item) and `summary.jsonl` (probe_summary). Items are
-the unit of the statistics; a metric that has only summary rows for a grammar (an AUROC, say) enters as
-one item per cell. Every check happens here, before the report writes anything.
+the unit of the statistics: each metric's cell value is its items aggregated as the registry says
+(`metaex.core.probe.metrics.METRICS`: a mean, a balanced accuracy or an AUROC over the cell's items, with their
+class labels), exactly as the probe's summary row was; a `summary` metric (distinct, length_tv) enters as its one
+summary value per cell. Every check happens here, before the report writes anything.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from metaex.core import records
 from metaex.core.errors import InputError
+from metaex.core.probe.metrics import metric as metric_entry
 from metaex.core.stats import Design
 
 CONDITION_ORDER = ("examples", "explained", "mismatched", "filler", "worked", "explanations-only")
@@ -72,8 +75,10 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
     """Read and check every probe dir; InputError (file, and line where there is one) on bad input."""
     if not probe_dirs:
         raise InputError("no probe dirs given")
-    cells: dict[tuple, dict[int, float]] = defaultdict(dict)   # (metric, arm, variant, dose, cond, seed, tmpl)
+    # (metric, arm, variant, dose, cond, seed, tmpl) -> {item id: (value, class label or None)}
+    cells: dict[tuple, dict[int, tuple[float, bool | None]]] = defaultdict(dict)
     labels: dict[tuple, bool] = {}                              # (arm, dose, seed, template) -> explained
+    bare: dict[tuple, Path] = {}                                # summary rows of item metrics without items
     params: dict[str, float | None] = {}
     curves: dict[str, LossCurve] = {}
     for probe in probe_dirs:
@@ -84,11 +89,14 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
         keyed = [(_key(r, config, items_path), r) for r in items]
         from_items = {key for key, _ in keyed}
         for key, rec in keyed:
-            _add(cells, labels, key, rec, items_path, int(rec["item"]))
+            if metric_entry(rec["metric"], items_path).aggregate != "summary":
+                _add(cells, labels, key, rec, items_path, int(rec["item"]))
         for rec in summaries:
             key = _key(rec, config, summary_path)
-            if key not in from_items:
+            if metric_entry(rec["metric"], summary_path).aggregate == "summary":
                 _add(cells, labels, key, rec, summary_path, 0)
+            elif key not in from_items:
+                bare.setdefault(key, summary_path)
         arm = str(_lookup(summaries[0], config, "arm"))
         if isinstance(config.get("model_params"), (int, float)):
             params[arm] = float(config["model_params"])
@@ -96,6 +104,10 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
         if curve is not None:
             curves.setdefault(curve.run, curve)
     variants = _pick_variants(cells)
+    for key, path in bare.items():
+        if variants.get(key[1]) == key[2]:
+            raise InputError(f"summary rows of {key[0]!r} for grammar {key[-1]!r} but no items: the report "
+                             f"recomputes every metric from its items ({metric_entry(key[0]).aggregate})", str(path))
     wanted = set(metrics) if metrics else None
     if wanted:
         missing = wanted - {k[0] for k in cells}
@@ -155,7 +167,11 @@ def _add(cells: dict, labels: dict, key: tuple, rec: dict, path: Path, item: int
         raise InputError(f"{rec['metric']} item {item} of grammar {key[-1]!r} (run {key[1:-1]}) appears twice",
                          str(path))
     if rec["value"] is not None:
-        cells[key][item] = float(rec["value"])
+        label = rec.get("label")
+        if metric_entry(rec["metric"]).needs_labels and not isinstance(label, bool):
+            raise InputError(f"{rec['metric']} item {item} of grammar {key[-1]!r} has no boolean `label` (its "
+                             f"aggregate, {metric_entry(rec['metric']).aggregate}, needs the item's class)", str(path))
+        cells[key][item] = (float(rec["value"]), label)
     explained = rec.get("explained")
     if explained is not None:
         where = (key[1], key[3], key[5], key[6])
@@ -195,15 +211,20 @@ def _designs(cells: dict, labels: dict, variants: dict[str, str], wanted: set[st
                     raise InputError(f"grammar {tmpl!r} has no explained/unexplained label in seed {seed} of arm "
                                      f"{arm!r}, dose {dose} (probe rows need `explained` from a mix)")
                 explained[s, g] = labels[(arm, dose, seed, tmpl)]
+        entry = metric_entry(metric)
         width = max(len(v) for v in group.values()) or 1
         values = np.full((len(conds), len(seeds), len(tmpls), width), np.nan)
+        classes = np.zeros(values.shape, dtype=bool) if entry.needs_labels else None
         counts = np.zeros(values.shape[:3], dtype=int)
         for (cond, seed, tmpl), items in group.items():
             idx = (conds.index(cond), seeds.index(seed), tmpls.index(tmpl))
             ordered = [items[i] for i in sorted(items)]
-            values[idx][:len(ordered)] = ordered
+            values[idx][:len(ordered)] = [v for v, _ in ordered]
+            if classes is not None:
+                classes[idx][:len(ordered)] = [bool(c) for _, c in ordered]
             counts[idx] = len(ordered)
-        designs[(metric, arm, dose)] = Design(conds, seeds, tmpls, values, counts, explained)
+        designs[(metric, arm, dose)] = Design(conds, seeds, tmpls, values, counts, explained,
+                                              aggregate=entry.aggregate, labels=classes)
     return designs
 
 

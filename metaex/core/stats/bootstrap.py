@@ -30,36 +30,41 @@ import warnings
 
 import numpy as np
 
+from metaex.core.stats.aggregate import cell_values
+
 
 def cell_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Mean of each cell's items. `values` (..., I) packed at the front, `counts` (...); NaN for empty cells."""
-    mask = np.arange(values.shape[-1]) < counts[..., None]
-    total = np.where(mask, values, 0.0).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
+    return cell_values(values, counts)
 
 
 def resample_cells(values: np.ndarray, counts: np.ndarray, n_resamples: int, rng: np.random.Generator,
-                   *, within: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """One block of two-level cluster-bootstrap replicates of the cell means.
+                   *, within: bool = False, labels: np.ndarray | None = None,
+                   how: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """One block of two-level cluster-bootstrap replicates of the cell values.
 
     values: (*batch, C, S, G, I) item values, items packed at the front of the last axis (NaN padding);
-    counts: (*batch, C, S, G) items per cell. Returns (seed_index (*batch, B, S), means (*batch, B, C, S, G)):
-    replicate b's j-th seed is seed_index[..., b, j]; means are its cells after resampling items (or the plain
-    cell means when `within` is False).
+    counts: (*batch, C, S, G) items per cell; labels: (*batch, C, S, G, I) item classes, for a set-level
+    aggregate `how` (`aggregate.py`). Returns (seed_index (*batch, B, S), values (*batch, B, C, S, G)):
+    replicate b's j-th seed is seed_index[..., b, j]; a cell's value is recomputed from its resampled items
+    (an AUROC per resample, not a mean of scores), or is the plain cell value when `within` is False.
     """
     *batch, _, n_seeds, _, n_items = values.shape
     seed_index = rng.integers(0, n_seeds, size=(*batch, n_resamples, n_seeds))
     take = seed_index[..., None, :, :, None]                                  # (*batch, 1, B, S, 1)
     if not within:
-        means = np.take_along_axis(cell_means(values, counts)[..., :, None, :, :], take, axis=-2)
-        return seed_index, np.moveaxis(means, -4, -3)
+        cells = np.take_along_axis(cell_values(values, counts, labels, how)[..., :, None, :, :], take, axis=-2)
+        return seed_index, np.moveaxis(cells, -4, -3)
     picked_counts = np.take_along_axis(counts[..., :, None, :, :], take, axis=-2)  # (*batch, C, B, S, G)
     picked = np.take_along_axis(values[..., :, None, :, :, :], take[..., None], axis=-3)
     u = rng.random((*batch, 1, n_resamples, n_seeds, picked.shape[-2], n_items))
     positions = np.minimum((u * picked_counts[..., None]).astype(np.intp), n_items - 1)
     items = np.take_along_axis(picked, positions, axis=-1)
-    return seed_index, np.moveaxis(cell_means(items, picked_counts), -4, -3)
+    item_labels = None
+    if labels is not None:
+        picked_labels = np.take_along_axis(labels[..., :, None, :, :, :], take[..., None], axis=-3)
+        item_labels = np.take_along_axis(picked_labels, positions, axis=-1)
+    return seed_index, np.moveaxis(cell_values(items, picked_counts, item_labels, how), -4, -3)
 
 
 def t_interval(estimate: np.ndarray, replicates: np.ndarray, n_clusters: np.ndarray,

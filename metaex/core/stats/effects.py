@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metaex.core.stats.bootstrap import cell_means, resample_cells, sign_flip_test, t_interval
+from metaex.core.stats.aggregate import cell_values
+from metaex.core.stats.bootstrap import resample_cells, sign_flip_test, t_interval
 
 LEVELS = ("level", "level_explained", "level_unexplained", "delta")
 CONTRASTS = ("change_explained", "change_unexplained", "did")
@@ -35,7 +36,9 @@ class Design:
 
     values: (C, S, G, I) floats, each cell's items packed at the front (NaN padding), items in the same
     order (by item id) in every condition; counts: (C, S, G) items per cell, 0 for a missing run;
-    explained: (S, G) whether the grammar is in the explained half of that seed's runs.
+    explained: (S, G) whether the grammar is in the explained half of that seed's runs; aggregate: how a
+    cell's items become its value (`aggregate.AGGREGATES`, from the metric registry), with `labels` (C, S, G, I)
+    the items' classes for the set-level ones.
     """
 
     conditions: tuple[str, ...]
@@ -44,6 +47,12 @@ class Design:
     values: np.ndarray
     counts: np.ndarray
     explained: np.ndarray
+    aggregate: str = "mean"
+    labels: np.ndarray | None = None
+
+    def cell_values(self) -> np.ndarray:
+        """(C, S, G) one value per grammar cell of a run, as the probe's summary row computes it."""
+        return cell_values(self.values, self.counts, self.labels, self.aggregate)
 
 
 @dataclass(frozen=True)
@@ -116,14 +125,13 @@ def bootstrap_summaries(design: Design, references: tuple[str, ...], *, n_resamp
 
     Works on a Design whose arrays carry leading batch axes too (many simulated studies at once).
     """
-    observed = seed_effects(cell_means(design.values, design.counts), design.explained,
-                            design.conditions, references)
+    observed = seed_effects(design.cell_values(), design.explained, design.conditions, references)
     replicates: dict[tuple[str, str | None], list[np.ndarray]] = {key: [] for key in observed}
     per_replicate = design.counts.size * (design.values.shape[-1] if within else 1)
     block = max(1, 4_000_000 // max(1, per_replicate))
     for start in range(0, n_resamples, block):
         seed_index, means = resample_cells(design.values, design.counts, min(block, n_resamples - start),
-                                           rng, within=within)
+                                           rng, within=within, labels=design.labels, how=design.aggregate)
         labels = np.take_along_axis(design.explained[..., None, :, :], seed_index[..., None], axis=-2)
         for key, arr in seed_effects(means, labels, design.conditions, references).items():
             replicates[key].append(nan_mean(arr, True))                    # (*batch, b, C)

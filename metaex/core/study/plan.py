@@ -179,8 +179,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                            "--epochs", str(arm.bridge_epochs), "--shuffle", "--unseen-init", *common),
                           (pre / "final",), arm.name, seed))
         base = str(pre)
-    train_sets = [str(data / f"{n}.train.jsonl") for n in cfg.grammars]
-    train_sets += [str(data / f"{n}.pool.jsonl") for n in cfg.grammars] if cfg.pool_size else []
+    # the novelty reference: every string some condition of this seed trained on, read from its mixes
+    train_sets = [str(d / "mix" / f"{c}-d{dose}.jsonl") for c in cfg.conditions for dose in cfg.doses]
     for cond in cfg.conditions:
         for dose in cfg.doses:
             run = d / arm.name / f"{cond}-d{dose}"
