@@ -99,3 +99,51 @@ def test_complementary_halves_balance_grammars():
     assert (halves.sum(axis=1) == 2).all()                   # half of the grammars per seed
     assert (halves.sum(axis=0) == 3).all()                   # every grammar explained in half the seeds
     np.testing.assert_array_equal(halves[0], ~halves[1])
+
+
+def test_set_level_aggregates_per_cell_and_per_item_resample():
+    """AUROC and balanced accuracy are computed over a cell's items (with their labels), on every resample too."""
+    from metaex.core.stats.aggregate import cell_values
+
+    rng = np.random.default_rng(4)
+    labels = np.tile([True, False], 10)                              # 20 items, balanced
+    scores = np.where(labels, 1.0, 0.0) + rng.normal(0, 1, (2, 6, 4, 20))   # (C, S, G, I)
+    counts = np.full((2, 6, 4), 20)
+    lab = np.broadcast_to(labels, scores.shape)
+    auc = cell_values(scores, counts, lab, "auroc")
+    by_hand = stats.mannwhitneyu(scores[0, 0, 0][labels], scores[0, 0, 0][~labels]).statistic / 100
+    assert auc[0, 0, 0] == pytest.approx(by_hand) and auc.mean() > 0.6
+    # a padded cell: only its first 7 items count, a cell without negatives is NaN
+    short = cell_values(scores[:1, :1, :1], np.array([[[7]]]), lab[:1, :1, :1], "auroc")
+    pos, neg = scores[0, 0, 0, :7][labels[:7]], scores[0, 0, 0, :7][~labels[:7]]
+    assert short[0, 0, 0] == pytest.approx(stats.mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
+    assert np.isnan(cell_values(scores[..., :1], np.ones((2, 6, 4), int), lab[..., :1], "auroc")).all()
+    right = (scores > 0.5) == lab
+    bacc = cell_values(right.astype(float), counts, lab, "balanced_accuracy")
+    assert bacc[1, 2, 3] == pytest.approx((right[1, 2, 3][labels].mean() + right[1, 2, 3][~labels].mean()) / 2)
+    design = Design(("examples", "worked"), tuple(range(6)), tuple(f"g{i}" for i in range(4)), scores, counts,
+                    complementary_halves(rng, 6, 4), aggregate="auroc", labels=lab)
+    _, boot = resample_cells(design.values, design.counts, 30, rng, within=True, labels=design.labels,
+                             how=design.aggregate)
+    assert ((boot >= 0) & (boot <= 1)).all() and not np.allclose(boot, boot[:1])   # AUROCs, recomputed
+    level = next(e for e in bootstrap_effects(design, (), n_resamples=50, rng=rng) if e.stat == "level"
+                 and e.condition == "examples")
+    assert level.estimate == pytest.approx(auc[0].mean())
+
+
+def test_noise_share_separates_sampling_from_seed_noise():
+    from metaex.core.stats.noise import noise_shares
+
+    rng = np.random.default_rng(5)
+    # no seed or run noise: the whole spread is the items' binomial noise (share ≈ 1)
+    pure = simulate_study(rng, seeds=40, items=30, seed_sd=0.0, run_sd=0.0, grammar_sd=0.0)
+    shares = [n.share for n in noise_shares(pure, ("examples",))]
+    assert all(0.6 < s < 1.5 for s in shares), shares
+    # seeds that differ a lot and many items: sampling noise explains little
+    spread = simulate_study(rng, seeds=40, items=400, seed_sd=1.5, run_sd=1.0)
+    assert all(n.share < 0.2 for n in noise_shares(spread, ("examples",)))
+    by_hand = noise_shares(pure, ("examples",))[0]
+    assert by_hand.stat == "delta" and by_hand.items == 30
+    auc = Design(pure.conditions, pure.seeds, pure.grammars, pure.values, pure.counts, pure.explained,
+                 aggregate="auroc", labels=pure.values > 0.5)
+    assert noise_shares(auc, ("examples",)) == []          # only means of items have an s²/n
