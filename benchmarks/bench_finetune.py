@@ -36,7 +36,7 @@ def _ours(model: str, train_file: Path, out: Path) -> tuple[float, float]:
     from metaex.core.models import load_model
     from metaex.core.train import train
     from metaex.core.train.data import PackingCollator, read_documents, tokenize_documents
-    from metaex.core.train.run import TrainOptions
+    from metaex.core.train.options import TrainOptions
 
     result = train(train_file, model, "full", out, batch_size=BATCH, save_steps=0, log_steps=1000)
     _, tok = load_model(model)

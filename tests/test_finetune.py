@@ -275,3 +275,29 @@ def test_accelerate_two_cpu_processes_match_one(setup):
     assert ddp_losses == pytest.approx(_losses(one), abs=1e-4)
     a, b = load_file(t / "ddp" / "final" / "model.safetensors"), load_file(t / "single" / "final" / "model.safetensors")
     assert all((a[k] - b[k]).abs().max().item() < 1e-4 for k in a)
+
+
+def test_a_disk_error_mid_run_is_one_line_and_marks_the_run_failed(setup, tmp_path, run_cli, monkeypatch):
+    """A full disk while training: one line naming the file, exit 2, and config.json says the run failed (not
+    `running`); the same command then trains the run to its end."""
+    import errno
+
+    from transformers import Trainer
+
+    real = Trainer._save_checkpoint
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "checkpoints"))
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", full_disk)
+    args = ["finetune", setup["train"], "--model", setup["model"], "--method", "full", "--steps", "4",
+            "--batch-size", "8", "--save-steps", "2", "-q", "--out", tmp_path / "run"]
+    res = run_cli(*args)
+    lines = res.output.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1 and "No space left on device" in lines[0], res.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["status"] == "failed" and "No space left" in config["error"]
+    monkeypatch.setattr(Trainer, "_save_checkpoint", real)
+    again = run_cli(*args, "--resume")
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["status"] == "finished"

@@ -211,3 +211,20 @@ def test_random_grammars_validate(family, size):
     assert random_grammar(family, 1, **size).hash != random_grammar(family, 2, **size).hash
     rng = random.Random(0)
     assert all(recognizer(g).accepts(s) for s in sample_strings(g, 20, rng.randrange(100)))
+
+
+def test_only_known_metadata_is_kept_and_instances_carry_no_template_word():
+    g = parse_grammar("# name: toy\n# blick: a note that quotes a template word\n# description: starts with 'b'\n"
+                      "# gloss S: a sentence, 'b' or blick at its end\nS -> 'b' S [0.5] | 'blick' [0.5]\n")
+    assert "blick" not in g.meta
+    inst = instantiate(g, 0)
+    text = inst.to_text()
+    assert "'b'" not in text and "blick" not in text and "note" not in text, text
+    assert inst.glosses["S"].startswith("a sentence, '") and inst.description.startswith("starts with '")
+
+
+def test_zero_probability_rules_and_quoted_terminals_are_refused():
+    with pytest.raises(InputError, match="probability 0"):
+        parse_grammar("S -> 'a' [1.0] | 'b' [0.0]")
+    with pytest.raises(InputError, match="contains a quote"):
+        parse_grammar("S -> \"it's\" [1.0]")

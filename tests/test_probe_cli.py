@@ -154,3 +154,20 @@ def test_run_probe_in_process_with_a_loaded_model(setup, tmp_path):
     assert {r["variant"] for r in summary} == {"base"}
     assert {r["metric"]: r["n"] for r in summary}["pair_acc"] == 3
     assert (tmp_path / "p" / "items.jsonl").is_file()
+
+
+def test_a_report_from_another_folder_finds_the_runs(setup, run_cli, monkeypatch, tmp_path):
+    """Probes record absolute paths: a report made from another working folder still draws the loss curves."""
+    records.write(setup["run"] / "metrics.jsonl", [records.make("train_metric", step=i, loss=1.0 / i)
+                                                   for i in (1, 2, 3)])
+    monkeypatch.chdir(setup["run"].parent)
+    result = run_cli("probe", "--adapter", setup["run"].name, "--grammar", setup["grammars"]["vemo"], "--samples", 4,
+                     "--limit", 3, "--out", "relative-probe")
+    assert result.exit_code == 0, result.output
+    assert json.loads((setup["run"].parent / "relative-probe" / "config.json").read_text())["run"] == str(
+        setup["run"].resolve())
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("report", setup["run"].parent / "relative-probe", "--no-contrasts", "--bootstrap", 20,
+                     "--out", tmp_path / "report")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report" / "loss_curves.png").is_file()

@@ -9,7 +9,7 @@ from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.grammar.pcfg import parse_grammar
 from metaex.core.probe.inputs import build_choices, length_cap, load_items, swap_name
-from metaex.core.probe.tasks import ProbeOptions
+from metaex.core.probe.options import ProbeOptions
 
 VEMO = parse_grammar(GRAMMARS["vemo"], source="vemo.pcfg")
 

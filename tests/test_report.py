@@ -54,7 +54,7 @@ def test_report_files_and_controls(report):
     assert fit["metric"] == "heldout_lp" and fit["worked"]["all"] and fit["filler"]["all"]
     assert data["headline_metric"] == "novel_valid"
     assert set(data["metrics"]) == {"novel_valid", "validity", "pair_margin", "heldout_lp"}
-    assert data["arms"]["tiny-bridged"] == {"variant": "model", "model_params": 2.1e6}
+    assert data["arms"]["tiny-bridged"] == {"variant": "model", "model_params": 2.1e6, "bridged": None}
     did = [r for r in data["results"] if r["stat"] == "did" and r["condition"] == "worked"]
     assert all(r["n_seeds"] == 4 and r["ci_low"] > 0 for r in did if r["metric"] in ("novel_valid", "validity"))
 
@@ -140,14 +140,18 @@ def test_controls_compare_bridged_and_unbridged_arms():
 
     rows = [row("tiny-bridged", "explained", 0.02, 0.3), row("tiny-unbridged", "explained", -0.1, 0.2),
             row("tiny-bridged", "mismatched", 0.01, 0.2), row("tiny-unbridged", "mismatched", -0.1, 0.1)]
-    ctl = controls(rows, "novel_valid")
+    arms = {"tiny-bridged": True, "tiny-unbridged": False}
+    ctl = controls(rows, "novel_valid", arms)
     assert ctl["bridged_only"] is True and not ctl["mismatched"]["all"] and not ctl["worked"]["present"]
+    # which arm is bridged comes from the probes' lineage, never from the arm's name
+    assert controls(rows, "novel_valid", {"tiny-bridged": False, "tiny-unbridged": True})["bridged_only"] is False
+    assert "bridged_only" not in controls(rows, "novel_valid")
     text = "\n".join(control_sentences(ctl))
     assert "arm `tiny-bridged` at doses: 64" in text and "arm `tiny-unbridged` at doses: none" in text
     # against mismatched too, where the study has it: the same words bound to the wrong names
     binding = [{**row("tiny-bridged", "explained", -0.05, 0.2), "reference": "mismatched"},
                {**row("tiny-unbridged", "explained", -0.1, 0.1), "reference": "mismatched"}]
-    strict = controls(rows + binding, "novel_valid")
+    strict = controls(rows + binding, "novel_valid", arms)
     assert strict["explanation_effect"]["tiny-bridged"]["doses_with_effect"] == [] and not strict["bridged_only"]
     assert "against `examples` and `mismatched`) in arm `tiny-bridged` at doses: none" in "\n".join(
         control_sentences(strict))

@@ -74,14 +74,14 @@ def test_plan_is_the_study_as_commands(run_cli):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda t: t.replace('"worked"]', '"worked", "nonsense"]'), "unknown condition 'nonsense'"),
+    (lambda t: t.replace('"worked"]', '"worked", "nonsense"]'), "[study] conditions should be one of examples"),
     (lambda t: t.replace("seeds = [0, 1]", "seeds = [0, 1, 2]"), "even number of integers"),
     (lambda t: t.replace('"reber"]', '"nope"]'), "no grammar 'nope'"),
     (lambda t: t.replace('["examples", ', "["), "must include the control `examples`"),
     (lambda t: t.replace("[study]", "[study"), "not a valid TOML"),
     (lambda t: t.replace("batch_size = 16", 'batch_size = 16\nloss_norm = "mean"'),
      "[model] loss_norm should be one of tokens, fixed"),
-    (lambda t: t.replace("verbal = 2", "verbal = 2\ncuts = [0, 2]"), "[probe] cuts should be a list of positive integers"),
+    (lambda t: t.replace("verbal = 2", "verbal = 2\ncuts = [0, 2]"), "[probe] cuts should be at least 1, got 0"),
     (lambda t: t.replace("[arms.tiny-bridged]\nbridged = true", '[arms.x]\nmodel = "m"\nbridged = true'),
      "only tiny from-scratch arms can be bridged"),
 ])
@@ -107,19 +107,18 @@ def test_shards_deal_whole_seeds_in_a_snake():
     """Each shard gets both halves of complementary pairs (even seeds explain one half, odd the other)."""
     from types import SimpleNamespace
 
-    import typer
-
-    from metaex.cli.study import _shard
+    from metaex.cli.study import _shard, _shard_spec
+    from metaex.core.errors import InputError
 
     steps = [SimpleNamespace(seed=s) for s in range(6) for _ in range(3)] + [SimpleNamespace(seed=None)]
     cfg = SimpleNamespace(seeds=list(range(6)))
-    seeds = lambda spec: sorted({s.seed for s in _shard(steps, spec, cfg)})  # noqa: E731
+    seeds = lambda spec: sorted({s.seed for s in _shard(steps, _shard_spec(spec), cfg)})  # noqa: E731
     assert seeds("0/2") == [0, 3, 4] and seeds("1/2") == [1, 2, 5]
     assert [seeds(f"{i}/3") for i in range(3)] == [[0, 5], [1, 4], [2, 3]]
-    assert seeds("0/1") == list(range(6)) and len(_shard(steps, "1/2", cfg)) == 9
+    assert seeds("0/1") == list(range(6)) and len(_shard(steps, (1, 2), cfg)) == 9
     for bad in ("2/2", "x", "1/0"):
-        with pytest.raises(typer.BadParameter):
-            _shard(steps, bad, cfg)
+        with pytest.raises(InputError, match="--shard should be I/N"):
+            _shard_spec(bad)
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +222,79 @@ def test_report_levels_equal_the_probe_summaries_for_every_metric(micro):
                 assert level is None, (name, stat)
             else:
                 assert level == pytest.approx(sum(got) / len(got), abs=1e-9), (name, stat)
+
+
+def test_a_changed_config_is_refused_on_resume(run_subprocess, micro, tmp_path):
+    config, out, _ = micro
+    resolved = json.loads((out / "config.resolved.json").read_text())
+    # every value resolved, defaults included (from the core options), the templates' hashes beside them
+    assert resolved["model"]["lr"] is None and resolved["probe"]["batch_size"] == 64
+    assert resolved["data"]["extra_passes"] == 1 and resolved["probe"]["samples"] == 8
+    assert resolved["arms"]["tiny-bridged"]["method"] == "full" and set(resolved["templates"]) == {
+        "agreement", "arith", "counting", "reber"}
+    changed = tmp_path / "changed.toml"
+    changed.write_text(config.read_text().replace("samples = 8", "samples = 9").replace(
+        "batch_size = 16", "batch_size = 16\nlr = 3e-3"))
+    before = (out / "config.resolved.json").read_bytes()
+    result = run_subprocess("study", "run", changed, "--out", out, timeout=120)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "the study config changed since this folder was started ([model] lr: None → 0.003)" in result.stderr
+    assert (out / "config.resolved.json").read_bytes() == before
+
+
+def test_one_arm_reports_into_its_own_folder(run_subprocess, micro):
+    config, out, _ = micro
+    result = run_subprocess("study", "run", config, "--out", out, "--arm", "tiny-unbridged", timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((out / "report-tiny-unbridged" / "report.json").read_text())
+    assert set(report["arms"]) == {"tiny-unbridged"}
+    whole = json.loads((out / "report" / "report.json").read_text())
+    assert set(whole["arms"]) == {"tiny-unbridged", "tiny-bridged"}       # the whole report is untouched
+    # arm semantics from the probes' lineage; sizes counted from the weights
+    assert whole["arms"]["tiny-bridged"]["bridged"] is True and whole["arms"]["tiny-unbridged"]["bridged"] is False
+    assert whole["arms"]["tiny-bridged"]["model_params"] > 1e5
+
+
+def test_the_study_folder_is_locked_while_a_run_holds_it(run_subprocess, tmp_path):
+    import subprocess
+    import sys
+
+    from metaex.core.study.lock import Locked, study_lock
+
+    folder = tmp_path / "s"
+    hold = ("import sys, time; from metaex.core.study.lock import study_lock\n"
+            "shard = None if sys.argv[2] == '-' else tuple(map(int, sys.argv[2].split('/')))\n"
+            "with study_lock(sys.argv[1], shard, 'holder ' + sys.argv[2]):\n"
+            "    print('held', flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(folder), "0/2"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with study_lock(folder, (1, 2), "the other shard"):       # shards run side by side
+            pass
+        with pytest.raises(Locked, match=f"shard 0/2 is running here already .pid {holder.pid}"):
+            with study_lock(folder, (0, 2), "the same shard again"):
+                pass
+        with pytest.raises(Locked, match=f"shard-0-of-2: pid {holder.pid} on .*holder 0/2"):
+            with study_lock(folder, None, "a whole run"):
+                pass
+        config = _config(tmp_path)
+        result = run_subprocess("study", "run", config, "--out", folder, timeout=60)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert f"pid {holder.pid}" in result.stderr and "is running here already" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    with study_lock(folder, None, "after the holder died"):       # a killed holder leaves nothing locked
+        pass
+
+
+def test_grammar_dir_is_relative_to_the_config_file(run_subprocess, tmp_path):
+    import shutil
+
+    (tmp_path / "conf").mkdir()
+    shutil.copytree(ROOT / "grammars", tmp_path / "mine")
+    config = tmp_path / "conf" / "c.toml"
+    config.write_text(MICRO.replace('grammar_dir = "{grammars}"', 'grammar_dir = "../mine"'))
+    result = run_subprocess("study", "plan", config, "--out", "S", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert f"grammar instantiate {tmp_path / 'mine' / 'reber.pcfg'} " in result.stdout

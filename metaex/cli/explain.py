@@ -19,8 +19,10 @@ def explain_command(
     """Explanations generated from the grammar's rules: no example strings, checked against the rules."""
     from metaex.core import records
     from metaex.core.explain import explain, parse_styles
+    from metaex.core.files import guard_outputs
     from metaex.core.grammar.pcfg import load_grammar
 
+    guard_outputs([grammar], [(out, "file")])
     chosen = parse_styles(styles)
     g = load_grammar(grammar)
     recs = explain(g, chosen, paraphrases, seed)

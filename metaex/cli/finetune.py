@@ -9,6 +9,10 @@ from pathlib import Path
 
 import typer
 
+from metaex.core.models.tiny import SIZES
+from metaex.core.train.options import DEFAULT_LR, LOSS_NORMS, METHODS
+from metaex.core.train.options import TrainOptions as T
+
 model_app = typer.Typer(help="Build models from scratch.", no_args_is_help=True)
 
 
@@ -17,7 +21,8 @@ def model_tiny(
     vocab_from: list[Path] = typer.Option(..., "--vocab-from", help="JSONL files (their `text` fields) or .pcfg "
                                           "grammars (name + terminals) whose words the tokenizer must cover; "
                                           "repeat the option for several files."),
-    size: str = typer.Option("tiny", "--size", help="tiny (hidden 64, 2 layers), small (128, 4), base (320, 8)."),
+    size: str = typer.Option("tiny", "--size", help=", ".join(f"{k} (hidden {v[0]}, {v[1]} layers)"
+                                                              for k, v in SIZES.items()) + "."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random initial weights."),
     out: Path = typer.Option(..., "-o", "--out", help="Model folder to write (loadable by from_pretrained)."),
     no_builtin: bool = typer.Option(False, "--no-builtin", help="Do not add the nonce lexicon, explanation "
@@ -26,8 +31,11 @@ def model_tiny(
                                     "words the files use (untrained tokens keep probability mass)."),
 ) -> None:
     """A randomly initialised Llama with a word-level tokenizer covering the given files."""
+    from metaex.core.files import guard_outputs
     from metaex.core.models import build_tiny, collect_vocab
+    from metaex.core.models.tiny import is_tiny_dir
 
+    guard_outputs(vocab_from, [(out, "folder", is_tiny_dir)])
     words = collect_vocab(vocab_from, builtin=not no_builtin, lexicon=not no_lexicon)
     summary = build_tiny(words, out, size=size, seed=seed)
     typer.echo(f"{out}: {summary['size']} model, {summary['parameters']:,} parameters, "
@@ -75,36 +83,39 @@ def finetune(
                                       "in file order."),
     model: str = typer.Option(..., "--model", envvar="METAEX_MODEL", help="Model folder, full-run folder, or hub "
                               "id."),
-    method: str = typer.Option("qlora", "--method", help="qlora | lora | full."),
+    method: str = typer.Option(T.method, "--method", help=" | ".join(METHODS) + "."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (config.json, metrics.jsonl, final/, "
                              "checkpoints/)."),
     eval_file: Path | None = typer.Option(None, "--eval", help="Held-out `document` records for eval loss."),
-    steps: int | None = typer.Option(None, "--steps", help="Optimizer steps (default: --epochs passes)."),
-    epochs: float = typer.Option(1.0, "--epochs", help="Passes over the file when --steps is not given."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Documents per device per micro-batch (packed)."),
-    grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimizer step."),
-    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default 3e-3 full, 2e-4 LoRA)."),
-    warmup: float = typer.Option(0.05, "--warmup", help="Warm-up: ratio of steps if < 1, else steps."),
-    min_lr_ratio: float = typer.Option(0.1, "--min-lr-ratio", help="Cosine decays to lr × this."),
-    weight_decay: float = typer.Option(0.01, "--weight-decay"),
-    unseen_init: bool = typer.Option(False, "--unseen-init", help="After training, give tokens that never "
+    steps: int | None = typer.Option(T.steps, "--steps", help="Optimizer steps (default: --epochs passes)."),
+    epochs: float = typer.Option(T.epochs, "--epochs", help="Passes over the file when --steps is not given."),
+    batch_size: int = typer.Option(T.batch_size, "--batch-size", help="Documents per device per micro-batch "
+                                   "(packed)."),
+    grad_accum: int = typer.Option(T.grad_accum, "--grad-accum", help="Micro-batches per optimizer step."),
+    lr: float | None = typer.Option(T.lr, "--lr", help="Peak learning rate (default: "
+                                    + ", ".join(f"{v:g} {k}" for k, v in DEFAULT_LR.items()) + ")."),
+    warmup: float = typer.Option(T.warmup, "--warmup", help="Warm-up: ratio of steps if < 1, else steps."),
+    min_lr_ratio: float = typer.Option(T.min_lr_ratio, "--min-lr-ratio", help="Cosine decays to lr × this."),
+    weight_decay: float = typer.Option(T.weight_decay, "--weight-decay"),
+    unseen_init: bool = typer.Option(T.unseen_init, "--unseen-init", help="After training, give tokens that never "
                                      "occur in TRAIN.jsonl the mean embedding of those that do (pre-training "
                                      "on a corpus without the words the fine-tune will bring; full only)."),
-    loss_norm: str = typer.Option("tokens", "--loss-norm", help="tokens: a step's loss is the mean over its "
-                                  "tokens; fixed: its sum ÷ one constant (the tokens of a step of example "
-                                  "documents), so long documents do not shrink their neighbours' gradient."),
-    lora_r: int = typer.Option(16, "--lora-r"),
-    lora_alpha: int = typer.Option(32, "--lora-alpha"),
-    lora_dropout: float = typer.Option(0.05, "--lora-dropout"),
-    target_modules: str = typer.Option("all-linear", "--target-modules", help="all-linear or comma-separated "
+    loss_norm: str = typer.Option(T.loss_norm, "--loss-norm", help=" | ".join(LOSS_NORMS) + ": tokens: a step's "
+                                  "loss is the mean over its tokens; fixed: its sum ÷ one constant (the tokens of a "
+                                  "step of example documents), so long documents do not shrink their neighbours' "
+                                  "gradient."),
+    lora_r: int = typer.Option(T.lora_r, "--lora-r"),
+    lora_alpha: int = typer.Option(T.lora_alpha, "--lora-alpha"),
+    lora_dropout: float = typer.Option(T.lora_dropout, "--lora-dropout"),
+    target_modules: str = typer.Option(T.target_modules, "--target-modules", help="all-linear or comma-separated "
                                        "module names."),
-    seed: int = typer.Option(0, "--seed"),
-    shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle documents (breaks the mix's order)."),
-    eval_steps: int = typer.Option(50, "--eval-steps"),
-    early_stopping: int | None = typer.Option(None, "--early-stopping", help="Stop after N evaluations "
-                                              "without improvement; final/ is the best checkpoint."),
-    save_steps: int = typer.Option(100, "--save-steps", help="Checkpoint every N steps (0: none)."),
-    log_steps: int = typer.Option(1, "--log-steps"),
+    seed: int = typer.Option(T.seed, "--seed"),
+    shuffle: bool = typer.Option(T.shuffle, "--shuffle", help="Shuffle documents (breaks the mix's order)."),
+    eval_steps: int = typer.Option(T.eval_steps, "--eval-steps"),
+    early_stopping: int | None = typer.Option(T.early_stopping, "--early-stopping", help="Stop after N "
+                                              "evaluations without improvement; final/ is the best checkpoint."),
+    save_steps: int = typer.Option(T.save_steps, "--save-steps", help="Checkpoint every N steps (0: none)."),
+    log_steps: int = typer.Option(T.log_steps, "--log-steps"),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in RUN_DIR."),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from metaex.core.files import guard_outputs, remove_outputs
+
 grammar_app = typer.Typer(help="Grammars: sample strings, check membership, minimal pairs, nonce instances, "
                                "random grammars, summaries.", no_args_is_help=True)
 
@@ -63,6 +65,7 @@ def sample(
         raise InputError("--test-out and -o cannot both be stdout")
     if n_test is not None and split == "test":
         raise InputError("with --test, -o holds the train strings: drop --split test")
+    guard_outputs([grammar], [(out, "file"), (test_out, "file")])
     g = load_grammar(grammar)
 
     def recs(texts: list[str], label: str) -> list[dict]:
@@ -79,6 +82,7 @@ def sample(
     with _about(grammar):
         train, test = sample_split(g, n, n_test, seed, max_len=max_len)
     train_recs, test_recs = recs(train, "train"), recs(test, "test")
+    remove_outputs([out, test_out])   # a kill between the two writes leaves neither old file beside a new one
     records.write(out, train_recs)
     records.write(test_out, test_recs)
     _say(f"{len(train)} train and {len(test)} test strings of {g.name}, distinct and disjoint")
@@ -96,6 +100,7 @@ def check(
     from metaex.core.grammar.pcfg import load_grammar
     from metaex.core.grammar.recognize import recognizer
 
+    guard_outputs([grammar, input], [(out, "file")])
     g = load_grammar(grammar)
     rec = recognizer(g)
     producer = records.producer("grammar check")
@@ -122,6 +127,7 @@ def pairs(
     from metaex.core.grammar.pairs import minimal_pairs
     from metaex.core.grammar.pcfg import load_grammar
 
+    guard_outputs([grammar, input], [(out, "file")])
     g = load_grammar(grammar)
     texts = []
     for path, line, text, rec in records.read_texts(input):
@@ -152,6 +158,7 @@ def instantiate(
     from metaex.core.grammar.instantiate import words_of
     from metaex.core.grammar.pcfg import load_grammar
 
+    guard_outputs([grammar, *avoid], [(out, "file")])
     g = load_grammar(grammar)
     taken: set[str] = set()
     for other in avoid:
@@ -177,6 +184,7 @@ def random(
     from metaex.core import records
     from metaex.core.grammar.random_gen import random_grammar
 
+    guard_outputs([], [(out, "file")])
     g = random_grammar(family, seed, nonterminals=nonterminals, terminals=terminals, depth=depth)
     with records.atomic_output(out) as fh:
         fh.write(g.to_text())

@@ -11,9 +11,19 @@ from typer.core import TyperGroup
 from metaex import __version__
 from metaex.core.errors import MetaexError
 
+# typer 0.29 vendors click: its usage errors (bad values, missing arguments, unknown options) have this base
+UsageError = typer.BadParameter.__mro__[1]
+
 
 class _Group(TyperGroup):
-    """Turns a MetaexError anywhere below into one line on stderr and exit code 2 (traceback with --debug)."""
+    """Turns a MetaexError, a bad option or argument, or an OSError (a full disk, a folder it may not write)
+    anywhere below into one line on stderr and exit code 2 (a traceback with --debug)."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as err:
+            _usage(ctx, err)
 
     def invoke(self, ctx):
         try:
@@ -23,9 +33,28 @@ class _Group(TyperGroup):
                 raise
             typer.echo(f"metaex: error: {err}", err=True)
             ctx.exit(err.exit_code)
+        except UsageError as err:
+            _usage(ctx, err)
+        except OSError as err:
+            if os.environ.get("METAEX_DEBUG"):
+                raise
+            where = f"{err.filename}: " if err.filename else ""
+            typer.echo(f"metaex: error: {where}{err.strerror or err} (errno {err.errno}); nothing more was "
+                       "written", err=True)
+            ctx.exit(2)
         except KeyboardInterrupt:
             typer.echo("metaex: interrupted", err=True)
             ctx.exit(130)
+
+
+def _usage(ctx, err) -> None:
+    """A bad option or argument as one line (click's usage box is several), exit 2."""
+    if os.environ.get("METAEX_DEBUG"):
+        raise err
+    where = err.ctx.command_path if getattr(err, "ctx", None) is not None else ctx.command_path
+    message = " ".join(err.format_message().split())
+    typer.echo(f"metaex: error: {where}: {message} (see --help)", err=True)
+    ctx.exit(2)
 
 
 app = typer.Typer(

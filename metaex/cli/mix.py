@@ -10,12 +10,14 @@ from pathlib import Path
 
 import typer
 
+from metaex.core.mix import CONDITIONS, ORDERS
+from metaex.core.mix import MixOptions as M
+
 _FILES = {"show_default": False}
 
 
 def mix_command(
-    condition: str = typer.Option(..., "--condition", help="examples | explained | mismatched | filler | "
-                                  "explanations-only | worked"),
+    condition: str = typer.Option(..., "--condition", help=" | ".join(CONDITIONS) + "."),
     examples: list[Path] = typer.Option(..., "--examples", help="Train example files of K >= 2 grammars "
                                         "(repeatable).", **_FILES),
     dose: int = typer.Option(..., "--dose", help="Examples per grammar: the first N of each grammar's train "
@@ -34,22 +36,23 @@ def mix_command(
                                      "guard (repeatable).", **_FILES),
     grammars: list[Path] = typer.Option([], "--grammar", help="The study grammars' .pcfg files (repeatable): "
                                         "recorded in the manifest and used for their alphabets.", **_FILES),
-    paraphrases: int = typer.Option(20, "--paraphrases", help="Paraphrases per style per explained grammar."),
-    order: str = typer.Option("interleaved", "--order", help="interleaved | explanations-first | "
-                              "explanations-last (within each pass)."),
-    passes: int = typer.Option(1, "--passes", help="Passes over the example documents."),
-    extra_passes: int | None = typer.Option(None, "--extra-passes", help="Times each extra document "
+    paraphrases: int = typer.Option(M.paraphrases, "--paraphrases", help="Paraphrases per style per explained "
+                                    "grammar."),
+    order: str = typer.Option(M.order, "--order", help=" | ".join(ORDERS) + " (within each pass)."),
+    passes: int = typer.Option(M.passes, "--passes", help="Passes over the example documents."),
+    extra_passes: int | None = typer.Option(M.extra_passes, "--extra-passes", help="Times each extra document "
                                             "(explanation, filler, …) appears in the stream, spread evenly over "
                                             "the passes (default: once per pass)."),
-    worked_strings: int | None = typer.Option(None, "--worked-strings", help="`worked`: extra strings per "
+    worked_strings: int | None = typer.Option(M.worked_strings, "--worked-strings", help="`worked`: extra strings per "
                                               "explained grammar (default 2 x dose)."),
-    worked_per_doc: int | None = typer.Option(None, "--worked-per-doc", help="`worked`: strings per document, "
+    worked_per_doc: int | None = typer.Option(M.worked_per_doc, "--worked-per-doc", help="`worked`: strings per document, "
                                               "each document one explanation (default: the strings spread over "
                                               "all the grammar's explanations)."),
     manifest: Path | None = typer.Option(None, "--manifest", help="Manifest path (default X.manifest.json beside X.jsonl; "
                                          "none when OUT is stdout)."),
 ) -> None:
     """Build one condition's training stream: passes over the examples, extra documents on top."""
+    from metaex.core.files import guard_outputs
     from metaex.core.mix import MixOptions, build_mix, manifest_path, write_with_manifest
 
     opt = MixOptions(condition=condition, dose=dose, seed=seed, examples=[str(p) for p in examples],
@@ -58,8 +61,9 @@ def mix_command(
                      grammar_files=[str(p) for p in grammars], paraphrases=paraphrases, order=order,
                      passes=passes, extra_passes=extra_passes, worked_strings=worked_strings,
                      worked_per_doc=worked_per_doc)
-    recs, info = build_mix(opt)
     target = manifest if manifest is not None else (None if out == "-" else manifest_path(out))
+    guard_outputs([*examples, *explanations, *filler, *pool, *tests, *grammars], [(out, "file"), (target, "file")])
+    recs, info = build_mix(opt)
     write_with_manifest(out, recs, info, target)
     explained = [g["name"] for g in info["grammars"] if g["explained"]]
     kinds = ", ".join(f"{n} {k}" for k, n in info["documents"].items())
@@ -81,14 +85,17 @@ def bridge_command(
                                               "explanation followed by examples and Q&A) per grammar."),
 ) -> None:
     """A bridging corpus: random grammars with textbook, example, explanation and Q&A documents."""
+    from metaex.core.files import guard_outputs
     from metaex.core.mix import manifest_path, write_with_manifest
     from metaex.core.mix.bridge import BridgeOptions, build_bridge
 
     opt = BridgeOptions(grammars=grammars, seed=seed, examples=examples_per_grammar,
                         avoid=[str(p) for p in avoid], paraphrases=paraphrases, qa=qa_per_grammar,
                         textbooks=textbooks_per_grammar)
+    target = None if out == "-" else manifest_path(out)
+    guard_outputs(avoid, [(out, "file"), (target, "file")])
     recs, info = build_bridge(opt)
-    write_with_manifest(out, recs, info, None if out == "-" else manifest_path(out))
+    write_with_manifest(out, recs, info, target)
     kinds = ", ".join(f"{n} {k}" for k, n in info["documents"].items())
     typer.echo(f"{out}: bridging corpus of {grammars} grammars, {len(recs)} documents ({kinds}), "
                f"{info['tokens']['total']} tokens", err=True)

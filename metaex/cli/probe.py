@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from metaex.core.probe.options import LENGTH_REFERENCES
+from metaex.core.probe.options import ProbeOptions as P
+
 
 def probe(
     model: str | None = typer.Option(None, "--model", envvar="METAEX_MODEL", help="Base model: a folder, a full "
@@ -24,21 +27,21 @@ def probe(
                                      "the seed (repeatable)."),
     explanations: Path | None = typer.Option(None, "--explanations", help="Explanation records of these and "
                                              "sibling grammars, for the verbalization choice."),
-    samples: int = typer.Option(200, "--samples", min=1, help="Sampled strings per grammar and variant."),
-    temperature: float = typer.Option(1.0, "--temperature", min=0.0, help="Sampling temperature (0 = greedy)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of sampling and of items made from the grammar."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="At most K samples, tests, pairs and "
+    samples: int = typer.Option(P.samples, "--samples", help="Sampled strings per grammar and variant."),
+    temperature: float = typer.Option(P.temperature, "--temperature", help="Sampling temperature (0 = greedy)."),
+    seed: int = typer.Option(P.seed, "--seed", help="Seed of sampling and of items made from the grammar."),
+    limit: int | None = typer.Option(P.limit, "--limit", help="At most K samples, tests, pairs and "
                                      "explanations per grammar (quick looks)."),
-    verbal: int | None = typer.Option(None, "--verbal", min=1, help="At most N verbalization questions per "
+    verbal: int | None = typer.Option(P.verbal, "--verbal", help="At most N verbalization questions per "
                                       "grammar, cycling through the styles (default: one per explanation)."),
-    cuts: str = typer.Option("1,2,3", "--cuts", help="Greedy continuations from the first k terminals of each "
-                             "test string, for each k listed (comma-separated; greedy_* metrics)."),
-    max_len: int | None = typer.Option(None, "--max-len", min=1, help="Length cap (terminals) the data was "
+    cuts: str = typer.Option(",".join(map(str, P.cuts)), "--cuts", help="Greedy continuations from the first k "
+                             "terminals of each test string, for each k listed (comma-separated; greedy_* metrics)."),
+    max_len: int | None = typer.Option(P.max_len, "--max-len", help="Length cap (terminals) the data was "
                                        "sampled under (default: the longest test/train string)."),
-    length_reference: str = typer.Option("grammar", "--length-reference", help="True length distribution "
-                                         "for length_tv: grammar (samples under the cap) or data (lengths of "
-                                         "the given test and training strings)."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Rows per forward/generate call "
+    length_reference: str = typer.Option(P.length_reference, "--length-reference", help="True length distribution "
+                                         "for length_tv: " + " | ".join(LENGTH_REFERENCES) + ": grammar samples "
+                                         "under the cap, or the lengths of the given test and training strings."),
+    batch_size: int = typer.Option(P.batch_size, "--batch-size", help="Rows per forward/generate call "
                                    "(halved on out-of-memory)."),
     arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "
                                    "base model's folder name)."),
@@ -48,15 +51,13 @@ def probe(
     """Sample, score and judge grammar strings; write per-item rows and one summary row per metric."""
     from rich.console import Console
 
-    from metaex.core.errors import InputError
     from metaex.core.probe import ProbeOptions, run_probe
 
     console = Console(stderr=True)
-    if length_reference not in ("grammar", "data"):
-        raise InputError(f"--length-reference must be grammar or data, not {length_reference!r}")
     options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size,
                            verbal=verbal, max_len=max_len, length_reference=length_reference,
                            cuts=_cuts(cuts))
+    options.check()
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm,
                         log=lambda msg: console.print(f"[dim]{msg}[/dim]"))

@@ -12,13 +12,13 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 from metaex import __version__
+from metaex.core import files
 from metaex.core.errors import InputError
 
 SCHEMA_VERSION = 1
@@ -113,7 +113,7 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     try:
         for lineno, raw in enumerate(fh, 1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")   # a byte-order mark is not text
             except UnicodeDecodeError as err:
                 raise InputError(f"not UTF-8 text ({err.reason})", name, lineno) from None
             if line.strip():
@@ -165,31 +165,16 @@ def dumps(rec: dict) -> str:
 
 @contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[TextIO]:
-    """Write a file atomically: a temp file beside it, renamed into place only if the block succeeds.
-
-    `-` buffers everything and writes it to stdout at the end, so a failure prints no partial output.
-    """
+    """Write a file atomically (`files.atomic_file`: a temp file beside it, renamed into place only if the block
+    succeeds). `-` buffers everything and writes it to stdout at the end, so a failure prints no partial output."""
     if str(path) == "-":
         buf = io.StringIO()
         yield buf
         sys.stdout.write(buf.getvalue())
         sys.stdout.flush()
         return
-    target = Path(path)
-    if target.is_dir():
-        raise InputError("is a directory, expected a file name", str(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with files.atomic_file(path, mode) as fh:
+        yield fh
 
 
 def write(path: str | os.PathLike, records: Iterable[dict]) -> int:

@@ -25,6 +25,9 @@ from pathlib import Path
 from metaex.core.errors import InputError
 
 _META = re.compile(r"^#\s*([A-Za-z_][\w-]*)\s*:\s*(.*)$")
+# the metadata a grammar file may carry; any other `# word: text` line is an ordinary comment (not kept: an
+# instance must not carry a template's words in it)
+META_KEYS = ("name", "description", "template", "template_hash", "seed", "source", "max_len", "family")
 _GLOSS = re.compile(r"^#\s*gloss\s+(\S+)\s*:\s*(.*)$")
 _LHS = re.compile(r"^\s*([^\s'\"#|\[\]]+)\s*->")
 
@@ -147,7 +150,7 @@ def load_grammar(path: str | Path) -> Grammar:
         raise InputError("no such grammar file", str(path))
     if p.is_dir():
         raise InputError("is a directory, expected a .pcfg grammar file", str(path))
-    data = p.read_bytes()
+    data = p.read_bytes().removeprefix(b"\xef\xbb\xbf")   # a UTF-8 byte-order mark is not part of the text
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -167,7 +170,7 @@ def parse_grammar(text: str, source: str = "<grammar>", default_name: str = "gra
         if line.startswith("#"):
             if m := _GLOSS.match(line):
                 glosses[m.group(1)] = m.group(2).strip()
-            elif m := _META.match(line):
+            elif (m := _META.match(line)) and m.group(1).lower() in META_KEYS:
                 meta[m.group(1).lower()] = m.group(2).strip()
             body.append("")
             continue
@@ -186,6 +189,9 @@ def parse_grammar(text: str, source: str = "<grammar>", default_name: str = "gra
             raise InputError(f"probabilities of {lhs} do not sum to 1", source, lhs_line.get(lhs))
     rules: list[Rule] = []
     for lhs, rhs, p in productions:
+        if p <= 0:
+            raise InputError(f"a rule of {lhs} has probability {p:g}: a rule that can never be used is not part "
+                             "of the grammar (delete it)", source, lhs_line.get(lhs))
         if not rhs:
             raise InputError(f"empty right-hand side for {lhs} (ε-rules are not supported)", source,
                              lhs_line.get(lhs))
@@ -199,6 +205,9 @@ def parse_grammar(text: str, source: str = "<grammar>", default_name: str = "gra
                                      lhs_line.get(lhs))
             elif not sym or any(c.isspace() for c in sym):
                 raise InputError(f"terminal {sym!r} is empty or contains whitespace", source, lhs_line.get(lhs))
+            elif any(c in sym for c in "'\""):
+                raise InputError(f"terminal {sym!r} contains a quote: explanations and judgement prompts quote "
+                                 "terminals in '…', so a terminal may not contain one", source, lhs_line.get(lhs))
             elif sym in defined:
                 raise InputError(f"symbol {sym!r} is both a terminal and a nonterminal", source, lhs_line.get(lhs))
     rules = _renormalise(rules)

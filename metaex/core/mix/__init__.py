@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from metaex.core import records
+from metaex.core import files, records
 from metaex.core.errors import InputError
 from metaex.core.explain.text import tokens
 from metaex.core.mix import build, inputs, leakage
@@ -161,7 +161,10 @@ def _manifest(opt: MixOptions, gs, explained: set[str], recs: list[dict], leaks:
 
 
 def write_with_manifest(out: str | Path, recs: list[dict], manifest: dict, manifest_out: str | Path | None) -> None:
-    """Write the stream and its manifest: both or neither (the stream is removed if the manifest fails)."""
+    """Write the stream and then its manifest: the manifest is the commit. Both earlier files are removed first,
+    so a kill between the two writes leaves a stream without a manifest (redone by a study), never a new stream
+    beside an old manifest; a failed manifest write removes the stream."""
+    files.remove_outputs([p for p in (out, manifest_out) if p is not None])
     records.write(out, recs)
     if manifest_out is None:
         return

@@ -11,18 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from metaex.core.errors import InputError
 
 RUN_SCHEMA = "metaex/run@1"
+FINAL_RUN = "run.json"        # in a run's final/: the finished run's config, committed with the artifact
 ADAPTER_META = "metaex.json"  # in an adapter folder: {"base_model": ..., "base_fingerprint": ...}
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -35,26 +33,6 @@ def go_offline() -> None:
     if constants is not None:
         constants.HF_HUB_OFFLINE = True
         constants.HF_HUB_DISABLE_TELEMETRY = True
-
-
-@contextmanager
-def atomic_dir(target: str | Path) -> Iterator[Path]:
-    """Yield a temp folder beside `target`; on success it replaces `target`, on failure it is removed."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield tmp
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def is_run_dir(path: Path) -> bool:
@@ -79,6 +57,8 @@ def resolve_run(run_dir: str | Path) -> dict[str, Any]:
     final = p / "final"
     if not final.is_dir():
         raise InputError("run not finished (no final/); continue it with `metaex finetune … --resume`", str(p))
+    if (final / FINAL_RUN).is_file():  # committed with the artifact: right even if config.json was not rewritten
+        cfg = json.loads((final / FINAL_RUN).read_text())
     return {**cfg, "final": str(final.resolve())}
 
 
@@ -112,6 +92,8 @@ def resolve_model(model: str | Path) -> tuple[str, bool]:
 def resolve_adapter(adapter: str | Path) -> Path:
     """An adapter folder from an adapter folder or a LoRA/QLoRA run folder."""
     p = Path(adapter).expanduser()
+    if not p.exists():
+        raise InputError("no such run or adapter folder", str(adapter))
     if is_run_dir(p):
         run = resolve_run(p)
         if run["method"] == "full":
@@ -137,6 +119,40 @@ def model_fingerprint(model: str) -> str:
             fh.seek(max(0, size - (1 << 20)))
             h.update(fh.read())
     return h.hexdigest()[:16]
+
+
+def parameter_count(model: str) -> int | None:
+    """Parameters of a local model folder, read from its safetensors headers (no weights loaded); None for a hub id
+    or a folder without safetensors. Tied weights stored once count once."""
+    p = Path(model)
+    total, found = 0, False
+    for w in sorted(p.glob("*.safetensors")) if p.is_dir() else []:
+        with open(w, "rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(size))
+        for name, info in header.items():
+            if name != "__metadata__":
+                n = 1
+                for dim in info["shape"]:
+                    n *= dim
+                total, found = total + n, True
+    return total if found else None
+
+
+def lineage(model: str | Path) -> list[dict[str, Any]]:
+    """The training runs behind a model, newest first: for each run folder on the way down to a plain model, its
+    method and the kind of data it trained on (`bridge` for a bridging corpus, else the mix's condition)."""
+    out: list[dict[str, Any]] = []
+    p = Path(model)
+    seen = set()
+    while p.is_dir() and is_run_dir(p) and p.resolve() not in seen:
+        seen.add(p.resolve())
+        cfg = resolve_run(p)
+        mix = cfg.get("mix") or {}
+        out.append({"run": str(p.resolve()), "method": cfg.get("method"),
+                    "data": "bridge" if mix.get("kind") == "bridge" else mix.get("condition")})
+        p = Path(str(cfg.get("base_model", "")))
+    return out
 
 
 def quiet_transformers() -> None:

@@ -125,13 +125,22 @@ def tiny_config(vocab_size: int, size: str = "tiny"):
                        rms_norm_eps=1e-5, attention_bias=False, mlp_bias=False)
 
 
+TINY_META = "metaex_tiny.json"
+
+
+def is_tiny_dir(folder: Path) -> bool:
+    """Whether `folder` is a tiny model `build_tiny` wrote (it may be replaced)."""
+    return (Path(folder) / TINY_META).is_file()
+
+
 def build_tiny(vocab_words: Iterable[str], out_dir: str | Path, *, size: str = "tiny", seed: int = 0) -> dict:
     """Build a randomly initialised tiny Llama (seeded) with a word-level tokenizer; save it to `out_dir`
     atomically (a temp folder renamed into place). Returns a summary: path, size, seed, vocab_size, parameters."""
     import torch
     from transformers import LlamaForCausalLM
 
-    from metaex.core.models.load import atomic_dir, quiet_transformers
+    from metaex.core.files import atomic_dir
+    from metaex.core.models.load import quiet_transformers
 
     quiet_transformers()
     tokenizer = make_tokenizer(vocab_words)
@@ -145,5 +154,5 @@ def build_tiny(vocab_words: Iterable[str], out_dir: str | Path, *, size: str = "
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        (tmp / "metaex_tiny.json").write_text(json.dumps(summary, sort_keys=True, indent=2) + "\n")
+        (tmp / TINY_META).write_text(json.dumps(summary, sort_keys=True, indent=2) + "\n")
     return summary

@@ -20,11 +20,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from metaex.core import records
+from metaex.core import files, records
 from metaex.core.errors import InputError
 from metaex.core.grammar.pcfg import Grammar, load_grammar
 from metaex.core.probe.inputs import load_items, reference_digest
-from metaex.core.probe.tasks import GrammarItems, ProbeOptions, probe_grammar
+from metaex.core.probe.options import ProbeOptions
+from metaex.core.probe.tasks import GrammarItems, probe_grammar
 
 PROBE_SCHEMA = "metaex/probe@1"
 
@@ -151,6 +152,7 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     summary rows. `model_obj` = (model, tokenizer) already loaded for this target (a peft model when there is
     an adapter) skips loading; `log` receives progress lines."""
     log = log or (lambda _msg: None)
+    options.check()
     out = Path(out_dir)
     target = resolve_target(model, adapter)
     mix = _mix(target, manifest)
@@ -159,10 +161,16 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     run_name = Path(target.run_dir).name if target.run_dir else None
     arm = arm or (target.run_config or {}).get("arm") or Path(str((target.run_config or {}).get("base_model")
                                                                    or target.model)).name
-    from metaex.core.models.load import model_fingerprint, resolve_model
+    from metaex.core.models.load import lineage, model_fingerprint, parameter_count, resolve_model
+
+    runs = lineage(target.run_dir or target.model)
 
     hashes = {"model_hash": model_fingerprint(resolve_model(target.model)[0]),
               "adapter_hash": _file_hash(target.adapter) if target.adapter else None}
+    inputs = [target.model, target.adapter, target.run_dir, *(g.source for g in gs), tests, pairs, *train,
+              explanations, manifest]
+    files.guard_outputs([p for p in inputs if p is not None and Path(p).exists()],
+                        [(out, "folder", lambda folder: _own_probe(folder, target))])
     parts = {(g.name, v): _part_path(out, g, v, {**hashes, "items": items[g.name].digest(), "variant": v,
                                                  "options": options.key()})
              for g in gs for v in target.variants}
@@ -181,18 +189,50 @@ def run_probe(model: str | None = None, adapter: str | None = None,
                 for (name, variant), p in parts.items()
                 for r in records.read_all(p, ("probe_item", "probe_summary"))]
     summary = [r for r in all_rows if r["kind"] == "probe_summary"]
+    # config.json is the probe's commit: removed first, written last, so a kill in between leaves no config and
+    # the probe is redone (the report refuses a probe dir without one)
+    files.remove_outputs([out / "config.json", out / "summary.jsonl", out / "items.jsonl"])
     records.write(out / "items.jsonl", (r for r in all_rows if r["kind"] == "probe_item"))
     records.write(out / "summary.jsonl", summary)
+    for stale in set((out / "parts").glob("*.jsonl")) - set(parts.values()):
+        stale.unlink()   # parts of earlier options or items of this target, no longer part of the probe
     records.write_json(out / "config.json", {
-        "schema": PROBE_SCHEMA, "model": target.model, "adapter": target.adapter, "run": target.run_dir,
+        "schema": PROBE_SCHEMA, "model": _absolute(target.model), "adapter": _absolute(target.adapter),
+        "run": _absolute(target.run_dir),
         **hashes,
         "variants": list(target.variants), "seed": options.seed, "options": options.key(), "arm": arm,
+        "model_params": parameter_count(resolve_model(target.model)[0]),
+        "lineage": runs, "bridged": any(r["data"] == "bridge" for r in runs),
         "grammars": [{"name": g.name, "hash": g.hash, "source": g.source} for g in gs],
         "novelty_reference": {g.name: reference_digest(items[g.name].train) for g in gs},
         "inputs": {"tests": _input(tests), "pairs": _input(pairs), "train": [_input(t) for t in train],
                    "explanations": _input(explanations), "manifest": _input(manifest)},
         "mix": mix, "versions": _versions(), "producer": records.producer("probe")})
     return summary
+
+
+def _absolute(path: str | None) -> str | None:
+    """A local path made absolute (the report finds run folders from any working folder); hub ids as given."""
+    return str(Path(path).resolve()) if path is not None and Path(path).exists() else path
+
+
+def _own_probe(folder: Path, target: Target) -> bool:
+    """Whether `folder` may be (re)written as this target's probe dir: a probe dir of the same model and
+    adapter, or one that a killed probe left without its config.json (only parts and outputs)."""
+    config = folder / "config.json"
+    if not config.is_file():
+        return {p.name for p in folder.iterdir()} <= {"parts", "items.jsonl", "summary.jsonl"}
+    try:
+        old = json.loads(config.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    if not isinstance(old, dict) or old.get("schema") != PROBE_SCHEMA:
+        return False
+    if (_absolute(old.get("model")), _absolute(old.get("adapter"))) != (_absolute(target.model),
+                                                                         _absolute(target.adapter)):
+        raise InputError(f"holds the probe of another model ({old.get('adapter') or old.get('model')}); choose "
+                         "another --out", str(folder))
+    return True
 
 
 def _input(path: str | Path | None) -> dict | None:

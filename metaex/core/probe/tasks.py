@@ -10,37 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from metaex.core import formats
 from metaex.core.grammar.pcfg import Grammar
 from metaex.core.probe import generate, metrics, scoring
-
-
-@dataclass(frozen=True)
-class ProbeOptions:
-    """Everything besides the inputs that changes a probe's numbers (hashed to key reusable parts)."""
-
-    samples: int = 200          # temperature samples of `"{name}:"` per grammar and variant
-    temperature: float = 1.0
-    seed: int = 0
-    limit: int | None = None    # cap on samples, test strings, pairs and explanations per grammar
-    verbal: int | None = None   # verbalization questions per grammar (None: one per explanation, up to limit)
-    batch_size: int = 64        # sampling batches follow it, so it is part of the seeded result
-    cuts: tuple[int, ...] = (1, 2, 3)  # greedy from the first k terminals of each test string
-    n_items: int = 100          # test strings (and pairs) made from the grammar when no files are given
-    reference: int = 2000       # grammar samples estimating the true length distribution
-    max_len: int | None = None  # the data's length cap (terminals); None: see inputs.length_cap
-    # true length distribution for length_tv: "grammar" samples under the cap, or "data": the lengths of the
-    # given test and training strings (distinct sampling skews the data towards longer strings)
-    length_reference: str = "grammar"
-
-    def key(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    def capped(self, n: int) -> int:
-        return n if self.limit is None else min(n, self.limit)
+from metaex.core.probe.options import ProbeOptions
 
 
 @dataclass

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from metaex.core import records
 from metaex.core.errors import InputError
+from metaex.core.files import atomic_dir, guard_outputs
 from metaex.core.report import figures
 from metaex.core.report.analysis import FIT, HEADLINE, METHOD, analyse, control_sentences, controls
 from metaex.core.report.document import (
@@ -17,14 +19,14 @@ from metaex.core.report.document import (
     HEADLINE_COLUMNS,
     METRIC_COLUMNS,
     render,
-    staged_dir,
     table,
     write_texts,
 )
 from metaex.core.report.load import Study, load_study
 from metaex.core.report.noise import noise_rows, noise_sentence, noise_table, pooled
 
-__all__ = ["HEADLINE", "Study", "load_study", "make_report"]
+__all__ = ["HEADLINE", "Study", "is_report_dir", "load_study", "make_report"]
+SCHEMA = "metaex/report@1"
 
 
 def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None = None, n_resamples: int = 2000,
@@ -39,6 +41,7 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     """
     if n_resamples < 2:
         raise InputError(f"--bootstrap must be at least 2, got {n_resamples}")
+    guard_outputs(probe_dirs, [(out, "folder", is_report_dir)])
     study = load_study(probe_dirs, metrics)
     if contrasts:
         lacking = sorted({(a, d) for (_, a, d), des in study.designs.items() if "examples" not in des.conditions})
@@ -52,11 +55,12 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     keys = [(a, d, c) for a in study.arms for d in study.doses for c in study.conditions]
     tables = {m: table(rows, m, HEADLINE_COLUMNS if m == headline else METRIC_COLUMNS, keys) for m in names}
     report: dict[str, Any] = {
-        "schema": "metaex/report@1", "producer": records.producer("report"), "headline_metric": headline,
+        "schema": SCHEMA, "producer": records.producer("report"), "headline_metric": headline,
         "settings": {"bootstrap": n_resamples, "seed": seed, "level": 0.95, "method": METHOD,
                      "contrasts": contrasts, "resample_items": resample_items},
         "inputs": [str(p) for p in probe_dirs],
-        "arms": {a: {"variant": study.variants[a], "model_params": study.model_params.get(a)} for a in study.arms},
+        "arms": {a: {"variant": study.variants[a], "model_params": study.model_params.get(a),
+                     "bridged": study.bridged.get(a)} for a in study.arms},
         "doses": study.doses, "conditions": study.conditions, "metrics": names,
         "headline_table": tables[headline], "results": rows,
     }
@@ -64,14 +68,22 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     report["noise_pooled"] = pooled(report["noise"])
     fit = FIT if FIT in names and FIT != headline else None
     if contrasts:
-        report["controls"] = controls(rows, headline)
+        report["controls"] = controls(rows, headline, study.bridged)
         if fit:
-            report["controls_fit"] = controls(rows, fit)
-    with staged_dir(out) as folder:
+            report["controls_fit"] = controls(rows, fit, study.bridged)
+    with atomic_dir(out) as folder:
         report["figures"] = _figures(study, rows, headline, folder, contrasts, fit=fit)
         blocks = _blocks(report, tables, rows, keys, study)
         write_texts(folder, *render(blocks, folder), report)
     return report
+
+
+def is_report_dir(folder: Path) -> bool:
+    """Whether `folder` holds a report this command wrote (it may be replaced)."""
+    try:
+        return json.loads((folder / "report.json").read_text(encoding="utf-8")).get("schema") == SCHEMA
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrasts: bool,

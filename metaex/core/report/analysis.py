@@ -43,7 +43,7 @@ def find(rows: list[dict], **match: Any) -> list[dict]:
     return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
 
 
-def controls(rows: list[dict], metric: str) -> dict[str, Any]:
+def controls(rows: list[dict], metric: str, bridged: dict[str, bool | None] | None = None) -> dict[str, Any]:
     """Mechanical verdicts on one metric, statistic Δ − Δ(reference) ("did"), every arm × dose.
 
     worked: detected when the CI lies above 0, judged against `filler` where the study has it (STUDY.md: a
@@ -83,10 +83,11 @@ def controls(rows: list[dict], metric: str) -> dict[str, Any]:
               "versus_examples": [c for c in versus_examples if c["arm"] == arm],
               "versus_mismatched": [c for c in versus_mismatched.values() if c["arm"] == arm]}
         for arm, doses in by_arm.items()}
-    bridged = [a for a in by_arm if "bridged" in a and "unbridged" not in a]
-    unbridged = [a for a in by_arm if "unbridged" in a]
-    if bridged and unbridged:
-        out["bridged_only"] = (any(by_arm[a] for a in bridged) and not any(by_arm[a] for a in unbridged))
+    # which arms were pre-trained on a bridging corpus: from the probes' model lineage, never from arm names
+    yes = [a for a in by_arm if (bridged or {}).get(a) is True]
+    no = [a for a in by_arm if (bridged or {}).get(a) is False]
+    if yes and no:
+        out["bridged_only"] = (any(by_arm[a] for a in yes) and not any(by_arm[a] for a in no))
     return out
 
 

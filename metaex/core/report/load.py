@@ -47,6 +47,7 @@ class Study:
     variants: dict[str, str]                               # arm -> variant analysed
     model_params: dict[str, float | None]                  # arm -> parameter count, when known
     curves: list[LossCurve] = field(default_factory=list)
+    bridged: dict[str, bool | None] = field(default_factory=dict)   # arm -> pre-trained on a bridging corpus
 
     @property
     def metrics(self) -> list[str]:
@@ -80,6 +81,7 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
     labels: dict[tuple, bool] = {}                              # (arm, dose, seed, template) -> explained
     bare: dict[tuple, Path] = {}                                # summary rows of item metrics without items
     params: dict[str, float | None] = {}
+    bridged: dict[str, bool] = {}
     curves: dict[str, LossCurve] = {}
     for probe in probe_dirs:
         config = _read_config(probe)
@@ -100,6 +102,10 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
         arm = str(_lookup(summaries[0], config, "arm"))
         if isinstance(config.get("model_params"), (int, float)):
             params[arm] = float(config["model_params"])
+        if isinstance(config.get("bridged"), bool):
+            if bridged.setdefault(arm, config["bridged"]) != config["bridged"]:
+                raise InputError(f"arm {arm!r} has bridged and unbridged models (label them as two arms)",
+                                 str(probe / "config.json"))
         curve = _loss_curve(probe, config, summaries[0])
         if curve is not None:
             curves.setdefault(curve.run, curve)
@@ -115,7 +121,7 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
             raise InputError(f"no probe rows for metric(s) {', '.join(sorted(missing))}", str(probe_dirs[0]))
     designs = _designs(cells, labels, variants, wanted)
     return Study(designs, variants, {a: params.get(a) for a in variants}, sorted(
-        curves.values(), key=lambda c: (c.arm, c.dose, c.condition, c.seed)))
+        curves.values(), key=lambda c: (c.arm, c.dose, c.condition, c.seed)), {a: bridged.get(a) for a in variants})
 
 
 def _need(probe: Path, name: str) -> Path:

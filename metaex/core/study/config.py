@@ -1,65 +1,99 @@
-"""A study configuration (TOML): grammars × conditions × doses × arms × seeds, read and checked up front."""
+"""A study configuration (TOML): grammars × conditions × doses × arms × seeds, read strictly and resolved whole.
+
+Every key a config may hold is a field of `StudyConfig` (or `Arm`) with its section in the field's metadata; an
+unknown section or key is an error naming the closest valid one, and every key is used. Defaults come from the
+core options the steps run with (`TrainOptions`, `ProbeOptions`, `MixOptions`), choices from their constants.
+`resolved()` is every value after defaults, written to the study folder's `config.resolved.json`; a resumed study
+whose config resolves differently is refused (`changed_key`). A relative `grammar_dir` is relative to the config
+file's folder.
+"""
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from metaex.core.errors import InputError
-from metaex.core.train.run import LOSS_NORMS
+from metaex.core.explain import STYLES
+from metaex.core.mix import MixOptions
+from metaex.core.mix.build import CONDITIONS
+from metaex.core.models.tiny import SIZES
+from metaex.core.probe.options import ProbeOptions
+from metaex.core.train.options import LOSS_NORMS, METHODS, TrainOptions
 
-CONDITIONS = ("examples", "explained", "mismatched", "filler", "explanations-only", "worked")
+SECTIONS = ("study", "data", "model", "probe", "arms")
+
+
+def _key(section: str, help: str, default: Any = MISSING, *, key: str | None = None, choices: tuple = (),
+         low: float | None = None) -> Any:
+    """A config field: its TOML section (and key, when it differs from the field name), help, choices, bound."""
+    meta = {"section": section, "key": key, "help": help, "choices": choices, "low": low}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class Arm:
-    """One model line of the study: a tiny model from scratch (bridged or not) or a base model."""
+    """One model line of the study ([arms.NAME]): a tiny model from scratch (bridged or not) or a base model."""
 
     name: str
-    model: str | None = None          # a local folder or hub id; None: a tiny model built per seed
-    method: str = "full"
-    bridged: bool = False
-    bridge_grammars: int = 24
-    bridge_examples: int = 32
-    bridge_epochs: float = 2.0
-    lr: float | None = None
-    params: float | None = None       # model size, for the Δ-vs-size plot
+    model: str | None = _key("arms", "a local model folder or hub id; none: a tiny model built per seed", None)
+    method: str | None = _key("arms", "full | lora | qlora (default: full for tiny arms, qlora for base models)",
+                              None, choices=METHODS)
+    bridged: bool = _key("arms", "pre-train on a bridging corpus of random grammars first (tiny arms)", False)
+    bridge_grammars: int = _key("arms", "random grammars in the bridging corpus", 24, low=1)
+    bridge_examples: int = _key("arms", "example documents per bridging grammar", 32, low=1)
+    bridge_epochs: float = _key("arms", "passes over the bridging corpus", 2.0, low=0)
+    lr: float | None = _key("arms", "this arm's peak learning rate (default: [model] lr)", None, low=0)
 
     @property
     def tiny(self) -> bool:
         return self.model is None
 
+    @property
+    def train_method(self) -> str:
+        return self.method or ("full" if self.tiny else "qlora")
+
 
 @dataclass(frozen=True)
 class StudyConfig:
     path: str
-    grammars: tuple[str, ...]
-    seeds: tuple[int, ...]
-    conditions: tuple[str, ...]
-    doses: tuple[int, ...]
-    arms: tuple[Arm, ...]
-    max_len: int = 20
-    test_strings: int = 150
-    paraphrases: int = 20
-    styles: str = "prose,bnf,constraints"
-    filler_grammars: int = 4
-    worked_multiplier: float = 2.0
-    example_steps: int = 160
-    extra_passes: int | None = None   # appearances of each extra document over the stream (None: every pass)
-    worked_passes: int | None = None  # the same for `worked` documents (the planted control's strength)
-    worked_per_doc: int | None = None  # strings per worked document (None: spread over every explanation)
-    size: str = "tiny"
-    batch_size: int = 32
-    lr: float | None = None
-    loss_norm: str = "fixed"          # fine-tuning loss divisor (train/hf.py): fixed keeps the examples' gradient
-    samples: int = 200
-    probe_batch_size: int = 128
-    probe_limit: int | None = None    # at most this many samples/tests/pairs/explanations per grammar
-    probe_verbal: int | None = None   # verbalization questions per grammar
-    probe_cuts: tuple[int, ...] = (1, 2, 3)  # greedy continuations from the first k terminals of test strings
-    grammar_dir: str = "grammars"
-    raw: dict = field(default_factory=dict, compare=False, repr=False)
+    grammars: tuple[str, ...] = _key("study", "shipped templates (GRAMMAR_DIR/NAME.pcfg), instantiated per seed")
+    seeds: tuple[int, ...] = _key("study", "an even number: seeds 2k and 2k+1 explain complementary halves")
+    conditions: tuple[str, ...] = _key("study", "conditions, `examples` among them", choices=CONDITIONS)
+    doses: tuple[int, ...] = _key("study", "example strings per grammar (doses nest)", low=1)
+    grammar_dir: str = _key("study", "folder of the templates, relative to this config file", "../grammars")
+    max_len: int = _key("data", "longest string (terminals) sampled", 20, low=1)
+    test_strings: int = _key("data", "held-out strings per grammar", 150, low=1)
+    paraphrases: int = _key("data", "explanation paraphrases per style", MixOptions.paraphrases, low=1)
+    styles: str = _key("data", "explanation styles, comma-separated", ",".join(STYLES))
+    filler_grammars: int = _key("data", "random grammars outside the study whose explanations are filler", 4, low=0)
+    worked_multiplier: float = _key("data", "planted control: extra strings per explained grammar = this × dose",
+                                    2.0, low=0)
+    worked_per_doc: int | None = _key("data", "strings per worked document", MixOptions.worked_per_doc, low=1)
+    worked_passes: int | None = _key("data", "appearances of each worked document", None, low=1)
+    example_steps: int = _key("data", "passes are chosen so `examples` trains about this many steps", 160, low=1)
+    extra_passes: int | None = _key("data", "appearances of each extra document", MixOptions.extra_passes, low=1)
+    size: str = _key("model", "tiny model size", "tiny", choices=tuple(SIZES))
+    batch_size: int = _key("model", "documents per optimizer step", TrainOptions.batch_size, low=1)
+    lr: float | None = _key("model", "peak learning rate (default: the method's)", TrainOptions.lr, low=0)
+    loss_norm: str = _key("model", "fine-tuning loss divisor", TrainOptions.loss_norm, choices=LOSS_NORMS)
+    save_steps: int = _key("model", "checkpoint every N steps (a killed study resumes from them)",
+                           TrainOptions.save_steps, low=0)
+    samples: int = _key("probe", "sampled strings per grammar and run", ProbeOptions.samples, low=1)
+    probe_limit: int | None = _key("probe", "at most this many samples, tests, pairs per grammar",
+                                   ProbeOptions.limit, key="limit", low=1)
+    probe_verbal: int | None = _key("probe", "verbalization questions per grammar", ProbeOptions.verbal,
+                                    key="verbal", low=1)
+    probe_cuts: tuple[int, ...] = _key("probe", "greedy continuations from the first k terminals",
+                                       ProbeOptions.cuts, key="cuts", low=1)
+    probe_batch_size: int = _key("probe", "rows per forward/generate call", ProbeOptions.batch_size,
+                                 key="batch_size", low=1)
+    arms: tuple[Arm, ...] = ()
 
     def arm(self, name: str) -> Arm:
         for a in self.arms:
@@ -77,28 +111,86 @@ class StudyConfig:
         """Extra strings per grammar for the `worked` control, disjoint from every dose's examples."""
         return int(round(self.worked_multiplier * max(self.doses))) if "worked" in self.conditions else 0
 
+    def grammar_path(self, name: str) -> Path:
+        """The template of grammar `name`: grammar_dir, relative to the config file's folder."""
+        return (Path(self.path).resolve().parent / self.grammar_dir / f"{name}.pcfg").resolve()
 
-def _get(table: dict, key: str, kind, path: str, default=None, section: str = ""):
-    value = table.get(key, default)
-    if value is None and default is None:
-        raise InputError(f"[{section}] needs {key!r}", path)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise InputError(f"[{section}] {key} should be {kind.__name__}, got {value!r}", path)
-    return value
-
-
-def _cuts(value: list, path: str) -> tuple[int, ...]:
-    if not value or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in value):
-        raise InputError(f"[probe] cuts should be a list of positive integers, got {value!r}", path)
-    return tuple(value)
+    def resolved(self) -> dict[str, Any]:
+        """Every value of the study after defaults, by section (config.resolved.json)."""
+        out: dict[str, Any] = {s: {} for s in SECTIONS}
+        for f in fields(self):
+            if "section" in f.metadata:
+                out[f.metadata["section"]][f.metadata["key"] or f.name] = _plain(getattr(self, f.name))
+        out["study"]["grammar_dir"] = str(self.grammar_path("x").parent)
+        out["arms"] = {a.name: {**{f.name: _plain(getattr(a, f.name)) for f in fields(a) if f.name != "name"},
+                                "method": a.train_method} for a in self.arms}
+        return out
 
 
-def _choice(value: str, allowed: tuple[str, ...], what: str, path: str) -> str:
-    if value not in allowed:
-        raise InputError(f"{what} should be one of {', '.join(allowed)}, got {value!r}", path)
-    return value
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
+    """The first key (as `[section] key: old → new`) where two resolved configs differ; None when they agree.
+    The grammar folder's location is not compared (the templates' contents are, through `templates`)."""
+    for k in sorted(set(old) | set(new)):
+        if prefix == "study" and k == "grammar_dir":
+            continue
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = changed_key(a, b, f"{prefix}.{k}" if prefix else k)
+            if found:
+                return found
+        elif a != b:
+            return f"[{prefix}] {k}: {a!r} → {b!r}" if prefix else f"{k}: {a!r} → {b!r}"
+    return None
+
+
+def _closest(word: str, valid: list[str]) -> str:
+    near = difflib.get_close_matches(word, valid, n=1)
+    return f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(valid)})"
+
+
+def _value(f, raw: Any, where: str, src: str) -> Any:
+    """One key's value, type-checked against the field's annotation, choices and lower bound."""
+    kind = str(f.type)
+    if kind.startswith("tuple"):
+        item = int if "int" in kind else str
+        if not isinstance(raw, list) or not raw or not all(_is(v, item) for v in raw):
+            raise InputError(f"{where} should be a non-empty list of {item.__name__}s, got {raw!r}", src)
+        values = tuple(raw)
+    else:
+        base = next(t for t in (bool, int, float, str) if t.__name__ in kind)
+        if base is float and _is(raw, int):
+            raw = float(raw)
+        if not _is(raw, base):
+            raise InputError(f"{where} should be {'a ' + base.__name__ if base is not int else 'an int'}, got {raw!r}",
+                             src)
+        values = (raw,)
+    for v in values:
+        if f.metadata["choices"] and v not in f.metadata["choices"]:
+            raise InputError(f"{where} should be one of {', '.join(f.metadata['choices'])}, got {v!r}", src)
+        if f.metadata["low"] is not None and v < f.metadata["low"]:
+            raise InputError(f"{where} should be at least {f.metadata['low']}, got {v!r}", src)
+    return values if kind.startswith("tuple") else raw
+
+
+def _is(value: Any, kind: type) -> bool:
+    return isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
+
+
+def _read_section(table: Any, section: str, cls: type, src: str, prefix: str) -> dict[str, Any]:
+    """{field name: value} of one table, every key known to `cls`."""
+    if not isinstance(table, dict):
+        raise InputError(f"[{prefix}] should be a table", src)
+    known = {f.metadata.get("key") or f.name: f for f in fields(cls) if f.metadata.get("section") == section}
+    out = {}
+    for key, raw in table.items():
+        if key not in known:
+            raise InputError(f"unknown key {key!r} in [{prefix}]{_closest(key, sorted(known))}", src)
+        out[known[key].name] = _value(known[key], raw, f"[{prefix}] {key}", src)
+    return out
 
 
 def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyConfig:
@@ -107,74 +199,55 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
     if not p.is_file():
         raise InputError("no such study config", str(path))
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        raw = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"not a valid TOML study config ({err})", str(path)) from None
     src = str(path)
-    study, data = raw.get("study", {}), raw.get("data", {})
-    model, probe = raw.get("model", {}), raw.get("probe", {})
-    grammars = tuple(_get(study, "grammars", list, src, section="study"))
-    seeds = tuple(_get(study, "seeds", list, src, section="study"))
-    conditions = tuple(_get(study, "conditions", list, src, section="study"))
-    doses = tuple(_get(study, "doses", list, src, section="study"))
-    for c in conditions:
-        if c not in CONDITIONS:
-            raise InputError(f"unknown condition {c!r} (known: {', '.join(CONDITIONS)})", src)
-    if "examples" not in conditions:
-        raise InputError("the conditions must include the control `examples`", src)
-    if len(grammars) < 2 or len(grammars) % 2:
-        raise InputError("a study needs an even number (≥ 2) of grammars: half are explained in each run", src)
-    if not seeds or len(seeds) % 2 or not all(isinstance(s, int) for s in seeds):
-        raise InputError("seeds should be an even number of integers (complementary pairs)", src)
-    if not doses or not all(isinstance(d, int) and d > 0 for d in doses):
-        raise InputError("doses should be positive integers", src)
-    grammar_dir = str(study.get("grammar_dir", "grammars"))
-    for g in grammars:
-        if not (p.parent.parent / grammar_dir / f"{g}.pcfg").is_file() and not (Path(grammar_dir) / f"{g}.pcfg").is_file():
-            raise InputError(f"no grammar {g!r} in {grammar_dir}/", src)
+    for section in raw:
+        if section not in SECTIONS:
+            raise InputError(f"unknown section [{section}]{_closest(section, list(SECTIONS))}", src)
+    values: dict[str, Any] = {}
+    for section in ("study", "data", "model", "probe"):
+        values.update(_read_section(raw.get(section, {}), section, StudyConfig, src, section))
+    for name in ("grammars", "seeds", "conditions", "doses"):
+        if name not in values:
+            raise InputError(f"[study] needs {name!r}", src)
     arms = _arms(raw.get("arms", {}), src, models)
-    return StudyConfig(
-        path=src, grammars=grammars, seeds=seeds, conditions=conditions, doses=doses, arms=arms,
-        max_len=_get(data, "max_len", int, src, 20, "data"),
-        test_strings=_get(data, "test_strings", int, src, 150, "data"),
-        paraphrases=_get(data, "paraphrases", int, src, 20, "data"),
-        styles=_get(data, "styles", str, src, "prose,bnf,constraints", "data"),
-        filler_grammars=_get(data, "filler_grammars", int, src, 4, "data"),
-        worked_multiplier=_get(data, "worked_multiplier", float, src, 2.0, "data"),
-        example_steps=_get(data, "example_steps", int, src, 160, "data"),
-        extra_passes=data.get("extra_passes"),
-        worked_passes=data.get("worked_passes"),
-        worked_per_doc=data.get("worked_per_doc"),
-        size=_get(model, "size", str, src, "tiny", "model"),
-        batch_size=_get(model, "batch_size", int, src, 32, "model"),
-        lr=model.get("lr"),
-        loss_norm=_choice(_get(model, "loss_norm", str, src, "fixed", "model"), LOSS_NORMS,
-                          "[model] loss_norm", src),
-        samples=_get(probe, "samples", int, src, 200, "probe"),
-        probe_batch_size=_get(probe, "batch_size", int, src, 128, "probe"),
-        probe_limit=probe.get("limit"),
-        probe_verbal=probe.get("verbal"),
-        probe_cuts=_cuts(_get(probe, "cuts", list, src, [1, 2, 3], "probe"), src),
-        grammar_dir=grammar_dir,
-        raw=raw,
-    )
+    cfg = StudyConfig(path=src, arms=arms, **values)
+    _check(cfg, src)
+    return cfg
 
 
-def _arms(table: dict, src: str, models: list[str] | None) -> tuple[Arm, ...]:
+def _check(cfg: StudyConfig, src: str) -> None:
+    if "examples" not in cfg.conditions:
+        raise InputError("the conditions must include the control `examples`", src)
+    if len(cfg.grammars) < 2 or len(cfg.grammars) % 2:
+        raise InputError("a study needs an even number (≥ 2) of grammars: half are explained in each run", src)
+    if len(cfg.seeds) % 2:
+        raise InputError("seeds should be an even number of integers (complementary pairs)", src)
+    for g in cfg.grammars:
+        if not cfg.grammar_path(g).is_file():
+            raise InputError(f"no grammar {g!r} in {cfg.grammar_path(g).parent}/ (grammar_dir is relative to the "
+                             "config file)", src)
+    bad = [s for s in cfg.styles.split(",") if s.strip() not in STYLES]
+    if bad:
+        raise InputError(f"[data] styles: unknown style {bad[0]!r} (styles: {', '.join(STYLES)})", src)
+
+
+def _arms(table: Any, src: str, models: list[str] | None) -> tuple[Arm, ...]:
     if models:
         return tuple(Arm(name=m.rstrip("/").split("/")[-1], model=m, method="qlora") for m in models)
-    if not table:
+    if not isinstance(table, dict) or not table:
         raise InputError("the config has no [arms.NAME] tables", src)
     arms = []
     for name, spec in table.items():
-        method = spec.get("method", "qlora" if spec.get("model") else "full")
-        if method not in ("full", "lora", "qlora"):
-            raise InputError(f"[arms.{name}] method should be full, lora or qlora", src)
-        arms.append(Arm(name=name, model=spec.get("model"), method=method, bridged=bool(spec.get("bridged", False)),
-                        bridge_grammars=int(spec.get("bridge_grammars", 24)),
-                        bridge_examples=int(spec.get("bridge_examples", 32)),
-                        bridge_epochs=float(spec.get("bridge_epochs", 2.0)), lr=spec.get("lr"),
-                        params=spec.get("params")))
-        if arms[-1].bridged and not arms[-1].tiny:
+        given = _read_section(spec, "arms", Arm, src, f"arms.{name}")
+        arm = Arm(name=name, **given)
+        if arm.bridged and not arm.tiny:
             raise InputError(f"[arms.{name}] only tiny from-scratch arms can be bridged", src)
+        unused = sorted(k for k in given if k.startswith("bridge_") and not arm.bridged)
+        if unused:
+            raise InputError(f"[arms.{name}] {unused[0]} is set but the arm is not bridged (nothing would use it)",
+                             src)
+        arms.append(arm)
     return tuple(arms)

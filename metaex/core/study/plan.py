@@ -51,22 +51,21 @@ def _quote(arg: str) -> str:
     return arg if arg and all(c.isalnum() or c in "-_./=,:+" for c in arg) else "'" + arg.replace("'", "'\\''") + "'"
 
 
-def _template(cfg: StudyConfig, name: str) -> str:
-    here = Path(cfg.grammar_dir) / f"{name}.pcfg"
-    return str(here if here.is_file() else Path(cfg.path).resolve().parent.parent / cfg.grammar_dir / f"{name}.pcfg")
-
-
-def build_plan(cfg: StudyConfig, out: str | Path) -> list[Step]:
+def build_plan(cfg: StudyConfig, out: str | Path, arms: list[str] | None = None) -> list[Step]:
+    """Every step of the study; with `arms`, only theirs, and a report of those arms alone (`report-ARM…/`, so the
+    whole study's report is never replaced by a part of it)."""
     root = Path(out)
+    chosen = [a for a in cfg.arms if arms is None or a.name in arms]
     steps: list[Step] = []
     for seed in cfg.seeds:
         steps += _data_steps(cfg, root, seed)
-    for arm in cfg.arms:
+    for arm in chosen:
         for seed in cfg.seeds:
             steps += _train_steps(cfg, root, seed, arm)
     probes = [s.outputs[0].parent for s in steps if s.args[0] == "probe"]
-    steps.append(Step("report", "report", ("report", *map(str, probes), "--out", str(root / "report")),
-                      (root / "report" / "report.md",)))
+    folder = root / ("report" if len(chosen) == len(cfg.arms) else "report-" + "+".join(a.name for a in chosen))
+    steps.append(Step("report", "report", ("report", *map(str, probes), "--out", str(folder)),
+                      (folder / "report.md",)))
     return steps
 
 
@@ -79,7 +78,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
         inst = gdir / f"{name}.pcfg"
         avoid = [a for p in instances for a in ("--avoid", str(p))]
         steps.append(Step("data", f"seed{seed} instantiate {name}",
-                          ("grammar", "instantiate", _template(cfg, name), "--seed", str(seed), *avoid, "-o", str(inst)),
+                          ("grammar", "instantiate", str(cfg.grammar_path(name)), "--seed", str(seed), *avoid, "-o", str(inst)),
                           (inst,)))
         instances.append(inst)
     max_dose = max(cfg.doses)
@@ -150,7 +149,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
         steps.append(Step("data", f"seed{seed} bridging corpus",
                           ("bridge", "--grammars", str(arm.bridge_grammars), "--seed", str(seed),
                            "--examples-per-grammar", str(arm.bridge_examples), *avoid, "-o", str(d / "bridge.jsonl")),
-                          (d / "bridge.jsonl",)))
+                          (d / "bridge.jsonl", manifest_path(d / "bridge.jsonl"))))
     if any(a.tiny for a in cfg.arms):
         vocab = [a for p in instances + fillers for a in ("--vocab-from", str(p))]
         vocab += [a for i in range(len(fillers)) for a in ("--vocab-from", str(fdir / f"F{i}.expl.jsonl"))]
@@ -169,7 +168,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
     steps: list[Step] = []
     base = str(d / "init") if arm.tiny else str(arm.model)
     lr = arm.lr if arm.lr is not None else cfg.lr
-    common = ["--batch-size", str(cfg.batch_size), "--seed", str(seed), "--quiet", "--save-steps", "50", "--resume"]
+    common = ["--batch-size", str(cfg.batch_size), "--seed", str(seed), "--quiet", "--save-steps", str(cfg.save_steps),
+              "--resume"]
     if lr is not None:
         common += ["--lr", str(lr)]
     if arm.bridged:
@@ -186,11 +186,12 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
             run = d / arm.name / f"{cond}-d{dose}"
             steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
                               ("finetune", str(d / "mix" / f"{cond}-d{dose}.jsonl"), "--model", base,
-                               "--method", arm.method, "--out", str(run), "--loss-norm", cfg.loss_norm, *common),
+                               "--method", arm.train_method, "--out", str(run), "--loss-norm", cfg.loss_norm,
+                               *common),
                               (run / "final",), arm.name, seed))
             probe = root / "probes" / arm.name / f"seed{seed}-{cond}-d{dose}"
             grammars = [a for n in cfg.grammars for a in ("--grammar", str(d / "grammars" / f"{n}.pcfg"))]
-            variant = ("--adapter", str(run)) if arm.method in ("lora", "qlora") else ("--model", str(run))
+            variant = ("--adapter", str(run)) if arm.train_method in ("lora", "qlora") else ("--model", str(run))
             steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}",
                               ("probe", *variant, *grammars, "--tests", str(data / "tests.jsonl"),
                                "--pairs", str(data / "pairs.jsonl"), "--explanations", str(data / "expl.jsonl"),
@@ -200,5 +201,5 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                                *(("--verbal", str(cfg.probe_verbal)) if cfg.probe_verbal else ()),
                                "--cuts", ",".join(map(str, cfg.probe_cuts)),
                                "--seed", str(seed), "--batch-size", str(cfg.probe_batch_size), "--arm", arm.name,
-                               "--out", str(probe)), (probe / "summary.jsonl",), arm.name, seed))
+                               "--out", str(probe)), (probe / "config.json",), arm.name, seed))
     return steps

@@ -3,6 +3,7 @@ cross-document attention, in file order); `merge()` folds an adapter into its ba
 imports neither torch nor transformers."""
 
 from metaex.core.train.merge import merge
-from metaex.core.train.run import METHODS, RunResult, TrainOptions, train
+from metaex.core.train.options import METHODS, TrainOptions
+from metaex.core.train.run import RunResult, train
 
 __all__ = ["METHODS", "RunResult", "TrainOptions", "merge", "train"]

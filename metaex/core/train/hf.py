@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from metaex.core.train.run import TrainOptions
+    from metaex.core.train.options import TrainOptions
 
 
 def prepare_model(model: Any, opts: TrainOptions, cuda: bool) -> Any:

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 from metaex.core.errors import InputError
+from metaex.core.files import atomic_dir, guard_outputs
 from metaex.core.models import load
+
+MERGED = "metaex_merged.json"   # in a merged model folder: what was merged (it may be replaced by a new merge)
 
 
 def merge(run_dir: str | Path, out: str | Path, *, device: str | None = "cpu") -> dict:
@@ -18,9 +21,13 @@ def merge(run_dir: str | Path, out: str | Path, *, device: str | None = "cpu") -
         raise InputError(f"adapter has no {load.ADAPTER_META} naming its base model (not written by metaex)",
                          str(adapter))
     base = json.loads(meta_file.read_text())["base_model"]
+    guard_outputs([run_dir, adapter, *([base] if Path(base).exists() else [])],
+                  [(out, "folder", lambda folder: (folder / MERGED).is_file())])
     net, tokenizer = load.load_model(base, adapter=adapter, method="full", device=device)
     merged = net.merge_and_unload()
-    with load.atomic_dir(out) as tmp:
+    info = {"base_model": base, "adapter": str(adapter), "out": str(out)}
+    with atomic_dir(out) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-    return {"base_model": base, "adapter": str(adapter), "out": str(out)}
+        (tmp / MERGED).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return info

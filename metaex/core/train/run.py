@@ -22,49 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from metaex import __version__
-from metaex.core import records
+from metaex.core import files, records
 from metaex.core.errors import InputError
+from metaex.core.files import atomic_dir, guard_outputs
 from metaex.core.models import load
 from metaex.core.train import data, hf
-
-METHODS = ("full", "lora", "qlora")
-LOSS_NORMS = ("tokens", "fixed")
-DEFAULT_LR = {"full": 3e-3, "lora": 2e-4, "qlora": 2e-4}  # full: the tiny-from-scratch pilot (STUDY.md)
-
-
-@dataclass
-class TrainOptions:
-    """Everything that shapes a run (all of it is recorded and compared when a run folder is reused)."""
-
-    method: str = "full"
-    steps: int | None = None          # optimizer steps; None: `epochs` passes over the file
-    epochs: float = 1.0
-    batch_size: int = 32              # documents per device per micro-batch (packed into one row)
-    grad_accum: int = 1
-    lr: float | None = None           # None: DEFAULT_LR[method]
-    warmup: float = 0.05              # ratio of total steps if < 1, else steps
-    min_lr_ratio: float = 0.1         # cosine decays to lr × this
-    weight_decay: float = 0.01
-    betas: tuple[float, float] = (0.9, 0.98)
-    max_grad_norm: float = 1.0
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: str = "all-linear"  # or comma-separated module names
-    seed: int = 0
-    shuffle: bool = False
-    log_steps: int = 1
-    eval_steps: int = 50
-    early_stopping: int | None = None   # patience in evaluations (needs an eval file)
-    save_steps: int = 100               # 0: no checkpoints
-    save_total_limit: int | None = 2
-    unseen_init: bool = False          # after training, tokens absent from the file get the mean embedding (hf.py)
-    loss_norm: str = "tokens"          # "tokens": mean over a step's loss tokens; "fixed": sum ÷ a constant (hf.py)
-    row_tokens: int | None = 128        # packed row length cap, raised to the batch's longest document (attention
-    #                                     cost grows with the square of the row length: 128 measured 1.45× faster than 512)
-
-    def resolved_lr(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[self.method]
+from metaex.core.train.options import TrainOptions
 
 
 @dataclass
@@ -94,12 +57,19 @@ def _identity(cfg: dict) -> dict:
     return {k: cfg[k] for k in ("base_model", "method", "options", "data_sha256", "eval_sha256")}
 
 
+def _own_run(folder: Path) -> bool:
+    """A folder `train` may write into: a run folder, or what a killed run left before its config.json."""
+    return load.is_run_dir(folder) or {p.name for p in folder.iterdir()} <= {"checkpoints", "metrics.jsonl"}
+
+
 def _check_existing(run_dir: Path, identity: dict, resume: bool) -> dict | None:
     """The existing config of a reusable run folder, None for a new one; InputError when it cannot be reused."""
     if not run_dir.exists():
         return None
     if not load.is_run_dir(run_dir):
-        if run_dir.is_dir() and not any(run_dir.iterdir()):
+        if run_dir.is_dir() and _own_run(run_dir):
+            # a run killed before its config.json: nothing in it was trained under known options, start afresh
+            files.remove_outputs([run_dir / "checkpoints", run_dir / "metrics.jsonl"])
             return None
         raise InputError("exists and is not a metaex run folder; choose another --out", str(run_dir))
     old = json.loads((run_dir / "config.json").read_text())
@@ -111,6 +81,19 @@ def _check_existing(run_dir: Path, identity: dict, resume: bool) -> dict | None:
     if not (run_dir / "final").is_dir() and not resume and (run_dir / "checkpoints").is_dir():
         raise InputError("holds an unfinished run: add --resume to continue it", str(run_dir))
     return old
+
+
+def _finished_config(run_dir: Path, cfg: dict) -> dict | None:
+    """The finished config of a run whose final/ exists: final/run.json is written with the artifact, so a kill
+    after final/ appeared but before config.json was rewritten leaves a finished run, which this restores."""
+    if cfg.get("status") == "finished" and "result" in cfg:
+        return cfg
+    committed = run_dir / "final" / load.FINAL_RUN
+    if not committed.is_file():
+        return None
+    done = json.loads(committed.read_text())
+    records.write_json(run_dir / "config.json", done)
+    return done
 
 
 def _result_of(run_dir: Path, cfg: dict, metrics: list[dict], already: bool) -> RunResult:
@@ -142,20 +125,19 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
     """Fine-tune `model` (folder, full run folder or hub id) on the `document` records of `train_file` into
     `out_dir`. `options` are `TrainOptions` fields; `callbacks` are extra `transformers.TrainerCallback`s
     (the CLI's progress bar). Inputs are validated before anything is written."""
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
     unknown = set(options) - {f.name for f in fields(TrainOptions)}
     if unknown:
         raise TypeError(f"unknown training options: {sorted(unknown)}")
     opts = TrainOptions(method=method, **options)
-    if opts.loss_norm not in LOSS_NORMS:
-        raise InputError(f"unknown loss normalisation {opts.loss_norm!r} (choose from {', '.join(LOSS_NORMS)})")
-    if opts.unseen_init and opts.method != "full":
-        raise InputError("--unseen-init changes embeddings: it needs --method full")
+    opts.check()
     if opts.early_stopping and eval_file is None:
         raise InputError("early stopping needs held-out documents (--eval FILE)")
+    if device not in (None, "cpu", "cuda"):
+        raise InputError(f"--device should be cpu or cuda, got {device!r}")
     run_dir = Path(out_dir)
     base_path, local = load.resolve_model(model)
+    guard_outputs([train_file, eval_file, *([model, base_path] if local else [])],
+                  [(run_dir, "folder", _own_run)])
     docs = data.read_documents(train_file)
     eval_texts = [d["text"] for d in data.read_documents(eval_file)] if eval_file is not None else None
     identity = {"base_model": str(model), "method": method, "options": json.loads(json.dumps(asdict(opts))),
@@ -163,7 +145,9 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
                 "eval_sha256": data.file_sha256(eval_file) if eval_file is not None else None}
     old = _check_existing(run_dir, identity, resume)
     if old is not None and (run_dir / "final").is_dir():
-        return _result_of(run_dir, old, list(records.read(run_dir / "metrics.jsonl", "train_metric")), True)
+        done = _finished_config(run_dir, old)
+        if done is not None:
+            return _result_of(run_dir, done, list(records.read(run_dir / "metrics.jsonl", "train_metric")), True)
     if local:
         load.go_offline()
     return _train(run_dir, identity, base_path, train_file, docs, eval_file, eval_texts, opts,
@@ -210,7 +194,15 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
             else []
         records.write(metrics_path, hf.metric_rows(history))
     t0 = time.time()
-    trainer.train(resume_from_checkpoint=checkpoint)
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    except OSError as err:   # a full disk or an unwritable folder mid-run: say so in config.json, if it can be
+        if main:
+            try:
+                records.write_json(run_dir / "config.json", {**cfg, "status": "failed", "error": str(err)})
+            except OSError:
+                pass
+        raise
     metrics = hf.metric_rows(trainer.state.log_history)
     if opts.unseen_init:
         cfg["unseen_tokens_mean_init"] = hf.mean_init_unseen(net, train_set, tokenizer.all_special_ids, opts.seed)
@@ -218,13 +210,15 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
     cfg["result"] = {"steps": trainer.state.global_step, "tokens": int(trainer.state.num_input_tokens_seen),
                      "runtime_s": round(time.time() - t0, 3)}
     if main:
-        with load.atomic_dir(run_dir / "final") as tmp:
+        # metrics first, then final/ (the commit: the artifact with the finished config inside), then config.json
+        records.write(metrics_path, metrics)
+        with atomic_dir(run_dir / "final") as tmp:
             trainer.save_model(str(tmp))
             (tmp / "training_args.bin").unlink(missing_ok=True)
             if opts.method != "full":
                 records.write_json(tmp / load.ADAPTER_META, {"base_model": base_path,
                                                             "base_fingerprint": cfg["base_fingerprint"]})
-        records.write(metrics_path, metrics)
+            records.write_json(tmp / load.FINAL_RUN, cfg)
         records.write_json(run_dir / "config.json", cfg)
     trainer.accelerator.wait_for_everyone()
     return _result_of(run_dir, cfg, metrics, False)

@@ -1,0 +1,213 @@
+"""How metaex writes outputs: complete or invisible, with the user's umask, never over an input.
+
+- `atomic_file` / `atomic_dir`: the output is built under a hidden temp name beside its target
+  (`.NAME.PID.XXXX.tmp`) and renamed into place last, so a killed command leaves the old output or the new one,
+  never half of one. The next write of the same target removes temps that a dead process left behind.
+- Temp files and folders get the permissions any file of the user's gets (mkstemp/mkdtemp make them 0600/0700).
+- `guard_outputs`: one check, before anything is written, that no output is an input, lies inside an input folder,
+  holds one, or is a thing of another kind (a file where a folder goes, a folder of some other command).
+- `commit_point`: every rename into place passes here. With `METAEX_FAULT_AT=N` in the environment (tests only)
+  the process exits hard (`os._exit`, no cleanup, as a kill would) just before its Nth commit; with
+  `METAEX_FAULT_LOG=FILE` every commit is logged there, so a test can count them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from metaex.core.errors import InputError
+
+FAULT_ENV, FAULT_LOG_ENV = "METAEX_FAULT_AT", "METAEX_FAULT_LOG"
+FAULT_EXIT = 86
+_commits = 0
+_counting = os.getpid()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def commit_point(what: str | Path) -> None:
+    """Count one commit (a rename into place); the test-only fault hook exits hard before the chosen one.
+    A file renamed inside a folder still being built (a temp folder) is no commit: nothing is visible yet."""
+    global _commits, _counting
+    if any(_TEMP.match(part) for part in Path(what).parts):
+        return
+    if _counting != os.getpid():   # a forked child counts its own commits from 0
+        _commits, _counting = 0, os.getpid()
+    _commits += 1
+    log = os.environ.get(FAULT_LOG_ENV)
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()} {_commits} {what}\n")
+    at = os.environ.get(FAULT_ENV)
+    if at and _commits == int(at):
+        os._exit(FAULT_EXIT)
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}."
+
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(target: str | Path) -> list[Path]:
+    """Remove the temps of `target` left by processes that no longer run (a kill mid-write); returns them."""
+    target = Path(target)
+    return _clean(target.parent, lambda name: name in (target.name, f"{target.name}.old"))
+
+
+def clean_folder(folder: str | Path) -> list[Path]:
+    """Remove every temp in `folder` left by a process that no longer runs; returns them."""
+    return _clean(Path(folder), lambda name: True)
+
+
+def _clean(folder: Path, wanted: Callable[[str], bool]) -> list[Path]:
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        m = _TEMP.match(p.name)
+        if m and wanted(m["name"]) and not _alive(int(m["pid"])):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+@contextmanager
+def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
+    """A temp file beside `path`, renamed into place only if the block succeeds (removed if it fails)."""
+    target = Path(path)
+    if target.is_dir():
+        raise InputError("is a directory, expected a file name", str(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(target)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        commit_point(target)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def atomic_dir(target: str | Path) -> Iterator[Path]:
+    """A temp folder beside `target`; when the block succeeds it replaces `target` (removed if it fails)."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise InputError("is a file, expected a folder", str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        _share(tmp)
+        commit_point(target)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(target.with_name(target.name + ".old")), suffix=".tmp",
+                                        dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(tmp, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _share(folder: Path) -> None:
+    """The folder (made 0700 by mkdtemp) and everything in it get the permissions of the user's umask."""
+    mask = _umask()
+    os.chmod(folder, 0o777 & ~mask)
+    for p in folder.rglob("*"):
+        if p.is_dir() and not p.is_symlink():
+            os.chmod(p, 0o777 & ~mask)
+
+
+def remove_outputs(paths: Iterable[str | Path]) -> None:
+    """Remove a step's earlier outputs before it writes new ones, so that a kill between two of its writes leaves
+    a missing output (redone on resume), never an old one beside a new one."""
+    for p in map(Path, paths):
+        if str(p) == "-":
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def guard_outputs(inputs: Sequence[str | Path | None],
+                  outputs: Sequence[tuple[str | Path | None, str] | tuple[str | Path | None, str, Callable[[Path], bool]]]
+                  ) -> None:
+    """Refuse, before anything is written, an output that would destroy something (InputError naming it).
+
+    outputs: (path, "file" | "folder"[, own]); `-` and None are skipped. An output may not be an input, lie inside
+    an input folder, or contain an input; two outputs may not be the same path; a file output may not be an
+    existing folder, nor a folder output an existing file. For a folder, `own(path)` says whether an existing
+    non-empty folder is a previous output of this command: replacing that stays allowed, anything else is refused.
+    Temps a killed earlier run left in (or beside) an output are removed first.
+    """
+    ins = [Path(p).resolve() for p in inputs if p is not None and str(p) != "-"]
+    seen: list[Path] = []
+    for raw, kind, *own in outputs:
+        if raw is None or str(raw) == "-":
+            continue
+        out = Path(raw).resolve()
+        for i in ins:
+            if out == i:
+                raise InputError("is also an input of this command: choose another output", str(raw))
+            if _inside(out, i):
+                raise InputError(f"lies inside the input {i}: choose an output outside it", str(raw))
+            if _inside(i, out):
+                raise InputError(f"holds the input {i}: writing there would replace it; choose another output",
+                                 str(raw))
+        if out in seen:
+            raise InputError("is given twice as an output", str(raw))
+        seen.append(out)
+        if kind == "file" and out.is_dir():
+            raise InputError("is a folder, expected a file name", str(raw))
+        if kind == "folder" and out.exists() and not out.is_dir():
+            raise InputError("is a file, expected a folder", str(raw))
+        # temps that a killed earlier run of this command left are removed (never an input: checked above)
+        removed = clean_folder(out) if kind == "folder" else clean_stale(out)
+        if kind == "folder" and out.is_dir() and removed and not any(out.iterdir()):
+            out.rmdir()
+        if kind == "folder" and own and out.is_dir() and any(out.iterdir()) and not own[0](out):
+            raise InputError("is a folder this command did not write; choose a new or empty folder", str(raw))

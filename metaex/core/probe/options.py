@@ -1,0 +1,54 @@
+"""The probe's options: everything besides the inputs that changes a probe's numbers (light: no numpy, no torch).
+
+The CLI takes its defaults and choices from here; the study config reads the same defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+LENGTH_REFERENCES = ("grammar", "data")
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """Everything besides the inputs that changes a probe's numbers (hashed to key reusable parts)."""
+
+    samples: int = 200          # temperature samples of `"{name}:"` per grammar and variant
+    temperature: float = 1.0
+    seed: int = 0
+    limit: int | None = None    # cap on samples, test strings, pairs and explanations per grammar
+    verbal: int | None = None   # verbalization questions per grammar (None: one per explanation, up to limit)
+    batch_size: int = 64        # sampling batches follow it, so it is part of the seeded result
+    cuts: tuple[int, ...] = (1, 2, 3)  # greedy from the first k terminals of each test string
+    n_items: int = 100          # test strings (and pairs) made from the grammar when no files are given
+    reference: int = 2000       # grammar samples estimating the true length distribution
+    max_len: int | None = None  # the data's length cap (terminals); None: see inputs.length_cap
+    # true length distribution for length_tv: "grammar" samples under the cap, or "data": the lengths of the
+    # given test and training strings (distinct sampling skews the data towards longer strings)
+    length_reference: str = "grammar"
+
+    def key(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def check(self) -> None:
+        """InputError (naming the CLI option) for any value a probe cannot use; called before anything is read."""
+        from metaex.core.errors import InputError
+
+        for opt, value in (("--samples", self.samples), ("--limit", self.limit), ("--verbal", self.verbal),
+                           ("--batch-size", self.batch_size), ("--max-len", self.max_len),
+                           ("--items", self.n_items), ("--reference", self.reference)):
+            if value is not None and not (isinstance(value, int) and value >= 1):
+                raise InputError(f"{opt} must be a positive integer, got {value}")
+        if not self.temperature >= 0:
+            raise InputError(f"--temperature must be at least 0 (0 = greedy), got {self.temperature}")
+        if not self.cuts or min(self.cuts) < 1:
+            raise InputError(f"--cuts should list positive integers, got {list(self.cuts)}")
+        if self.length_reference not in LENGTH_REFERENCES:
+            raise InputError(f"--length-reference must be one of {', '.join(LENGTH_REFERENCES)}, "
+                             f"not {self.length_reference!r}")
+
+    def capped(self, n: int) -> int:
+        return n if self.limit is None else min(n, self.limit)
+
+
