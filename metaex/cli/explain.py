@@ -6,10 +6,12 @@ from pathlib import Path
 
 import typer
 
+from metaex.core.explain import STYLES
+
 
 def explain_command(
     grammar: Path = typer.Argument(..., help="A .pcfg grammar (normally an instance from `grammar instantiate`)."),
-    styles: str = typer.Option("prose,bnf,constraints", "--styles",
+    styles: str = typer.Option(",".join(STYLES), "--styles",
                                help="Comma-separated styles: prose (rule by rule), bnf (compact rules), "
                                     "constraints (facts derived from the rules)."),
     paraphrases: int = typer.Option(20, "--paraphrases", "-n", help="Distinct paraphrases per style."),

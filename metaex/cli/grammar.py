@@ -13,12 +13,14 @@ from pathlib import Path
 import typer
 
 from metaex.core.files import guard_outputs, remove_outputs
+from metaex.core.grammar.pairs import PERTURBATIONS
+from metaex.core.grammar.random_gen import FAMILIES
+from metaex.core.records import SPLITS
 
 grammar_app = typer.Typer(help="Grammars: sample strings, check membership, minimal pairs, nonce instances, "
                                "random grammars, summaries.", no_args_is_help=True)
 
 _GRAMMAR = typer.Argument(..., help="A grammar file (.pcfg, nltk PCFG format).", show_default=False)
-_SPLITS = ("train", "test", "pool")
 
 
 def _say(message: str) -> None:
@@ -45,7 +47,7 @@ def sample(
     seed: int = typer.Option(..., "--seed", help="Random seed (same seed, same output)."),
     max_len: int | None = typer.Option(None, "--max-len", min=1, help="Reject strings longer than L terminals."),
     distinct: bool = typer.Option(False, "--distinct", help="No string twice."),
-    split: str = typer.Option("pool", "--split", help="Split label of the records: train, test or pool."),
+    split: str = typer.Option("pool", "--split", help="Split label of the records: " + " | ".join(SPLITS) + "."),
     n_test: int | None = typer.Option(None, "--test", min=0, help="Also draw N_TEST test strings, distinct "
                                       "and disjoint from the -n train strings, into --test-out."),
     test_out: Path | None = typer.Option(None, "--test-out", help="Where the --test strings go."),
@@ -57,8 +59,8 @@ def sample(
     from metaex.core.grammar.pcfg import load_grammar
     from metaex.core.grammar.sample import sample_split, sample_strings
 
-    if split not in _SPLITS:
-        raise InputError(f"--split must be one of {', '.join(_SPLITS)} (got {split!r})")
+    if split not in records.SPLITS:
+        raise InputError(f"--split must be one of {', '.join(records.SPLITS)} (got {split!r})")
     if (n_test is None) != (test_out is None):
         raise InputError("--test and --test-out go together")
     if n_test is not None and str(test_out) == "-" and str(out) == "-":
@@ -117,8 +119,8 @@ def pairs(
                                  "strings outside the language (or checked invalid) are skipped."),
     seed: int = typer.Option(..., "--seed", help="Random seed (same seed, same output)."),
     per_string: int = typer.Option(1, "--per-string", min=1, help="Bad strings per good string and type."),
-    perturbation: list[str] = typer.Option(["substitution"], "--perturbation", help="substitution, swap, "
-                                           "delete or insert (repeatable)."),
+    perturbation: list[str] = typer.Option(["substitution"], "--perturbation", help=" | ".join(PERTURBATIONS)
+                                           + " (repeatable)."),
     out: Path = typer.Option(Path("-"), "-o", "--out", help="Output JSONL of pair records ('-' = stdout)."),
 ) -> None:
     """Minimal pairs (`good` in the language, `bad` one edit away and out of it) as `pair` records."""
@@ -171,7 +173,8 @@ def instantiate(
 
 @grammar_app.command("random")
 def random(
-    family: str = typer.Option(..., "--family", help="regular (right-linear, Reber-like) or cfg."),
+    family: str = typer.Option(..., "--family", help=" | ".join(FAMILIES) + ": right-linear (Reber-like) or a "
+                               "general context-free grammar."),
     seed: int = typer.Option(..., "--seed", help="Random seed (same seed, same grammar)."),
     nonterminals: int | None = typer.Option(None, "--nonterminals", help="States (regular), nonterminals "
                                             "(cfg) or nonterminals per level (cfg with --depth)."),

@@ -22,6 +22,7 @@ from metaex.core import files
 from metaex.core.errors import InputError
 
 SCHEMA_VERSION = 1
+SPLITS = ("train", "test", "pool")   # the `split` of an example record
 _OPT = type(None)
 
 # kind -> {field: accepted type(s)}. Shared provenance (grammar, grammar_hash, seed) is listed per kind.
