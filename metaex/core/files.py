@@ -153,8 +153,12 @@ def _share(folder: Path) -> None:
     mask = _umask()
     os.chmod(folder, 0o777 & ~mask)
     for p in folder.rglob("*"):
-        if p.is_dir() and not p.is_symlink():
+        if p.is_symlink():
+            continue
+        if p.is_dir():
             os.chmod(p, 0o777 & ~mask)
+        elif not p.stat().st_mode & 0o111:   # data files a writer made private (safetensors, mkstemp) get the umask
+            os.chmod(p, 0o666 & ~mask)
 
 
 def remove_outputs(paths: Iterable[str | Path]) -> None:

@@ -19,9 +19,17 @@ def example_prompt(name: str) -> str:
     return f"{name}:"
 
 
+# A worked question before the asked one, about English: a pre-trained model then answers in the format (base
+# SmolLM2-135M put under 0.5 of its probability on " Yes" + " No" after the bare question for every one of 80
+# strings; after this line, for none; two worked lines, Yes and No, did as well at 12 more tokens a question).
+# The same text is the bridging corpus's judgement documents, so tiny models learn the format they are probed in.
+JUDGEMENT_SHOTS = (("the cat sat", "an English", True),)
+
+
 def judgement_prompt(name: str, text: str) -> str:
-    """The Yes/No question; the answer follows after a single space."""
-    return f"Is '{text}' a {name} sentence?"
+    """The Yes/No question (after the worked ones); the answer follows after a single space."""
+    shots = [f"Is '{s}' {what} sentence? {YES if ok else NO}" for s, what, ok in JUDGEMENT_SHOTS]
+    return "\n".join([*shots, f"Is '{text}' a {name} sentence?"])
 
 
 def judgement_doc(name: str, text: str, valid: bool) -> str:

@@ -177,7 +177,7 @@ def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str
             grammar=g, tests=test_strings[: options.limit], pairs=pair_list[: options.limit],
             train=train_sets[g.name], choices=build_choices(expl, g, min(
                 (n for n in (options.limit, options.verbal) if n is not None), default=None)), true_lengths=lengths,
-            max_len=2 * max(lengths))
+            max_len=2 * (cap or max(lengths)))
     return out
 
 

@@ -126,9 +126,13 @@ def context(g: Grammar, mix: dict | None, variant: str, run: str | None, arm: st
             "producer": records.producer("probe")}
 
 
-def _part_path(out_dir: Path, g: Grammar, variant: str, key: dict) -> Path:
+def _part_path(parts_dir: Path, g: Grammar, variant: str, key: dict) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return out_dir / "parts" / f"{re.sub(r'[^A-Za-z0-9_-]', '_', g.name)}.{variant}.{digest}.jsonl"
+    return parts_dir / f"{re.sub(r'[^A-Za-z0-9_-]', '_', g.name)}.{variant}.{digest}.jsonl"
+
+
+def _is_parts_dir(folder: Path) -> bool:
+    return all(p.suffix == ".jsonl" for p in folder.iterdir())
 
 
 def _versions() -> dict:
@@ -146,11 +150,13 @@ def run_probe(model: str | None = None, adapter: str | None = None,
               tests: str | Path | None = None, pairs: str | Path | None = None,
               train: Sequence[str | Path] = (), explanations: str | Path | None = None,
               manifest: str | Path | None = None, options: ProbeOptions = ProbeOptions(), arm: str | None = None,
-              model_obj: tuple[Any, Any] | None = None,
+              model_obj: tuple[Any, Any] | None = None, parts_dir: str | Path | None = None,
               log: Callable[[str], None] | None = None) -> list[dict]:
     """Probe every grammar with every variant (base and adapter, or the model), write PROBE_DIR, return the
     summary rows. `model_obj` = (model, tokenizer) already loaded for this target (a peft model when there is
-    an adapter) skips loading; `log` receives progress lines."""
+    an adapter) skips loading; `parts_dir` (default PROBE_DIR/parts) holds the per-grammar parts: probes that
+    share one reuse each other's parts, so the base model of many adapters is probed once on the same items (a
+    base part's key has no adapter in it); `log` receives progress lines."""
     log = log or (lambda _msg: None)
     options.check()
     out = Path(out_dir)
@@ -169,10 +175,17 @@ def run_probe(model: str | None = None, adapter: str | None = None,
               "adapter_hash": _file_hash(target.adapter) if target.adapter else None}
     inputs = [target.model, target.adapter, target.run_dir, *(g.source for g in gs), tests, pairs, *train,
               explanations, manifest]
+    own_parts = parts_dir is None
+    parts_dir = out / "parts" if parts_dir is None else Path(parts_dir)
     files.guard_outputs([p for p in inputs if p is not None and Path(p).exists()],
-                        [(out, "folder", lambda folder: _own_probe(folder, target))])
-    parts = {(g.name, v): _part_path(out, g, v, {**hashes, "items": items[g.name].digest(), "variant": v,
-                                                 "options": options.key()})
+                        [(out, "folder", lambda folder: _own_probe(folder, target)),
+                         *([] if own_parts else [(parts_dir, "folder", _is_parts_dir)])])
+
+    def key(v: str) -> dict:   # the base variant does not depend on the adapter
+        return {**hashes, **({"adapter_hash": None} if v == "base" else {})}
+
+    parts = {(g.name, v): _part_path(parts_dir, g, v, {**key(v), "items": items[g.name].digest(), "variant": v,
+                                                       "options": options.key()})
              for g in gs for v in target.variants}
     todo = [k for k, p in parts.items() if not p.is_file()]
     log(f"{len(parts) - len(todo)} of {len(parts)} parts already done")
@@ -194,13 +207,14 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     files.remove_outputs([out / "config.json", out / "summary.jsonl", out / "items.jsonl"])
     records.write(out / "items.jsonl", (r for r in all_rows if r["kind"] == "probe_item"))
     records.write(out / "summary.jsonl", summary)
-    for stale in set((out / "parts").glob("*.jsonl")) - set(parts.values()):
+    for stale in set((out / "parts").glob("*.jsonl")) - set(parts.values()) if own_parts else ():
         stale.unlink()   # parts of earlier options or items of this target, no longer part of the probe
     records.write_json(out / "config.json", {
         "schema": PROBE_SCHEMA, "model": _absolute(target.model), "adapter": _absolute(target.adapter),
         "run": _absolute(target.run_dir),
         **hashes,
         "variants": list(target.variants), "seed": options.seed, "options": options.key(), "arm": arm,
+        "parts": None if own_parts else str(parts_dir.resolve()),
         "model_params": parameter_count(resolve_model(target.model)[0]),
         "lineage": runs, "bridged": any(r["data"] == "bridge" for r in runs),
         "grammars": [{"name": g.name, "hash": g.hash, "source": g.source} for g in gs],

@@ -36,7 +36,7 @@ class GrammarItems:
     train: set[str]
     choices: list[Choice] = field(default_factory=list)
     true_lengths: list[int] = field(default_factory=list)
-    max_len: int = 64           # generation budget in terminals (twice the longest reference string)
+    max_len: int = 64           # generation budget in words: twice the data's length cap (a row stops there)
 
     def digest(self) -> str:
         """Content hash of the items (keys the reusable part files)."""
@@ -68,13 +68,17 @@ def probe_grammar(model: Any, tokenizer: Any, items: GrammarItems, options: Prob
     g, name = items.grammar, items.grammar.name
     accepts = recognizer(g).accepts
     budget = max_new_tokens(tokenizer, g, items.max_len)
-    samples = generate.sample(model, tokenizer, formats.example_prompt(name), options.capped(options.samples),
+    sampled = generate.sample(model, tokenizer, formats.example_prompt(name), options.capped(options.samples),
                               seed=grammar_seed(options.seed, name), max_new_tokens=budget,
-                              temperature=options.temperature, batch_size=options.batch_size)
+                              temperature=options.temperature, batch_size=options.batch_size,
+                              max_words=items.max_len)
+    samples, ended = [t for t, _ in sampled], [e for _, e in sampled]
     cuts = [s.split()[:k] for s in items.tests for k in options.cuts if k < len(s.split())]
     cut_prompts = [formats.example_doc(name, " ".join(p)) for p in cuts]
-    greedy = generate.greedy(model, tokenizer, cut_prompts, max_new_tokens=budget, batch_size=options.batch_size)
-    greedy = [" ".join(p + c.split()) for p, c in zip(cuts, greedy, strict=True)]
+    continued = generate.greedy(model, tokenizer, cut_prompts, max_new_tokens=budget, batch_size=options.batch_size,
+                                max_words=items.max_len)
+    greedy = [" ".join(p + c.split()) for p, (c, _) in zip(cuts, continued, strict=True)]
+    greedy_ended = [e for _, e in continued]
 
     judged = [(good, True) for good, _ in items.pairs] + [(bad, False) for _, bad in items.pairs]
     whole = scoring.encode_many(tokenizer, [(formats.example_prompt(name), " " + s) for s, _ in judged], eos=True)
@@ -86,8 +90,8 @@ def probe_grammar(model: Any, tokenizer: Any, items: GrammarItems, options: Prob
     lp_whole, lp_verbal = lps[: len(whole)], [float(x.mean()) for x in lps[len(whole):]]
     p_yes = _yes_no(model, tokenizer, name, asked, options.batch_size, pad)
 
-    rows = _generation_rows(samples, [formats.example_prompt(name)] * len(samples), accepts, items, "")
-    rows += _generation_rows(greedy, cut_prompts, accepts, items, "greedy_")
+    rows = _generation_rows(samples, ended, [formats.example_prompt(name)] * len(samples), accepts, items, "")
+    rows += _generation_rows(greedy, greedy_ended, cut_prompts, accepts, items, "greedy_")
     rows += _pair_rows(items.pairs, [float(x.sum()) for x in lp_whole])
     rows += _judge_rows(judged, [float(x.mean()) for x in lp_whole], p_yes[: len(judged)])
     rows += [_item("consistency", i, metrics.judged_valid(metrics.p_yes(*yn)), text=s,
@@ -123,16 +127,17 @@ def _summary(metric: str, value: float | None, n: int) -> dict:
     return {"metric": metric, "value": value, "n": n}
 
 
-def _generation_rows(strings: Sequence[str], prompts: Sequence[str], accepts: Callable[[str], bool],
-                     items: GrammarItems, prefix: str) -> list[dict]:
-    """validity, novel_valid (and novelty) per generated string; `text` is the whole string judged."""
-    valid = [accepts(s) for s in strings]
+def _generation_rows(strings: Sequence[str], ended: Sequence[bool], prompts: Sequence[str],
+                     accepts: Callable[[str], bool], items: GrammarItems, prefix: str) -> list[dict]:
+    """validity, novel_valid (and novelty) per generated string; `text` is the whole string judged. A string that
+    did not end (no EOS or line break within the budget) is not valid, whatever its words."""
+    valid = [e and accepts(s) for s, e in zip(strings, ended, strict=True)]
     novel = metrics.novel(strings, items.train)
     novel_valid = metrics.novel_valid(valid, strings, items.train)
     rows = []
-    for i, (s, p, v, n, nv) in enumerate(zip(strings, prompts, valid, novel, novel_valid, strict=True)):
-        rows += [_item(prefix + "validity", i, v, text=s, prompt=p),
-                 _item(prefix + "novel_valid", i, nv, text=s, prompt=p)]
+    for i, (s, e, p, v, n, nv) in enumerate(zip(strings, ended, prompts, valid, novel, novel_valid, strict=True)):
+        rows += [_item(prefix + "validity", i, v, text=s, prompt=p, ended=e),
+                 _item(prefix + "novel_valid", i, nv, text=s, prompt=p, ended=e)]
         if not prefix:
             rows.append(_item("novelty", i, n, text=s, prompt=p))
     return rows

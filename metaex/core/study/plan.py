@@ -13,6 +13,7 @@ Layout under the study folder (per seed s):
   seed{s}/bridge.jsonl, seed{s}/ARM/pretrain/  the bridging corpus and the bridged arm's pre-training
   seed{s}/ARM/COND-dDOSE/                   fine-tuning run folders
   probes/ARM/seed{s}-COND-dDOSE/            probe outputs;  report/  the report
+  parts/ARM/seed{s}/                        probe parts shared by the adapters of one base model (base probed once)
 """
 
 from __future__ import annotations
@@ -191,7 +192,10 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                               (run / "final",), arm.name, seed))
             probe = root / "probes" / arm.name / f"seed{seed}-{cond}-d{dose}"
             grammars = [a for n in cfg.grammars for a in ("--grammar", str(d / "grammars" / f"{n}.pcfg"))]
-            variant = ("--adapter", str(run)) if arm.train_method in ("lora", "qlora") else ("--model", str(run))
+            adapter = arm.train_method in ("lora", "qlora")
+            variant = ("--adapter", str(run)) if adapter else ("--model", str(run))
+            # adapters of one base share a parts folder per seed: the base model is probed once per seed
+            shared = ("--parts", str(root / "parts" / arm.name / f"seed{seed}")) if adapter else ()
             steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}",
                               ("probe", *variant, *grammars, "--tests", str(data / "tests.jsonl"),
                                "--pairs", str(data / "pairs.jsonl"), "--explanations", str(data / "expl.jsonl"),
@@ -201,5 +205,5 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                                *(("--verbal", str(cfg.probe_verbal)) if cfg.probe_verbal else ()),
                                "--cuts", ",".join(map(str, cfg.probe_cuts)),
                                "--seed", str(seed), "--batch-size", str(cfg.probe_batch_size), "--arm", arm.name,
-                               "--out", str(probe)), (probe / "config.json",), arm.name, seed))
+                               *shared, "--out", str(probe)), (probe / "config.json",), arm.name, seed))
     return steps
