@@ -54,7 +54,7 @@ def _check_runnable(cfg, arms) -> None:
                                  "none is visible here (run `make study` for the CPU study)", cfg.path)
         if not Path(arm.model).is_dir() and os.environ.get("HF_HUB_OFFLINE") == "1":
             raise InputError(f"model {arm.model} is not a local folder and the hub is offline (HF_HUB_OFFLINE=1): "
-                             "download it first or unset HF_HUB_OFFLINE", cfg.path)
+                             "import it first (`make models` for the shipped ones) or unset HF_HUB_OFFLINE", cfg.path)
 
 
 def _shard_spec(spec: str) -> tuple[int, int]:

@@ -49,6 +49,12 @@ class Arm:
     bridge_examples: int = _key("arms", "example documents per bridging grammar", 32, low=1)
     bridge_epochs: float = _key("arms", "passes over the bridging corpus", 2.0, low=0)
     lr: float | None = _key("arms", "this arm's peak learning rate (default: [model] lr)", None, low=0)
+    # an arm may train on its own stream (pre-trained models cost ~100× a tiny one per token): its own mixes then
+    example_steps: int | None = _key("arms", "this arm's `examples` steps (default: [data] example_steps)", None,
+                                     low=1)
+    batch_size: int | None = _key("arms", "this arm's documents per step (default: [model] batch_size)", None, low=1)
+    extra_passes: int | None = _key("arms", "this arm's appearances of each extra document", None, low=1)
+    worked_passes: int | None = _key("arms", "this arm's appearances of each worked document", None, low=1)
 
     @property
     def tiny(self) -> bool:
@@ -101,10 +107,30 @@ class StudyConfig:
                 return a
         raise InputError(f"no arm {name!r} in the config (arms: {', '.join(a.name for a in self.arms)})", self.path)
 
-    def passes(self, dose: int) -> int:
-        """Passes over the example documents so that `examples` trains about `example_steps` steps."""
+    def passes(self, dose: int, arm: Arm | None = None) -> int:
+        """Passes over the example documents so that `examples` trains about `example_steps` steps (the arm's own
+        steps and batch size where it sets them)."""
+        steps = arm.example_steps if arm is not None and arm.example_steps else self.example_steps
         docs_per_pass = dose * len(self.grammars)
-        return max(1, round(self.example_steps * self.batch_size / docs_per_pass))
+        return max(1, round(steps * self.batch(arm) / docs_per_pass))
+
+    def batch(self, arm: Arm | None = None) -> int:
+        return arm.batch_size if arm is not None and arm.batch_size else self.batch_size
+
+    def stream(self, cond: str, dose: int, arm: Arm | None = None) -> tuple[int, int | None]:
+        """(passes over the examples, appearances of each extra document) of a condition's mix for an arm."""
+        passes = self.passes(dose, arm)
+        worked = (arm.worked_passes if arm is not None and arm.worked_passes else None) or self.worked_passes
+        extra = (arm.extra_passes if arm is not None and arm.extra_passes else None) or self.extra_passes
+        chosen = worked if cond == "worked" and worked else extra
+        return passes, None if chosen is None else min(chosen, passes)
+
+    def mix_name(self, cond: str, dose: int, arm: Arm | None = None) -> str:
+        """The mix file's stem: COND-dDOSE for the study's own stream, COND-dDOSE-pPxE for an arm's own."""
+        own = self.stream(cond, dose, arm)
+        if own == self.stream(cond, dose):
+            return f"{cond}-d{dose}"
+        return f"{cond}-d{dose}-p{own[0]}x{own[1] if own[1] is not None else own[0]}"
 
     @property
     def pool_size(self) -> int:
@@ -242,6 +268,9 @@ def _arms(table: Any, src: str, models: list[str] | None) -> tuple[Arm, ...]:
     arms = []
     for name, spec in table.items():
         given = _read_section(spec, "arms", Arm, src, f"arms.{name}")
+        if given.get("model") is not None:   # a local folder is relative to the config file; a hub id stays
+            here = (Path(src).resolve().parent / given["model"]).resolve()
+            given["model"] = str(here) if here.exists() else given["model"]
         arm = Arm(name=name, **given)
         if arm.bridged and not arm.tiny:
             raise InputError(f"[arms.{name}] only tiny from-scratch arms can be bridged", src)

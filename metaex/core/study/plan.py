@@ -122,28 +122,28 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
         steps.append(Step("data", f"seed{seed} filler explain {i}",
                           ("explain", str(inst), "--styles", cfg.styles, "--paraphrases", str(cfg.paraphrases),
                            "--seed", str(seed), "-o", str(fdir / f"F{i}.expl.jsonl")), (fdir / f"F{i}.expl.jsonl",)))
-    for cond in cfg.conditions:
-        for dose in cfg.doses:
-            out = d / "mix" / f"{cond}-d{dose}.jsonl"
-            args = ["mix", "--condition", cond, "--dose", str(dose), "--seed", str(seed),
-                    "--passes", str(cfg.passes(dose)), "--paraphrases", str(cfg.paraphrases), "-o", str(out)]
-            for name, inst in zip(cfg.grammars, instances, strict=True):
-                args += ["--examples", str(data / f"{name}.train.jsonl"), "--grammar", str(inst),
-                         "--explanations", str(data / f"{name}.expl.jsonl"),
-                         "--tests", str(data / f"{name}.test.jsonl"), "--tests", str(data / f"{name}.pairs.jsonl")]
-                if cond == "worked":
-                    args += ["--pool", str(data / f"{name}.pool.jsonl")]
-            extra = cfg.worked_passes if cond == "worked" and cfg.worked_passes else cfg.extra_passes
-            if extra is not None:
-                args += ["--extra-passes", str(min(extra, cfg.passes(dose)))]
+    streams = {(c, dose, cfg.mix_name(c, dose, arm)): cfg.stream(c, dose, arm)
+               for arm in cfg.arms for c in cfg.conditions for dose in cfg.doses}
+    for (cond, dose, stem), (passes, extra) in streams.items():
+        out = d / "mix" / f"{stem}.jsonl"
+        args = ["mix", "--condition", cond, "--dose", str(dose), "--seed", str(seed),
+                "--passes", str(passes), "--paraphrases", str(cfg.paraphrases), "-o", str(out)]
+        for name, inst in zip(cfg.grammars, instances, strict=True):
+            args += ["--examples", str(data / f"{name}.train.jsonl"), "--grammar", str(inst),
+                     "--explanations", str(data / f"{name}.expl.jsonl"),
+                     "--tests", str(data / f"{name}.test.jsonl"), "--tests", str(data / f"{name}.pairs.jsonl")]
             if cond == "worked":
-                args += ["--worked-strings", str(int(round(cfg.worked_multiplier * dose)))]
-                if cfg.worked_per_doc:
-                    args += ["--worked-per-doc", str(cfg.worked_per_doc)]
-            if cond == "filler":
-                args += [a for i in range(len(fillers)) for a in ("--filler", str(fdir / f"F{i}.expl.jsonl"))]
-            steps.append(Step("data", f"seed{seed} mix {cond} d{dose}", tuple(args),
-                              (out, manifest_path(out))))
+                args += ["--pool", str(data / f"{name}.pool.jsonl")]
+        if extra is not None:
+            args += ["--extra-passes", str(extra)]
+        if cond == "worked":
+            args += ["--worked-strings", str(int(round(cfg.worked_multiplier * dose)))]
+            if cfg.worked_per_doc:
+                args += ["--worked-per-doc", str(cfg.worked_per_doc)]
+        if cond == "filler":
+            args += [a for i in range(len(fillers)) for a in ("--filler", str(fdir / f"F{i}.expl.jsonl"))]
+        steps.append(Step("data", f"seed{seed} mix {stem.replace(f'-d{dose}', f' d{dose}')}", tuple(args),
+                          (out, manifest_path(out))))
     if any(a.bridged for a in cfg.arms):
         arm = next(a for a in cfg.arms if a.bridged)
         avoid = [a for p in instances + fillers for a in ("--avoid", str(p))]
@@ -169,8 +169,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
     steps: list[Step] = []
     base = str(d / "init") if arm.tiny else str(arm.model)
     lr = arm.lr if arm.lr is not None else cfg.lr
-    common = ["--batch-size", str(cfg.batch_size), "--seed", str(seed), "--quiet", "--save-steps", str(cfg.save_steps),
-              "--resume"]
+    common = ["--batch-size", str(cfg.batch(arm)), "--seed", str(seed), "--quiet", "--save-steps",
+              str(cfg.save_steps), "--resume"]
     if lr is not None:
         common += ["--lr", str(lr)]
     if arm.bridged:
@@ -181,12 +181,13 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                           (pre / "final",), arm.name, seed))
         base = str(pre)
     # the novelty reference: every string some condition of this seed trained on, read from its mixes
-    train_sets = [str(d / "mix" / f"{c}-d{dose}.jsonl") for c in cfg.conditions for dose in cfg.doses]
+    train_sets = list(dict.fromkeys(str(d / "mix" / f"{cfg.mix_name(c, dose, a)}.jsonl") for a in cfg.arms
+                                    for c in cfg.conditions for dose in cfg.doses))
     for cond in cfg.conditions:
         for dose in cfg.doses:
             run = d / arm.name / f"{cond}-d{dose}"
             steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
-                              ("finetune", str(d / "mix" / f"{cond}-d{dose}.jsonl"), "--model", base,
+                              ("finetune", str(d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl"), "--model", base,
                                "--method", arm.train_method, "--out", str(run), "--loss-norm", cfg.loss_norm,
                                *common),
                               (run / "final",), arm.name, seed))
