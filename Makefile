@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup test test-fast bench lint study study-gpu models clean
+.PHONY: setup test test-fast bench lint study study-pretrained study-ladder study-gpu models clean
 
 setup: $(STAMP)
 
@@ -67,6 +67,15 @@ $(STUDY_DIR)/shard-%.done: $(STAMP) $(STUDY_CONFIG)
 
 $(STUDY_DIR)/report/report.md: $(STUDY_SHARDS)
 	$(STUDY_RUN) --stage report
+
+# The capability ladder on the CPU: the tiny arms and SmolLM2-135M with LoRA (about an hour on 2 cores), and with
+# Gemma-3-270M too; the same two shards, one thread each (two 1-thread processes train and decode SmolLM2 ~1.35x
+# faster than one 2-thread process). The models are imported first if they are not (make models).
+study-pretrained: $(STAMP) $(SMOLLM2)
+	@$(MAKE) --no-print-directory study STUDY_CONFIG=configs/study-pretrained.toml STUDY_DIR=study-pretrained
+
+study-ladder: $(STAMP) $(SMOLLM2) $(GEMMA3)
+	@$(MAKE) --no-print-directory study STUDY_CONFIG=configs/study-ladder.toml STUDY_DIR=study-ladder
 
 # The same design on a ladder of real base models with QLoRA, one shard per GPU:
 #   make study-gpu MODELS="Qwen/Qwen2.5-0.5B Qwen/Qwen2.5-1.5B Qwen/Qwen2.5-3B" GPUS="0 1"

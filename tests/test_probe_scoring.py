@@ -99,6 +99,26 @@ def test_sampling_is_seeded(tiny):
     c = generate.sample(model, tok, "vemo:", 12, seed=4, max_new_tokens=6, batch_size=5)
     assert a == b and a != c and len(a) == 12
     assert all(len(s.split()) <= 6 and isinstance(ended, bool) for s, ended in a)
+    # each row has its own generator: the batch size, and other prompts decoded beside it, change nothing
+    assert generate.sample(model, tok, "vemo:", 12, seed=3, max_new_tokens=6, batch_size=64) == a
+    both = generate.sample_many(model, tok, [("dura:", 7, 9, 4, None), ("vemo:", 12, 3, 6, None)], batch_size=4)
+    assert both[1] == a and len(both[0]) == 7
+
+
+def test_decoding_loop_equals_transformers_generate(tiny):
+    """Greedy rows of the shrinking-batch loop are what `model.generate` gives for each prompt alone."""
+    import torch
+
+    model, tok = tiny
+    for p in ["vemo: ka", "dura: po mek"]:
+        ids = torch.tensor([tok(p)["input_ids"]])
+        with torch.no_grad():
+            ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=5,
+                                 do_sample=False, eos_token_id=generate.stop_token_ids(tok),
+                                 pad_token_id=generate.pad_id(tok))
+        made = ref[0, ids.shape[1]:].tolist()
+        want = generate._continuation(tok, ids[0].tolist(), made)
+        assert generate.greedy(model, tok, [p], max_new_tokens=5)[0][0] == want
 
 
 def test_greedy_batched_equals_alone(tiny):

@@ -164,3 +164,27 @@ def test_controls_compare_bridged_and_unbridged_arms():
     ctl = controls(rows, "novel_valid")
     assert ctl["worked"]["reference"] == "filler" and ctl["worked"]["all"]
     assert not ctl["worked"]["versus_examples"]["all"]
+
+
+@pytest.mark.parametrize("planted, verdict", [((0.0, 0.6, 2.5), "it grows with capability"),
+                                              ((0.0, 0.0, 0.0), "no evidence that it grows")])
+def test_capability_ladder_in_size_order_and_in_words(tmp_path, run_cli, planted, verdict):
+    """Arms listed smallest first whatever their names; the trend of the explanation effect said in words."""
+    arms = {"zeta-small": 1.6e5, "alpha-large": 1.35e8, "mid": 4e6}
+    sizes = sorted(arms, key=arms.get)
+    effects = {(arm, "explained"): planted[sizes.index(arm)] for arm in arms}
+    dirs = write_probe_dirs(tmp_path / "s", np.random.default_rng(5), arms=arms, doses=(16,),
+                            conditions=("examples", "explained"), effects=effects, seeds=6)
+    result = run_cli("report", *dirs, "--out", tmp_path / "r", "--bootstrap", "300")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert data["arm_order"] == sizes and [row[0] for row in data["headline_table"]["rows"][::2]] == sizes
+    cap = [c for c in data["capability"] if c["metric"] == "novel_valid"][0]
+    assert [a["arm"] for a in cap["arms"]] == sizes and cap["slope_per_decade"]["n_seeds"] == 6
+    slope = cap["slope_per_decade"]
+    assert (slope["ci_low"] > 0) == (planted[-1] > 0)
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "## Does the effect grow with capability?" in md
+    line = next(x for x in md.splitlines() if x.startswith("- `novel_valid`, dose 16"))
+    assert verdict in line and line.index("`zeta-small` (160k)") < line.index("`mid` (4M)") < line.index(
+        "`alpha-large` (135M)")

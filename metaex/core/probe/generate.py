@@ -1,20 +1,34 @@
 """Batched, seeded generation of grammar strings: temperature sampling and greedy decoding from prefixes.
 
-One `generate` call per batch with the KV cache (STUDY.md: 50× faster than one string at a time). Prompts of
-different token lengths share a batch, left-padded with an attention mask (a BPE tokenizer gives nearly every
-greedy prompt its own length; grouping by length made one batch per prompt); a test checks that a batched row
-equals the same prompt generated alone. A row stops at EOS or at a newline token, or once it holds more than
-`max_words` words (a string that runs on is cut there, instead of holding its whole batch to the token budget);
-the text is cut at the first newline and its whitespace normalised, and `ended` says whether the row stopped by
-itself. Sampling is true temperature sampling: `top_k=0`, `top_p=1.0` (transformers' default top_k is 50).
+One decoding loop with the KV cache serves every request of a probe (STUDY.md: batching is 50× faster than one
+string at a time): prompts of any token lengths share a batch, left-padded with an attention mask, and a row
+leaves the batch as soon as it stops, so a batch costs what its rows need, not what its longest row needs (with
+a pre-trained model most strings end after a few words and a few run on to the budget). A row stops at EOS or
+at a newline token, or once it holds more than `max_words` words, or at its token budget; its text is cut at
+the first newline and its whitespace normalised, and `ended` says whether it stopped by itself (EOS/newline).
+
+Sampling is true temperature sampling (the whole softmax: no top-k, no top-p), drawn per row from the row's
+own generator (exponential race: argmax of p / E, E ~ Exp(1)), so a sample depends only on its prompt, its
+seed and its index: not on the batch size, on which rows share its batch, or on the other grammars of the call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from metaex.core.probe.scoring import pad_id
+
+
+@dataclass(frozen=True)
+class Request:
+    """One row to decode: prompt token ids, its token budget, its seed (None: greedy), and its word limit."""
+
+    prompt: list[int]
+    max_new_tokens: int
+    seed: int | None = None
+    max_words: int | None = None
 
 
 def stop_token_ids(tokenizer: Any) -> list[int]:
@@ -26,6 +40,11 @@ def stop_token_ids(tokenizer: Any) -> list[int]:
     return ids
 
 
+def row_seed(seed: int, index: int) -> int:
+    """The generator seed of sample `index` of a request seeded `seed`."""
+    return (seed * 1_000_003 + index) % (2 ** 63)
+
+
 def _clean(text: str) -> str:
     return " ".join(text.split("\n", 1)[0].split())
 
@@ -34,82 +53,108 @@ def _continuation(tokenizer: Any, prompt_ids: list[int], row: list[int]) -> str:
     """The generated text after the prompt: decode prompt+generation and drop the decoded prompt, so word
     pieces merging across the seam come out right."""
     head = tokenizer.decode(prompt_ids, skip_special_tokens=True)
-    full = tokenizer.decode(row, skip_special_tokens=True)
+    full = tokenizer.decode(prompt_ids + row, skip_special_tokens=True)
     if not full.startswith(head):
-        full, head = tokenizer.decode(row[len(prompt_ids):], skip_special_tokens=True), ""
+        full, head = tokenizer.decode(row, skip_special_tokens=True), ""
     return _clean(full[len(head):])
 
 
-def _word_limit(tokenizer: Any, starts: list[int], max_words: int):
-    """A StoppingCriteria that stops each row once its continuation holds more than `max_words` words."""
-    import torch
-    from transformers import StoppingCriteria
-
-    class WordLimit(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):
-            rows = input_ids.tolist()
-            done = [len(tokenizer.decode(r[s:], skip_special_tokens=True).split()) > max_words
-                    for r, s in zip(rows, starts, strict=True)]
-            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    return WordLimit()
+def decode(model: Any, tokenizer: Any, requests: Sequence[Request], *, temperature: float = 1.0,
+           batch_size: int = 64) -> list[tuple[str, bool]]:
+    """(continuation, ended) per request, in request order. Rows of similar prompt length share a batch."""
+    order = sorted(range(len(requests)), key=lambda i: -len(requests[i].prompt))
+    out: list[tuple[str, bool] | None] = [None] * len(requests)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start: start + batch_size]
+        for i, row in zip(chunk, _decode_batch(model, tokenizer, [requests[i] for i in chunk], temperature),
+                          strict=True):
+            out[i] = row
+    return out  # type: ignore[return-value]
 
 
-def _generate(model: Any, tokenizer: Any, prompts: list[list[int]], *, max_new_tokens: int, temperature: float,
-              max_words: int | None = None) -> list[tuple[str, bool]]:
-    """(continuation, ended) of prompts of any token lengths in one `generate` call (temperature 0 = greedy)."""
+def _decode_batch(model: Any, tokenizer: Any, reqs: list[Request], temperature: float) -> list[tuple[str, bool]]:
     import torch
 
     device = next(model.parameters()).device
-    width = max(len(p) for p in prompts)
-    pad = pad_id(tokenizer)
-    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], dtype=torch.long, device=device)
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], dtype=torch.long, device=device)
+    width, pad, stops = max(len(r.prompt) for r in reqs), pad_id(tokenizer), set(stop_token_ids(tokenizer))
+    ids = torch.tensor([[pad] * (width - len(r.prompt)) + r.prompt for r in reqs], dtype=torch.long, device=device)
+    mask = torch.tensor([[0] * (width - len(r.prompt)) + [1] * len(r.prompt) for r in reqs], dtype=torch.long,
+                        device=device)
     sampling = temperature > 0
-    kwargs: dict[str, Any] = {"do_sample": sampling}
-    if sampling:
-        kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
-    if max_words is not None:
-        from transformers import StoppingCriteriaList
-
-        kwargs["stopping_criteria"] = StoppingCriteriaList([_word_limit(tokenizer, [width] * len(prompts), max_words)])
-    stops = stop_token_ids(tokenizer)
+    gens = [torch.Generator(device=device).manual_seed(r.seed) if sampling else None for r in reqs]
+    made: list[list[int]] = [[] for _ in reqs]
+    ended = [False] * len(reqs)
+    active = list(range(len(reqs)))
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    cache = None
     with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, eos_token_id=stops,
-                             pad_token_id=pad, repetition_penalty=1.0, **kwargs)
-    rows = out.tolist()
-    return [(_continuation(tokenizer, p, row[width - len(p):]), any(t in stops for t in row[width:]))
-            for p, row in zip(prompts, rows, strict=True)]
+        while active:
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
+                        use_cache=True, logits_to_keep=1)
+            cache, logits = out.cache, out.logits[:, -1, :].float()
+            picked = _pick(logits, temperature, [gens[i] for i in active]) if sampling else logits.argmax(-1)
+            keep = []
+            for j, (i, token) in enumerate(zip(active, picked.tolist(), strict=True)):
+                made[i].append(token)
+                if token in stops:
+                    ended[i] = True
+                elif len(made[i]) < reqs[i].max_new_tokens and not (
+                        reqs[i].max_words is not None and _words(tokenizer, made[i]) > reqs[i].max_words):
+                    keep.append(j)
+            if len(keep) < len(active):
+                if not keep:
+                    break
+                index = torch.tensor(keep, dtype=torch.long, device=device)
+                cache.batch_select_indices(index)
+                mask, picked, active = mask[index], picked[index], [active[j] for j in keep]
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=-1)
+            ids, positions = picked[:, None], mask.sum(-1, keepdim=True) - 1
+    return [(_continuation(tokenizer, r.prompt, m), e) for r, m, e in zip(reqs, made, ended, strict=True)]
+
+
+def _pick(logits: Any, temperature: float, gens: list[Any]) -> Any:
+    """One token per row from softmax(logits / temperature), each row drawn with its own generator."""
+    import torch
+
+    probs = torch.softmax(logits / temperature, dim=-1)
+    race = torch.stack([torch.empty(probs.shape[-1], device=probs.device).exponential_(generator=g) for g in gens])
+    return (probs / race).argmax(-1)
+
+
+def _words(tokenizer: Any, made: list[int]) -> int:
+    return len(tokenizer.decode(made, skip_special_tokens=True).split())
 
 
 def sample(model: Any, tokenizer: Any, prompt: str, n: int, *, seed: int, max_new_tokens: int,
            temperature: float = 1.0, batch_size: int = 64, max_words: int | None = None) -> list[tuple[str, bool]]:
     """`n` (continuation, ended) of `prompt`, sampled at `temperature` (0 = greedy); the same seed gives the same
-    strings. The global torch RNG is left as it was."""
-    import torch
+    strings, whatever the batch size."""
+    return sample_many(model, tokenizer, [(prompt, n, seed, max_new_tokens, max_words)], temperature=temperature,
+                       batch_size=batch_size)[0]
 
-    prompt_ids = tokenizer(prompt)["input_ids"]
-    device = next(model.parameters()).device
-    out: list[tuple[str, bool]] = []
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        while len(out) < n:
-            out += _generate(model, tokenizer, [prompt_ids] * min(batch_size, n - len(out)),
-                             max_new_tokens=max_new_tokens, temperature=temperature, max_words=max_words)
+
+def sample_many(model: Any, tokenizer: Any, asks: Sequence[tuple[str, int, int, int, int | None]], *,
+                temperature: float = 1.0, batch_size: int = 64) -> list[list[tuple[str, bool]]]:
+    """Per (prompt, n, seed, max_new_tokens, max_words): its n samples, all decoded in shared batches."""
+    reqs, owner = [], []
+    for k, (prompt, n, seed, budget, words) in enumerate(asks):
+        ids = tokenizer(prompt)["input_ids"]
+        reqs += [Request(ids, budget, row_seed(seed, i) if temperature > 0 else None, words) for i in range(n)]
+        owner += [k] * n
+    rows = decode(model, tokenizer, reqs, temperature=temperature, batch_size=batch_size)
+    out: list[list[tuple[str, bool]]] = [[] for _ in asks]
+    for k, row in zip(owner, rows, strict=True):
+        out[k].append(row)
     return out
 
 
-def greedy(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 64,
-           max_words: int | None = None) -> list[tuple[str, bool]]:
-    """The greedy (continuation, ended) of each prompt, in prompt order; prompts of similar token length are
-    batched together (longest first), left-padded."""
-    encoded = [tokenizer(p)["input_ids"] for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
-    out: list[tuple[str, bool] | None] = [None] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start: start + batch_size]
-        rows = _generate(model, tokenizer, [encoded[i] for i in chunk], max_new_tokens=max_new_tokens,
-                         temperature=0.0, max_words=max_words)
-        for i, r in zip(chunk, rows, strict=True):
-            out[i] = r
-    return out  # type: ignore[return-value]
+def greedy(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int | Sequence[int],
+           batch_size: int = 64, max_words: int | None | Sequence[int | None] = None) -> list[tuple[str, bool]]:
+    """The greedy (continuation, ended) of each prompt, in prompt order; `max_new_tokens` and `max_words` are one
+    value for all prompts or one per prompt."""
+    def each(v: Any) -> list:
+        return list(v) if isinstance(v, Sequence) else [v] * len(prompts)
+
+    reqs = [Request(tokenizer(p)["input_ids"], b, None, w)
+            for p, b, w in zip(prompts, each(max_new_tokens), each(max_words), strict=True)]
+    return decode(model, tokenizer, reqs, temperature=0.0, batch_size=batch_size)

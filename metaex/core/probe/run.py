@@ -25,7 +25,7 @@ from metaex.core.errors import InputError
 from metaex.core.grammar.pcfg import Grammar, load_grammar
 from metaex.core.probe.inputs import load_items, reference_digest
 from metaex.core.probe.options import ProbeOptions
-from metaex.core.probe.tasks import GrammarItems, probe_grammar
+from metaex.core.probe.tasks import GrammarItems, probe_grammars
 
 PROBE_SCHEMA = "metaex/probe@1"
 
@@ -192,11 +192,13 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     if todo:
         net, tok = model_obj or _load(target)
         _check_coverage(tok, gs, items, explanations)
-        for name, variant in todo:
-            log(f"probing {name} ({variant})")
-            rows = _probe_part(net, tok, items[name], options, target, variant)
-            ctx = context(items[name].grammar, mix, variant, run_name, arm)
-            records.write(parts[(name, variant)], _as_records(rows, ctx))
+        for variant in dict.fromkeys(v for _, v in todo):   # a variant's grammars are decoded in shared batches
+            names = [n for n, v in todo if v == variant]
+            log(f"probing {', '.join(names)} ({variant})")
+            for name, rows in zip(names, _probe_parts(net, tok, [items[n] for n in names], options, target, variant),
+                                  strict=True):
+                ctx = context(items[name].grammar, mix, variant, run_name, arm)
+                records.write(parts[(name, variant)], _as_records(rows, ctx))
     # provenance is re-applied on assembly: a reused part gets this call's manifest, run and arm
     all_rows = [{**r, **context(items[name].grammar, mix, variant, run_name, arm)}
                 for (name, variant), p in parts.items()
@@ -272,12 +274,12 @@ def _check_coverage(tokenizer: Any, gs: Sequence[Grammar], items: dict[str, Gram
         check_coverage(tokenizer, texts, str(explanations))
 
 
-def _probe_part(net: Any, tok: Any, items: GrammarItems, options: ProbeOptions, target: Target,
-                variant: str) -> tuple[list[dict], list[dict]]:
-    """One grammar × variant; the base variant of a peft model runs with the adapter switched off."""
+def _probe_parts(net: Any, tok: Any, many: list[GrammarItems], options: ProbeOptions, target: Target,
+                 variant: str) -> list[tuple[list[dict], list[dict]]]:
+    """Grammars × one variant; the base variant of a peft model runs with the adapter switched off."""
     off = variant == "base" and target.adapter is not None
     with net.disable_adapter() if off else nullcontext():
-        return probe_grammar(net, tok, items, options)
+        return probe_grammars(net, tok, many, options)
 
 
 def _as_records(rows: tuple[list[dict], list[dict]], ctx: dict) -> list[dict]:

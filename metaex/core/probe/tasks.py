@@ -63,20 +63,39 @@ def max_new_tokens(tokenizer: Any, g: Grammar, max_len: int) -> int:
 def probe_grammar(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOptions
                   ) -> tuple[list[dict], list[dict]]:
     """(item rows, summary rows) of every metric for one grammar and the model as it is now."""
+    return probe_grammars(model, tokenizer, [items], options)[0]
+
+
+def probe_grammars(model: Any, tokenizer: Any, many: Sequence[GrammarItems], options: ProbeOptions
+                   ) -> list[tuple[list[dict], list[dict]]]:
+    """probe_grammar for several grammars at once: their sampling and their greedy continuations are decoded in
+    shared batches (a grammar's samples do not depend on the others: each row has its own seed)."""
+    budgets = [max_new_tokens(tokenizer, it.grammar, it.max_len) for it in many]
+    asks = [(formats.example_prompt(it.grammar.name), options.capped(options.samples),
+             grammar_seed(options.seed, it.grammar.name), b, it.max_len) for it, b in zip(many, budgets, strict=True)]
+    sampled = generate.sample_many(model, tokenizer, asks, temperature=options.temperature,
+                                   batch_size=options.batch_size)
+    cuts = [[s.split()[:k] for s in it.tests for k in options.cuts if k < len(s.split())] for it in many]
+    prompts = [[formats.example_doc(it.grammar.name, " ".join(p)) for p in c] for it, c in zip(many, cuts, strict=True)]
+    flat = generate.greedy(model, tokenizer, [p for ps in prompts for p in ps], batch_size=options.batch_size,
+                           max_new_tokens=[b for ps, b in zip(prompts, budgets, strict=True) for _ in ps],
+                           max_words=[it.max_len for it, ps in zip(many, prompts, strict=True) for _ in ps])
+    out, pos = [], 0
+    for it, samples, c, ps in zip(many, sampled, cuts, prompts, strict=True):
+        continued, pos = flat[pos: pos + len(ps)], pos + len(ps)
+        out.append(_score(model, tokenizer, it, options, samples, c, ps, continued))
+    return out
+
+
+def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOptions, sampled: list[tuple[str, bool]],
+           cuts: list[list[str]], cut_prompts: list[str], continued: list[tuple[str, bool]]
+           ) -> tuple[list[dict], list[dict]]:
+    """The scoring of one grammar (likelihoods, judgements, choices) and all its rows."""
     from metaex.core.grammar.recognize import recognizer
 
     g, name = items.grammar, items.grammar.name
     accepts = recognizer(g).accepts
-    budget = max_new_tokens(tokenizer, g, items.max_len)
-    sampled = generate.sample(model, tokenizer, formats.example_prompt(name), options.capped(options.samples),
-                              seed=grammar_seed(options.seed, name), max_new_tokens=budget,
-                              temperature=options.temperature, batch_size=options.batch_size,
-                              max_words=items.max_len)
     samples, ended = [t for t, _ in sampled], [e for _, e in sampled]
-    cuts = [s.split()[:k] for s in items.tests for k in options.cuts if k < len(s.split())]
-    cut_prompts = [formats.example_doc(name, " ".join(p)) for p in cuts]
-    continued = generate.greedy(model, tokenizer, cut_prompts, max_new_tokens=budget, batch_size=options.batch_size,
-                                max_words=items.max_len)
     greedy = [" ".join(p + c.split()) for p, (c, _) in zip(cuts, continued, strict=True)]
     greedy_ended = [e for _, e in continued]
 

@@ -9,11 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
 from metaex.core.report import figures
 from metaex.core.report.analysis import FIT, HEADLINE, METHOD, analyse, control_sentences, controls
+from metaex.core.report.capability import capability_rows, capability_sentences
 from metaex.core.report.document import (
     FILLER_COLUMNS,
     HEADLINE_COLUMNS,
@@ -61,6 +64,7 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
         "inputs": [str(p) for p in probe_dirs],
         "arms": {a: {"variant": study.variants[a], "model_params": study.model_params.get(a),
                      "bridged": study.bridged.get(a)} for a in study.arms},
+        "arm_order": study.arms,   # smallest model first (report.json sorts the keys of "arms")
         "doses": study.doses, "conditions": study.conditions, "metrics": names,
         "headline_table": tables[headline], "results": rows,
     }
@@ -68,6 +72,8 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     report["noise_pooled"] = pooled(report["noise"])
     fit = FIT if FIT in names and FIT != headline else None
     if contrasts:
+        cap_rng = np.random.default_rng(seed)
+        report["capability"] = [c for m in (headline, fit) if m for c in capability_rows(study, rows, m, cap_rng)]
         report["controls"] = controls(rows, headline, study.bridged)
         if fit:
             report["controls_fit"] = controls(rows, fit, study.bridged)
@@ -135,6 +141,11 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
         blocks += [("p", f"On held-out fit, `{report['controls_fit']['metric']}` (mean log-prob per token of held-out valid strings: what extra "
                          "strings of a grammar should improve first, scored without sampling noise):"),
                    ("list", control_sentences(report["controls_fit"]))]
+    if report.get("capability"):
+        blocks += [("h2", "Does the effect grow with capability?"),
+                   ("p", "Arms in order of parameter count; the trend is the per-seed slope of the effect against "
+                         "log10(parameters), summarised over seeds (t-interval, sign-flip p):"),
+                   ("list", capability_sentences(report["capability"]))]
     noise = [r for r in report["noise"] if r["metric"] == metric]
     if noise:
         blocks += [("h2", f"Sampling noise against seed noise ({metric})"),

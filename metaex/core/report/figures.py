@@ -121,14 +121,14 @@ def did_by_arm_figure(rows: list[dict], metric: str, arms: list[str], doses: lis
             ax.set_xlabel("model size (parameters, log scale)")
         else:
             ax.set_xlabel("arm (model)")
-        names = [f"{a}\n{_size(model_params[a])}" if sized else a for a in order]
+        names = [f"{a}\n{size_label(model_params[a])}" if sized else a for a in order]
         ax.set_xticks(xs, names, rotation=20, ha="right", fontsize=8)
         ax.set_title(f"dose {dose} examples/grammar", fontsize=9)
     axes[0][-1].legend(fontsize=8, title="condition")
     _save(fig, path)
 
 
-def _size(n: float | None) -> str:
+def size_label(n: float | None) -> str:
     """A parameter count for people: 494M, 1.5B."""
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if n and n >= scale:

@@ -55,7 +55,9 @@ class Study:
 
     @property
     def arms(self) -> list[str]:
-        return sorted({a for _, a, _ in self.designs})
+        """Smallest model first (arms of unknown size last), then by name."""
+        return sorted({a for _, a, _ in self.designs},
+                      key=lambda a: (self.model_params.get(a) is None, self.model_params.get(a) or 0.0, a))
 
     @property
     def doses(self) -> list[int]:
