@@ -84,6 +84,8 @@ def test_plan_is_the_study_as_commands(run_cli):
     (lambda t: t.replace("verbal = 2", "verbal = 2\ncuts = [0, 2]"), "[probe] cuts should be at least 1, got 0"),
     (lambda t: t.replace("[arms.tiny-bridged]\nbridged = true", '[arms.x]\nmodel = "m"\nbridged = true'),
      "only tiny from-scratch arms can be bridged"),
+    (lambda t: t.replace("test_strings = 20", "test_strings = 90"),
+     "grammar 'reber' has only 103 distinct strings of at most 12 terminals; a seed draws 114"),
 ])
 def test_bad_configs_are_one_line_exit_2(run_subprocess, tmp_path, edit, message):
     config = _config(tmp_path, edit(MICRO))
@@ -91,6 +93,14 @@ def test_bad_configs_are_one_line_exit_2(run_subprocess, tmp_path, edit, message
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_config_plans(run_subprocess, config):
+    """Each config loads strictly and its grammars have the strings its seeds draw (checked before any step)."""
+    result = run_subprocess("study", "plan", config)
+    assert result.returncode == 0, result.stderr
+    assert "metaex probe" in result.stdout and "metaex report" in result.stdout
 
 
 def test_gpu_study_fails_fast_without_a_gpu(run_subprocess, tmp_path):

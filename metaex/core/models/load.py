@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import warnings
@@ -163,6 +164,9 @@ def quiet_transformers() -> None:
     hf_logging.set_verbosity_error()
     # peft asks transformers 5 for a renamed attribute; the warning says nothing a user can act on
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    # bitsandbytes (imported by peft) tries to fetch an optional CPU kernel from the hub and warns that it could
+    # not, on every run, LoRA included: metaex is offline by design and its QLoRA runs without that kernel
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 
 def _device(device: str | None) -> str:

@@ -258,6 +258,23 @@ def _check(cfg: StudyConfig, src: str) -> None:
     bad = [s for s in cfg.styles.split(",") if s.strip() not in STYLES]
     if bad:
         raise InputError(f"[data] styles: unknown style {bad[0]!r} (styles: {', '.join(STYLES)})", src)
+    _check_language_sizes(cfg, src)
+
+
+def _check_language_sizes(cfg: StudyConfig, src: str) -> None:
+    """Each grammar must have the distinct strings a seed draws under the length cap (the largest dose, the test
+    strings and the `worked` pool): found here, not an hour into a study."""
+    from metaex.core.grammar.pcfg import load_grammar
+    from metaex.core.grammar.sample import language_size
+
+    need = max(cfg.doses) + cfg.test_strings + cfg.pool_size
+    for name in cfg.grammars:
+        size = language_size(load_grammar(cfg.grammar_path(name)), cfg.max_len, at_least=need)
+        if size is not None:
+            raise InputError(f"grammar {name!r} has only {size} distinct strings of at most {cfg.max_len} terminals; "
+                             f"a seed draws {need} (largest dose {max(cfg.doses)} + test_strings {cfg.test_strings}"
+                             + (f" + worked pool {cfg.pool_size}" if cfg.pool_size else "")
+                             + "): lower those or raise [data] max_len", src)
 
 
 def _arms(table: Any, src: str, models: list[str] | None) -> tuple[Arm, ...]:
