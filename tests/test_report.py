@@ -188,3 +188,29 @@ def test_capability_ladder_in_size_order_and_in_words(tmp_path, run_cli, planted
     line = next(x for x in md.splitlines() if x.startswith("- `novel_valid`, dose 16"))
     assert verdict in line and line.index("`zeta-small` (160k)") < line.index("`mid` (4M)") < line.index(
         "`alpha-large` (135M)")
+
+
+def test_exchange_rates_in_the_report(tmp_path, run_cli):
+    """With an `examples` ladder the report reads every condition's gain as extra examples (recovery itself is
+    tested on planted worths in test_exchange.py); `worked` is set against the planted count its mixes record."""
+    dirs = write_probe_dirs(tmp_path / "s", np.random.default_rng(2), arms={"tiny": 1.6e5}, doses=(4, 8, 16, 32, 64),
+                            conditions=("examples", "filler", "worked"), effects={("tiny", "worked"): 0.6},
+                            seeds=6, worked_strings=4, grammar_sd=0.1)
+    result = run_cli("report", *dirs, "--out", tmp_path / "r", "--bootstrap", "400")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    rates = {(r["condition"], r["dose"]): r for r in data["exchange"] if r["metric"] == "novel_valid"}
+    assert set(rates) == {(c, d) for c in ("filler", "worked") for d in (4, 8, 16, 32, 64)}
+    worked, filler = rates[("worked", 8)], rates[("filler", 8)]
+    assert worked["planted"] == 32 and filler["planted"] is None and worked["ladder"] == [4, 8, 16, 32, 64]
+    assert worked["ci_low"] > 0 and worked["ci_low"] <= worked["extra"] <= worked["ci_high"]
+    assert worked["extra"] == worked["equivalent_dose"] - 8 and worked["ratio"] == pytest.approx(worked["extra"] / 8)
+    top = [r for r in rates.values() if r["censored"] == "above"]
+    assert all(r["equivalent_dose"] == 64 for r in top)
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "## What the extra documents are worth (exchange rate)" in md
+    assert "`novel_valid`, `tiny` dose 8: `worked` is worth" in md and "planted strings" in md
+    # an arm with fewer than three `examples` doses has no curve to read
+    few = [p for p in dirs if "_d4_" in p.name or "_d8_" in p.name]
+    assert run_cli("report", *few, "--out", tmp_path / "r2", "--bootstrap", "50").exit_code == 0
+    assert json.loads((tmp_path / "r2" / "report.json").read_text())["exchange"] == []

@@ -308,3 +308,30 @@ def test_grammar_dir_is_relative_to_the_config_file(run_subprocess, tmp_path):
     result = run_subprocess("study", "plan", config, "--out", "S", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert f"grammar instantiate {tmp_path / 'mine' / 'reber.pcfg'} " in result.stdout
+
+
+def test_an_examples_ladder_adds_examples_cells_only(run_cli, tmp_path):
+    """[study] ladder: extra `examples` doses (their own mixes, fine-tunes and probes); the train files hold the
+    largest dose; a ladder cell's novelty reference adds its own mix to the design's."""
+    config = _config(tmp_path, MICRO.replace("doses = [8]", "doses = [8]\nladder = [4, 8, 16]"))
+    result = run_cli("study", "plan", config, "--out", "S")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    finetunes = [x for x in lines if x.startswith("metaex finetune S/seed0/mix/")]
+    assert sorted(x.split("/mix/")[1].split(".jsonl")[0] for x in finetunes) == sorted(
+        ["examples-d4", "examples-d16"] * 2 + [f"{c}-d8" for c in ("examples", "explained", "filler", "worked")] * 2)
+    assert all("-n 16 " in x for x in lines if x.startswith("metaex grammar sample S/seed0/grammars/")
+               and "--split train" in x)
+    probe16 = next(x for x in lines if "probe --model S/seed0/tiny-unbridged/examples-d16" in x)
+    probe8 = next(x for x in lines if "probe --model S/seed0/tiny-unbridged/explained-d8" in x)
+    assert "--train S/seed0/mix/examples-d16.jsonl" in probe16 and "examples-d16" not in probe8
+    assert "examples-d4" not in probe8
+
+
+def test_a_key_added_since_a_folder_started_at_its_default_is_no_change():
+    from metaex.core.study.config import changed_key
+
+    new = {"study": {"doses": [8], "ladder": []}}
+    assert changed_key({"study": {"doses": [8]}}, new) is None
+    assert changed_key({"study": {"doses": [8]}}, {"study": {"doses": [8], "ladder": [4]}}) == \
+        "[study] ladder: None → [4]"

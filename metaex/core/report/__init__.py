@@ -25,6 +25,7 @@ from metaex.core.report.document import (
     table,
     write_texts,
 )
+from metaex.core.report.exchange import exchange_rows, exchange_sentences, exchange_table
 from metaex.core.report.load import Study, load_study
 from metaex.core.report.noise import noise_rows, noise_sentence, noise_table, pooled
 
@@ -74,6 +75,8 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     if contrasts:
         cap_rng = np.random.default_rng(seed)
         report["capability"] = [c for m in (headline, fit) if m for c in capability_rows(study, rows, m, cap_rng)]
+        report["exchange"] = [r for m in (headline, fit) if m
+                              for r in exchange_rows(study, rows, m, n_resamples=n_resamples, rng=cap_rng)]
         report["controls"] = controls(rows, headline, study.bridged)
         if fit:
             report["controls_fit"] = controls(rows, fit, study.bridged)
@@ -141,6 +144,13 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
         blocks += [("p", f"On held-out fit, `{report['controls_fit']['metric']}` (mean log-prob per token of held-out valid strings: what extra "
                          "strings of a grammar should improve first, scored without sampling noise):"),
                    ("list", control_sentences(report["controls_fit"]))]
+    if report.get("exchange"):
+        blocks += [("h2", "What the extra documents are worth (exchange rate)"),
+                   ("p", "Each condition's gain Δ − Δ(examples) read on the arm's `examples` dose-response (isotonic "
+                         "in dose, linear in log dose between the ladder's doses): the extra example strings per "
+                         "grammar that `examples` would need to reach the same level, with seed-cluster bootstrap "
+                         "t-intervals (the curve refitted in every resample)."),
+                   ("table", exchange_table(report["exchange"])), ("list", exchange_sentences(report["exchange"]))]
     if report.get("capability"):
         blocks += [("h2", "Does the effect grow with capability?"),
                    ("p", "Arms in order of parameter count; the trend is the per-seed slope of the effect against "

@@ -48,6 +48,7 @@ class Study:
     model_params: dict[str, float | None]                  # arm -> parameter count, when known
     curves: list[LossCurve] = field(default_factory=list)
     bridged: dict[str, bool | None] = field(default_factory=dict)   # arm -> pre-trained on a bridging corpus
+    planted: dict[tuple[str, int], float] = field(default_factory=dict)  # (arm, dose) -> worked strings per grammar
 
     @property
     def metrics(self) -> list[str]:
@@ -84,6 +85,7 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
     bare: dict[tuple, Path] = {}                                # summary rows of item metrics without items
     params: dict[str, float | None] = {}
     bridged: dict[str, bool] = {}
+    planted: dict[tuple[str, int], float] = {}
     curves: dict[str, LossCurve] = {}
     for probe in probe_dirs:
         config = _read_config(probe)
@@ -104,6 +106,9 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
         arm = str(_lookup(summaries[0], config, "arm"))
         if isinstance(config.get("model_params"), (int, float)):
             params[arm] = float(config["model_params"])
+        worked = ((config.get("mix") or {}).get("worked") or {}).get("strings_per_grammar")
+        if isinstance(worked, (int, float)) and (config.get("mix") or {}).get("condition") == "worked":
+            planted[(arm, int(config["mix"]["dose"]))] = float(worked)
         if isinstance(config.get("bridged"), bool):
             if bridged.setdefault(arm, config["bridged"]) != config["bridged"]:
                 raise InputError(f"arm {arm!r} has bridged and unbridged models (label them as two arms)",
@@ -123,7 +128,8 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
             raise InputError(f"no probe rows for metric(s) {', '.join(sorted(missing))}", str(probe_dirs[0]))
     designs = _designs(cells, labels, variants, wanted)
     return Study(designs, variants, {a: params.get(a) for a in variants}, sorted(
-        curves.values(), key=lambda c: (c.arm, c.dose, c.condition, c.seed)), {a: bridged.get(a) for a in variants})
+        curves.values(), key=lambda c: (c.arm, c.dose, c.condition, c.seed)), {a: bridged.get(a) for a in variants},
+        planted)
 
 
 def _need(probe: Path, name: str) -> Path:

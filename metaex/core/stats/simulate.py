@@ -70,10 +70,13 @@ def simulate_study(rng: np.random.Generator, *, n_studies: int = 1, seeds: int =
 def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str, int | None],
                      doses: Sequence[int] = (64, 256), conditions: Sequence[str] = ("examples", "filler", "worked"),
                      effects: Mapping[tuple[str, str], float] | None = None, seeds: int = 4, grammars: int = 4,
-                     items: int = 40, steps: int = 50) -> list[Path]:
+                     items: int = 40, steps: int = 50, worked_strings: float | None = None,
+                     grammar_sd: float = 1.0) -> list[Path]:
     """Write one probe dir per arm × condition × dose × seed (and its run folder with a loss curve) under `root`.
 
     arms: label → model_params (None: unknown size). effects: (arm, condition) → planted logit effect.
+    worked_strings: record in each `worked` probe's mix that it added this × dose strings per grammar.
+    grammar_sd: the spread of grammar difficulty (drawn afresh per dose: small values keep a dose-response smooth).
     Metrics: novel_valid and validity (0/1 items), pair_margin and heldout_lp (real items); the fine-tuned variant is
     `model`, plus `base` rows for novel_valid. Returns the probe dirs in a stable order.
     """
@@ -86,7 +89,7 @@ def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str,
                 m: simulate_study(rng, seeds=seeds, grammars=grammars, items=items, conditions=conditions,
                                   effects={c: (effects or {}).get((arm, c), 0.0) for c in conditions},
                                   base=-0.5 + 0.4 * math.log2(dose / doses[0]), binary=binary,
-                                  explained=explained)
+                                  explained=explained, grammar_sd=grammar_sd)
                 for m, binary in metrics.items()
             }
             for c, cond in enumerate(conditions):
@@ -111,8 +114,12 @@ def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str,
                     probe = root / "probes" / name
                     records.write(probe / "items.jsonl", rows["probe_item"])
                     records.write(probe / "summary.jsonl", rows["probe_summary"])
-                    records.write_json(probe / "config.json", {"arm": arm, "condition": cond, "dose": dose,
-                                                               "seed": s, "model": str(run), "model_params": params})
+                    config = {"arm": arm, "condition": cond, "dose": dose, "seed": s, "model": str(run),
+                              "model_params": params}
+                    if worked_strings is not None and cond == "worked":
+                        config["mix"] = {"condition": cond, "dose": dose,
+                                         "worked": {"strings_per_grammar": worked_strings * dose}}
+                    records.write_json(probe / "config.json", config)
                     dirs.append(probe)
     return dirs
 

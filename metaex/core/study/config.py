@@ -72,6 +72,8 @@ class StudyConfig:
     seeds: tuple[int, ...] = _key("study", "an even number: seeds 2k and 2k+1 explain complementary halves")
     conditions: tuple[str, ...] = _key("study", "conditions, `examples` among them", choices=CONDITIONS)
     doses: tuple[int, ...] = _key("study", "example strings per grammar (doses nest)", low=1)
+    ladder: tuple[int, ...] = _key("study", "extra doses run for `examples` only: the dose-response the exchange "
+                                   "rate reads", (), low=1)
     grammar_dir: str = _key("study", "folder of the templates, relative to this config file", "../grammars")
     max_len: int = _key("data", "longest string (terminals) sampled", 20, low=1)
     test_strings: int = _key("data", "held-out strings per grammar", 150, low=1)
@@ -133,6 +135,17 @@ class StudyConfig:
         return f"{cond}-d{dose}-p{own[0]}x{own[1] if own[1] is not None else own[0]}"
 
     @property
+    def cells(self) -> list[tuple[str, int]]:
+        """(condition, dose) of every fine-tune per arm and seed: the design, then the `examples` ladder."""
+        main = [(c, d) for c in self.conditions for d in self.doses]
+        return main + [("examples", d) for d in sorted(set(self.ladder) - set(self.doses))]
+
+    @property
+    def max_dose(self) -> int:
+        """The largest dose of any cell (the train file's size)."""
+        return max((*self.doses, *self.ladder))
+
+    @property
     def pool_size(self) -> int:
         """Extra strings per grammar for the `worked` control, disjoint from every dose's examples."""
         return int(round(self.worked_multiplier * max(self.doses))) if "worked" in self.conditions else 0
@@ -159,10 +172,13 @@ def _plain(value: Any) -> Any:
 
 def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
     """The first key (as `[section] key: old → new`) where two resolved configs differ; None when they agree.
-    The grammar folder's location is not compared (the templates' contents are, through `templates`)."""
+    The grammar folder's location is not compared (the templates' contents are, through `templates`), nor a key
+    the old config lacks whose new value is empty (a key added to metaex since, at its default)."""
     for k in sorted(set(old) | set(new)):
         if prefix == "study" and k == "grammar_dir":
             continue
+        if k not in old and new[k] in ([], None):
+            continue    # a key added since the folder was started, at its empty default: nothing changed
         a, b = old.get(k), new.get(k)
         if isinstance(a, dict) and isinstance(b, dict):
             found = changed_key(a, b, f"{prefix}.{k}" if prefix else k)
@@ -267,12 +283,12 @@ def _check_language_sizes(cfg: StudyConfig, src: str) -> None:
     from metaex.core.grammar.pcfg import load_grammar
     from metaex.core.grammar.sample import language_size
 
-    need = max(cfg.doses) + cfg.test_strings + cfg.pool_size
+    need = cfg.max_dose + cfg.test_strings + cfg.pool_size
     for name in cfg.grammars:
         size = language_size(load_grammar(cfg.grammar_path(name)), cfg.max_len, at_least=need)
         if size is not None:
             raise InputError(f"grammar {name!r} has only {size} distinct strings of at most {cfg.max_len} terminals; "
-                             f"a seed draws {need} (largest dose {max(cfg.doses)} + test_strings {cfg.test_strings}"
+                             f"a seed draws {need} (largest dose {cfg.max_dose} + test_strings {cfg.test_strings}"
                              + (f" + worked pool {cfg.pool_size}" if cfg.pool_size else "")
                              + "): lower those or raise [data] max_len", src)
 

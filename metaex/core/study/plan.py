@@ -82,7 +82,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                           ("grammar", "instantiate", str(cfg.grammar_path(name)), "--seed", str(seed), *avoid, "-o", str(inst)),
                           (inst,)))
         instances.append(inst)
-    max_dose = max(cfg.doses)
+    max_dose = cfg.max_dose
     for name, inst in zip(cfg.grammars, instances, strict=True):
         train, test = data / f"{name}.train.jsonl", data / f"{name}.test.jsonl"
         common = ("--max-len", str(cfg.max_len), "--distinct")
@@ -123,7 +123,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                           ("explain", str(inst), "--styles", cfg.styles, "--paraphrases", str(cfg.paraphrases),
                            "--seed", str(seed), "-o", str(fdir / f"F{i}.expl.jsonl")), (fdir / f"F{i}.expl.jsonl",)))
     streams = {(c, dose, cfg.mix_name(c, dose, arm)): cfg.stream(c, dose, arm)
-               for arm in cfg.arms for c in cfg.conditions for dose in cfg.doses}
+               for arm in cfg.arms for c, dose in cfg.cells}
     for (cond, dose, stem), (passes, extra) in streams.items():
         out = d / "mix" / f"{stem}.jsonl"
         args = ["mix", "--condition", cond, "--dose", str(dose), "--seed", str(seed),
@@ -181,30 +181,32 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                           (pre / "final",), arm.name, seed))
         base = str(pre)
     # the novelty reference: every string some condition of this seed trained on, read from its mixes
-    train_sets = list(dict.fromkeys(str(d / "mix" / f"{cfg.mix_name(c, dose, a)}.jsonl") for a in cfg.arms
-                                    for c in cfg.conditions for dose in cfg.doses))
-    for cond in cfg.conditions:
-        for dose in cfg.doses:
-            run = d / arm.name / f"{cond}-d{dose}"
-            steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
-                              ("finetune", str(d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl"), "--model", base,
-                               "--method", arm.train_method, "--out", str(run), "--loss-norm", cfg.loss_norm,
-                               *common),
-                              (run / "final",), arm.name, seed))
-            probe = root / "probes" / arm.name / f"seed{seed}-{cond}-d{dose}"
-            grammars = [a for n in cfg.grammars for a in ("--grammar", str(d / "grammars" / f"{n}.pcfg"))]
-            adapter = arm.train_method in ("lora", "qlora")
-            variant = ("--adapter", str(run)) if adapter else ("--model", str(run))
-            # adapters of one base share a parts folder per seed: the base model is probed once per seed
-            shared = ("--parts", str(root / "parts" / arm.name / f"seed{seed}")) if adapter else ()
-            steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}",
-                              ("probe", *variant, *grammars, "--tests", str(data / "tests.jsonl"),
-                               "--pairs", str(data / "pairs.jsonl"), "--explanations", str(data / "expl.jsonl"),
-                               *[a for t in train_sets for a in ("--train", t)], "--samples", str(cfg.samples),
-                               "--max-len", str(cfg.max_len),
-                               *(("--limit", str(cfg.probe_limit)) if cfg.probe_limit else ()),
-                               *(("--verbal", str(cfg.probe_verbal)) if cfg.probe_verbal else ()),
-                               "--cuts", ",".join(map(str, cfg.probe_cuts)),
-                               "--seed", str(seed), "--batch-size", str(cfg.probe_batch_size), "--arm", arm.name,
-                               *shared, "--out", str(probe)), (probe / "config.json",), arm.name, seed))
+    # (the design's cells; a ladder cell adds its own mix: no other model saw its extra strings)
+    design = list(dict.fromkeys(str(d / "mix" / f"{cfg.mix_name(c, dose, a)}.jsonl") for a in cfg.arms
+                                for c in cfg.conditions for dose in cfg.doses))
+    for cond, dose in cfg.cells:
+        own = str(d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl")
+        train_sets = design if own in design else [*design, own]
+        run = d / arm.name / f"{cond}-d{dose}"
+        steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
+                          ("finetune", str(d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl"), "--model", base,
+                           "--method", arm.train_method, "--out", str(run), "--loss-norm", cfg.loss_norm,
+                           *common),
+                          (run / "final",), arm.name, seed))
+        probe = root / "probes" / arm.name / f"seed{seed}-{cond}-d{dose}"
+        grammars = [a for n in cfg.grammars for a in ("--grammar", str(d / "grammars" / f"{n}.pcfg"))]
+        adapter = arm.train_method in ("lora", "qlora")
+        variant = ("--adapter", str(run)) if adapter else ("--model", str(run))
+        # adapters of one base share a parts folder per seed: the base model is probed once per seed
+        shared = ("--parts", str(root / "parts" / arm.name / f"seed{seed}")) if adapter else ()
+        steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}",
+                          ("probe", *variant, *grammars, "--tests", str(data / "tests.jsonl"),
+                           "--pairs", str(data / "pairs.jsonl"), "--explanations", str(data / "expl.jsonl"),
+                           *[a for t in train_sets for a in ("--train", t)], "--samples", str(cfg.samples),
+                           "--max-len", str(cfg.max_len),
+                           *(("--limit", str(cfg.probe_limit)) if cfg.probe_limit else ()),
+                           *(("--verbal", str(cfg.probe_verbal)) if cfg.probe_verbal else ()),
+                           "--cuts", ",".join(map(str, cfg.probe_cuts)),
+                           "--seed", str(seed), "--batch-size", str(cfg.probe_batch_size), "--arm", arm.name,
+                           *shared, "--out", str(probe)), (probe / "config.json",), arm.name, seed))
     return steps
