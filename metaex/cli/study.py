@@ -77,16 +77,18 @@ def _shard(steps, spec: tuple[int, int], cfg) -> list:
     return [s for s in steps if s.seed in mine]
 
 
+_APP: typer.Typer | None = None   # the `metaex` app, set by register()
+
+
 def _invoke(args: tuple[str, ...]) -> int:
     from typer.main import get_command
 
-    from metaex.cli.main import app
     from metaex.core.study.files import concat
 
     if args[0] == "concat":
         concat(args[1], list(args[2:]))
         return 0
-    rc = get_command(app).main(list(args), prog_name="metaex", standalone_mode=False)
+    rc = get_command(_APP).main(list(args), prog_name="metaex", standalone_mode=False)
     return rc if isinstance(rc, int) else 0
 
 
@@ -162,5 +164,7 @@ def run(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `metaex study …`."""
+    """Add `metaex study …` (and keep the whole app: a study runs each step through it)."""
+    global _APP
+    _APP = app
     app.add_typer(study_app, name="study")
