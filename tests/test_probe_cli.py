@@ -171,3 +171,41 @@ def test_a_report_from_another_folder_finds_the_runs(setup, run_cli, monkeypatch
                      "--out", tmp_path / "report")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report" / "loss_curves.png").is_file()
+
+
+def test_in_context_ceiling_rows(setup, run_cli, tmp_path):
+    """--in-context: samples and held-out fit after the grammar's own explanation and after a sibling's (the
+    control, name swapped); a held-out item equals its likelihood scored alone; the other metrics do not move."""
+    import numpy as np
+
+    from metaex.core.models import load_model
+    from metaex.core.probe import scoring
+
+    plain = tmp_path / "plain"
+    assert run_cli(*_args(setup, plain, "--model", setup["base"])).exit_code == 0
+    out = tmp_path / "icl"
+    result = run_cli(*_args(setup, out, "--model", setup["base"], "--in-context"))
+    assert result.exit_code == 0, result.output
+    items = list(records.read_all(out / "items.jsonl", "probe_item"))
+    by = {}
+    for r in items:
+        by.setdefault((r["grammar"], r["metric"]), []).append(r)
+    n_pairs = {g: len(by[(g, "pair_acc")]) for g in ("vemo", "dura")}
+    for g in ("vemo", "dura"):
+        for prefix in ("icl_", "icl_control_"):
+            assert len(by[(g, prefix + "validity")]) == len(by[(g, prefix + "novel_valid")]) == 12
+            assert len(by[(g, prefix + "heldout_lp")]) == n_pairs[g]
+        own = by[(g, "icl_validity")][0]["prompt"]
+        other = by[(g, "icl_control_validity")][0]["prompt"]
+        assert own.endswith(f"\n{g}:") and other.endswith(f"\n{g}:") and own != other
+        assert own.startswith(f"In {g} ,") and other.startswith(f"In {g} ,")   # the sibling's words, this name
+    row = by[("vemo", "icl_heldout_lp")][0]
+    net, tok = load_model(setup["base"])
+    prompt = by[("vemo", "icl_validity")][0]["prompt"]
+    [alone] = scoring.naive_loglikelihoods(net, scoring.encode_many(tok, [(prompt, " " + row["text"])], eos=True))
+    np.testing.assert_allclose(row["value"], float(alone.mean()), atol=1e-4)
+    before = {(r["grammar"], r["metric"]): r["value"] for r in records.read_all(plain / "summary.jsonl", "probe_summary")}
+    after = {(r["grammar"], r["metric"]): r["value"] for r in records.read_all(out / "summary.jsonl", "probe_summary")}
+    kept = {k: v for k, v in after.items() if not k[1].startswith("icl_")}
+    assert kept.keys() == before.keys()   # scores batched with longer prompts: equal up to float noise
+    assert all(kept[k] == pytest.approx(v, abs=1e-5) for k, v in before.items() if v is not None)

@@ -214,3 +214,22 @@ def test_exchange_rates_in_the_report(tmp_path, run_cli):
     few = [p for p in dirs if "_d4_" in p.name or "_d8_" in p.name]
     assert run_cli("report", *few, "--out", tmp_path / "r2", "--bootstrap", "50").exit_code == 0
     assert json.loads((tmp_path / "r2" / "report.json").read_text())["exchange"] == []
+
+
+def test_in_context_ceiling_in_the_report(tmp_path, run_cli):
+    """icl_* against icl_control_* per arm × dose × condition, and in words per arm."""
+    dirs = write_probe_dirs(tmp_path / "s", np.random.default_rng(4), arms={"tiny": 1.6e5}, doses=(8,),
+                            conditions=("examples", "explained"), seeds=6, in_context=1.5, grammar_sd=0.3)
+    result = run_cli("report", *dirs, "--out", tmp_path / "r", "--bootstrap", "200")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    rows = {(r["metric"], r["condition"]): r for r in data["in_context"]}
+    assert set(rows) == {("novel_valid", "examples"), ("novel_valid", "explained")}
+    ex = rows[("novel_valid", "examples")]
+    assert ex["ci_low"] > 0 and ex["gain"] == pytest.approx(ex["with_explanation"] - ex["with_control"], abs=1e-9)
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "## The in-context ceiling" in md and "`tiny` **can** use an explanation in context" in md
+    flat = write_probe_dirs(tmp_path / "f", np.random.default_rng(4), arms={"tiny": 1.6e5}, doses=(8,),
+                            conditions=("examples", "explained"), seeds=6, in_context=0.0, grammar_sd=0.3)
+    assert run_cli("report", *flat, "--out", tmp_path / "r2", "--bootstrap", "200").exit_code == 0
+    assert "`tiny` **cannot** be shown to use" in (tmp_path / "r2" / "report.md").read_text()

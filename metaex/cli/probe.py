@@ -41,6 +41,10 @@ def probe(
     length_reference: str = typer.Option(P.length_reference, "--length-reference", help="True length distribution "
                                          "for length_tv: " + " | ".join(LENGTH_REFERENCES) + ": grammar samples "
                                          "under the cap, or the lengths of the given test and training strings."),
+    in_context: bool = typer.Option(P.in_context, "--in-context/--no-in-context", help="The in-context ceiling: "
+                                    "sample and score held-out strings again after one of the grammar's "
+                                    "explanations (icl_*) and after a sibling's with the name swapped "
+                                    "(icl_control_*); needs --explanations."),
     batch_size: int = typer.Option(P.batch_size, "--batch-size", help="Rows per forward/generate call "
                                    "(halved on out-of-memory)."),
     arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "
@@ -59,7 +63,7 @@ def probe(
     console = Console(stderr=True)
     options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size,
                            verbal=verbal, max_len=max_len, length_reference=length_reference,
-                           cuts=_cuts(cuts))
+                           cuts=_cuts(cuts), in_context=in_context)
     options.check()
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm, parts_dir=parts,

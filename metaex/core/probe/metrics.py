@@ -42,7 +42,9 @@ class Metric:
         return "higher" if self.higher_is_better else "lower"
 
 
-FAMILIES = ("generation", "greedy", "likelihood", "judgement", "verbalization", "consistency")
+FAMILIES = ("generation", "greedy", "likelihood", "judgement", "verbalization", "consistency", "in_context")
+_ICL = "after the grammar's own explanation (`{explanation}\\n{name}:`)"
+_CTL = "after a sibling grammar's explanation with this grammar's name (the control prompt)"
 _GEN = "sampled completions of `{name}:` (temperature 1)"
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("novel_valid", "generation", "mean", "share of samples valid and new", True,
@@ -73,6 +75,17 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "the true explanation outscores every sibling's (name swapped in)"),
     Metric("consistency", "consistency", "mean", "share of own samples judged valid", True,
            "the model's own samples it judges valid (p_yes > ½)"),
+    Metric("icl_validity", "in_context", "mean", "share of samples valid", True, f"samples {_ICL} that are valid"),
+    Metric("icl_novel_valid", "in_context", "mean", "share of samples valid and new", True,
+           f"samples {_ICL} that are valid and new"),
+    Metric("icl_heldout_lp", "in_context", "mean", "log-prob per token (nats)", True,
+           f"held-out fit {_ICL}"),
+    Metric("icl_control_validity", "in_context", "mean", "share of samples valid", True,
+           f"samples {_CTL} that are valid"),
+    Metric("icl_control_novel_valid", "in_context", "mean", "share of samples valid and new", True,
+           f"samples {_CTL} that are valid and new"),
+    Metric("icl_control_heldout_lp", "in_context", "mean", "log-prob per token (nats)", True,
+           f"held-out fit {_CTL}"),
 )}
 HEADLINE = "novel_valid"   # the headline generation metric (STUDY.md)
 FIT = "heldout_lp"         # held-out fit: the second metric the controls are judged on, free of sampling noise

@@ -27,6 +27,9 @@ class ProbeOptions:
     # true length distribution for length_tv: "grammar" samples under the cap, or "data": the lengths of the
     # given test and training strings (distinct sampling skews the data towards longer strings)
     length_reference: str = "grammar"
+    # the in-context ceiling: sample and score held-out strings again after one of the grammar's explanations,
+    # and after a sibling's (the control); needs the grammars' explanations (metaex.core.probe.in_context)
+    in_context: bool = False
 
     def key(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

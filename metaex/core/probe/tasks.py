@@ -15,7 +15,7 @@ from typing import Any
 
 from metaex.core import formats
 from metaex.core.grammar.pcfg import Grammar
-from metaex.core.probe import generate, metrics, scoring
+from metaex.core.probe import generate, in_context, metrics, scoring
 from metaex.core.probe.options import ProbeOptions
 
 
@@ -71,26 +71,35 @@ def probe_grammars(model: Any, tokenizer: Any, many: Sequence[GrammarItems], opt
     """probe_grammar for several grammars at once: their sampling and their greedy continuations are decoded in
     shared batches (a grammar's samples do not depend on the others: each row has its own seed)."""
     budgets = [max_new_tokens(tokenizer, it.grammar, it.max_len) for it in many]
-    asks = [(formats.example_prompt(it.grammar.name), options.capped(options.samples),
-             grammar_seed(options.seed, it.grammar.name), b, it.max_len) for it, b in zip(many, budgets, strict=True)]
-    sampled = generate.sample_many(model, tokenizer, asks, temperature=options.temperature,
-                                   batch_size=options.batch_size)
+    n = options.capped(options.samples)
+    asks = [(formats.example_prompt(it.grammar.name), n, grammar_seed(options.seed, it.grammar.name), b, it.max_len)
+            for it, b in zip(many, budgets, strict=True)]
+    extra = [[(g, prefix, ask) for prefix, ask in in_context.sample_asks(it, n, options.seed, b)]
+             for g, (it, b) in enumerate(zip(many, budgets, strict=True))] if options.in_context else []
+    flat_extra = [e for es in extra for e in es]
+    # one decoding call for every prompt (long in-context prompts batch together: rows are sorted by length)
+    decoded = generate.sample_many(model, tokenizer, asks + [a for _, _, a in flat_extra],
+                                   temperature=options.temperature, batch_size=options.batch_size)
+    sampled = decoded[: len(asks)]
+    icl: list[dict[str, list[tuple[str, bool, str]]]] = [{} for _ in many]
+    for (g, prefix, ask), rows in zip(flat_extra, decoded[len(asks):], strict=True):
+        icl[g].setdefault(prefix, []).extend((text, ended, ask[0]) for text, ended in rows)
     cuts = [[s.split()[:k] for s in it.tests for k in options.cuts if k < len(s.split())] for it in many]
     prompts = [[formats.example_doc(it.grammar.name, " ".join(p)) for p in c] for it, c in zip(many, cuts, strict=True)]
     flat = generate.greedy(model, tokenizer, [p for ps in prompts for p in ps], batch_size=options.batch_size,
                            max_new_tokens=[b for ps, b in zip(prompts, budgets, strict=True) for _ in ps],
                            max_words=[it.max_len for it, ps in zip(many, prompts, strict=True) for _ in ps])
     out, pos = [], 0
-    for it, samples, c, ps in zip(many, sampled, cuts, prompts, strict=True):
+    for it, samples, c, ps, extra_samples in zip(many, sampled, cuts, prompts, icl, strict=True):
         continued, pos = flat[pos: pos + len(ps)], pos + len(ps)
-        out.append(_score(model, tokenizer, it, options, samples, c, ps, continued))
+        out.append(_score(model, tokenizer, it, options, samples, c, ps, continued, extra_samples))
     return out
 
 
 def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOptions, sampled: list[tuple[str, bool]],
-           cuts: list[list[str]], cut_prompts: list[str], continued: list[tuple[str, bool]]
-           ) -> tuple[list[dict], list[dict]]:
-    """The scoring of one grammar (likelihoods, judgements, choices) and all its rows."""
+           cuts: list[list[str]], cut_prompts: list[str], continued: list[tuple[str, bool]],
+           icl: dict[str, list[tuple[str, bool, str]]]) -> tuple[list[dict], list[dict]]:
+    """The scoring of one grammar (likelihoods, judgements, choices, in-context fit) and all its rows."""
     from metaex.core.grammar.recognize import recognizer
 
     g, name = items.grammar, items.grammar.name
@@ -104,9 +113,12 @@ def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOption
     asked = [s for s, _ in judged] + samples
     options_text = [t for c in items.choices for t in (c.true, *c.distractors)]
     verbal = scoring.encode_many(tokenizer, [("", t) for t in options_text], eos=True)
+    in_ctx = in_context.heldout_requests(tokenizer, items) if options.in_context else []
     pad = scoring.pad_id(tokenizer)
-    lps = scoring.loglikelihoods(model, whole + verbal, batch_size=options.batch_size, pad_id=pad)
-    lp_whole, lp_verbal = lps[: len(whole)], [float(x.mean()) for x in lps[len(whole):]]
+    lps = scoring.loglikelihoods(model, whole + verbal + [r for _, r in in_ctx], batch_size=options.batch_size,
+                                 pad_id=pad)
+    lp_whole, lp_verbal = lps[: len(whole)], [float(x.mean()) for x in lps[len(whole): len(whole) + len(verbal)]]
+    lp_in_ctx = [float(x.mean()) for x in lps[len(whole) + len(verbal):]]
     p_yes = _yes_no(model, tokenizer, name, asked, options.batch_size, pad)
 
     rows = _generation_rows(samples, ended, [formats.example_prompt(name)] * len(samples), accepts, items, "")
@@ -117,6 +129,10 @@ def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOption
                    p_yes=metrics.p_yes(*yn)) for i, (s, yn) in enumerate(zip(samples, p_yes[len(judged):],
                                                                               strict=True))]
     rows += _verbal_rows(items.choices, lp_verbal)
+    for prefix, got in icl.items():
+        rows += _generation_rows([t for t, _, _ in got], [e for _, e, _ in got], [p for _, _, p in got], accepts,
+                                 items, prefix)
+    rows += in_context.heldout_rows(items, [p for p, _ in in_ctx], lp_in_ctx)
     summary = _summarise(rows)
     summary.append(_summary("distinct", metrics.distinct(samples), len(samples)))
     summary.append(_summary("length_tv", metrics.length_tv([len(s.split()) for s in samples],

@@ -26,6 +26,7 @@ from metaex.core.report.document import (
     write_texts,
 )
 from metaex.core.report.exchange import exchange_rows, exchange_sentences, exchange_table
+from metaex.core.report.in_context import in_context_rows, in_context_sentences, in_context_table
 from metaex.core.report.load import Study, load_study
 from metaex.core.report.noise import noise_rows, noise_sentence, noise_table, pooled
 
@@ -80,6 +81,7 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
         report["controls"] = controls(rows, headline, study.bridged)
         if fit:
             report["controls_fit"] = controls(rows, fit, study.bridged)
+    report["in_context"] = in_context_rows(study, np.random.default_rng(seed))
     with atomic_dir(out) as folder:
         report["figures"] = _figures(study, rows, headline, folder, contrasts, fit=fit)
         blocks = _blocks(report, tables, rows, keys, study)
@@ -151,6 +153,13 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
                          "grammar that `examples` would need to reach the same level, with seed-cluster bootstrap "
                          "t-intervals (the curve refitted in every resample)."),
                    ("table", exchange_table(report["exchange"])), ("list", exchange_sentences(report["exchange"]))]
+    if report.get("in_context"):
+        blocks += [("h2", "The in-context ceiling"),
+                   ("p", "The fine-tuned models sampled and scored again with one of the grammar's explanations before "
+                         "the prompt, against a sibling grammar's explanation with the name swapped in: can the model "
+                         "use an explanation at all when it is in its context window?"),
+                   ("list", in_context_sentences(report["in_context"], report.get("controls"), study.arms)),
+                   ("table", in_context_table(report["in_context"]))]
     if report.get("capability"):
         blocks += [("h2", "Does the effect grow with capability?"),
                    ("p", "Arms in order of parameter count; the trend is the per-seed slope of the effect against "

@@ -71,16 +71,19 @@ def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str,
                      doses: Sequence[int] = (64, 256), conditions: Sequence[str] = ("examples", "filler", "worked"),
                      effects: Mapping[tuple[str, str], float] | None = None, seeds: int = 4, grammars: int = 4,
                      items: int = 40, steps: int = 50, worked_strings: float | None = None,
-                     grammar_sd: float = 1.0) -> list[Path]:
+                     grammar_sd: float = 1.0, in_context: float | None = None) -> list[Path]:
     """Write one probe dir per arm × condition × dose × seed (and its run folder with a loss curve) under `root`.
 
     arms: label → model_params (None: unknown size). effects: (arm, condition) → planted logit effect.
     worked_strings: record in each `worked` probe's mix that it added this × dose strings per grammar.
     grammar_sd: the spread of grammar difficulty (drawn afresh per dose: small values keep a dose-response smooth).
+    in_context: also write icl_novel_valid and icl_control_novel_valid, the first this logit above the second.
     Metrics: novel_valid and validity (0/1 items), pair_margin and heldout_lp (real items); the fine-tuned variant is
     `model`, plus `base` rows for novel_valid. Returns the probe dirs in a stable order.
     """
     metrics = {"novel_valid": True, "validity": True, "pair_margin": False, "heldout_lp": False}
+    if in_context is not None:
+        metrics.update({"icl_novel_valid": True, "icl_control_novel_valid": True})
     dirs: list[Path] = []
     for arm, params in arms.items():
         for dose in doses:
@@ -88,7 +91,8 @@ def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str,
             per_metric = {
                 m: simulate_study(rng, seeds=seeds, grammars=grammars, items=items, conditions=conditions,
                                   effects={c: (effects or {}).get((arm, c), 0.0) for c in conditions},
-                                  base=-0.5 + 0.4 * math.log2(dose / doses[0]), binary=binary,
+                                  base=-0.5 + 0.4 * math.log2(dose / doses[0])
+                                  + (in_context if m == "icl_novel_valid" else 0.0), binary=binary,
                                   explained=explained, grammar_sd=grammar_sd)
                 for m, binary in metrics.items()
             }

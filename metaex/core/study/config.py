@@ -99,6 +99,8 @@ class StudyConfig:
                                     key="verbal", low=1)
     probe_cuts: tuple[int, ...] = _key("probe", "greedy continuations from the first k terminals",
                                        ProbeOptions.cuts, key="cuts", low=1)
+    probe_in_context: bool = _key("probe", "the in-context ceiling: generation and held-out fit after an explanation "
+                                  "(icl_* metrics)", ProbeOptions.in_context, key="in_context")
     probe_batch_size: int = _key("probe", "rows per forward/generate call", ProbeOptions.batch_size,
                                  key="batch_size", low=1)
     arms: tuple[Arm, ...] = ()
@@ -173,12 +175,12 @@ def _plain(value: Any) -> Any:
 def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
     """The first key (as `[section] key: old → new`) where two resolved configs differ; None when they agree.
     The grammar folder's location is not compared (the templates' contents are, through `templates`), nor a key
-    the old config lacks whose new value is empty (a key added to metaex since, at its default)."""
+    the old config lacks whose new value is that key's default (a key added to metaex since)."""
     for k in sorted(set(old) | set(new)):
         if prefix == "study" and k == "grammar_dir":
             continue
-        if k not in old and new[k] in ([], None):
-            continue    # a key added since the folder was started, at its empty default: nothing changed
+        if k not in old and _is_default(prefix, k, new[k]):
+            continue    # a key added to metaex since the folder was started, at its default: nothing changed
         a, b = old.get(k), new.get(k)
         if isinstance(a, dict) and isinstance(b, dict):
             found = changed_key(a, b, f"{prefix}.{k}" if prefix else k)
@@ -187,6 +189,16 @@ def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
         elif a != b:
             return f"[{prefix}] {k}: {a!r} → {b!r}" if prefix else f"{k}: {a!r} → {b!r}"
     return None
+
+
+def _is_default(prefix: str, key: str, value: Any) -> bool:
+    """Whether `value` is the default of config key `key` in section `prefix` ("arms.NAME" for an arm's)."""
+    section, cls = ("arms", Arm) if prefix.startswith("arms.") else (prefix, StudyConfig)
+    for f in fields(cls):
+        if f.metadata.get("section") == section and (f.metadata.get("key") or f.name) == key:
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            return default is not MISSING and _plain(default) == value
+    return False
 
 
 def _closest(word: str, valid: list[str]) -> str:

@@ -207,6 +207,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                            *(("--limit", str(cfg.probe_limit)) if cfg.probe_limit else ()),
                            *(("--verbal", str(cfg.probe_verbal)) if cfg.probe_verbal else ()),
                            "--cuts", ",".join(map(str, cfg.probe_cuts)),
+                           *(("--in-context",) if cfg.probe_in_context else ()),
                            "--seed", str(seed), "--batch-size", str(cfg.probe_batch_size), "--arm", arm.name,
                            *shared, "--out", str(probe)), (probe / "config.json",), arm.name, seed))
     return steps
