@@ -22,7 +22,7 @@ from metaex.core.probe.scoring import pad_id
 
 
 @dataclass(frozen=True)
-class Request:
+class Row:
     """One row to decode: prompt token ids, its token budget, its seed (None: greedy), and its word limit."""
 
     prompt: list[int]
@@ -59,7 +59,7 @@ def _continuation(tokenizer: Any, prompt_ids: list[int], row: list[int]) -> str:
     return _clean(full[len(head):])
 
 
-def decode(model: Any, tokenizer: Any, requests: Sequence[Request], *, temperature: float = 1.0,
+def decode(model: Any, tokenizer: Any, requests: Sequence[Row], *, temperature: float = 1.0,
            batch_size: int = 64) -> list[tuple[str, bool]]:
     """(continuation, ended) per request, in request order. Rows of similar prompt length share a batch."""
     order = sorted(range(len(requests)), key=lambda i: -len(requests[i].prompt))
@@ -72,7 +72,7 @@ def decode(model: Any, tokenizer: Any, requests: Sequence[Request], *, temperatu
     return out  # type: ignore[return-value]
 
 
-def _decode_batch(model: Any, tokenizer: Any, reqs: list[Request], temperature: float) -> list[tuple[str, bool]]:
+def _decode_batch(model: Any, tokenizer: Any, reqs: list[Row], temperature: float) -> list[tuple[str, bool]]:
     import torch
 
     device = next(model.parameters()).device
@@ -139,7 +139,7 @@ def sample_many(model: Any, tokenizer: Any, asks: Sequence[tuple[str, int, int, 
     reqs, owner = [], []
     for k, (prompt, n, seed, budget, words) in enumerate(asks):
         ids = tokenizer(prompt)["input_ids"]
-        reqs += [Request(ids, budget, row_seed(seed, i) if temperature > 0 else None, words) for i in range(n)]
+        reqs += [Row(ids, budget, row_seed(seed, i) if temperature > 0 else None, words) for i in range(n)]
         owner += [k] * n
     rows = decode(model, tokenizer, reqs, temperature=temperature, batch_size=batch_size)
     out: list[list[tuple[str, bool]]] = [[] for _ in asks]
@@ -155,6 +155,6 @@ def greedy(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens
     def each(v: Any) -> list:
         return list(v) if isinstance(v, Sequence) else [v] * len(prompts)
 
-    reqs = [Request(tokenizer(p)["input_ids"], b, None, w)
+    reqs = [Row(tokenizer(p)["input_ids"], b, None, w)
             for p, b, w in zip(prompts, each(max_new_tokens), each(max_words), strict=True)]
     return decode(model, tokenizer, reqs, temperature=0.0, batch_size=batch_size)
