@@ -194,13 +194,13 @@ def test_probes_of_one_base_share_its_parts(run_cli, smollm2, world, tmp_path, m
                     "--batch-size", "4", "--save-steps", "0", "--seed", seed, "-q", "--out", tmp_path / f"run{seed}")
         assert r.exit_code == 0, r.output
     calls = []
-    real = tasks.probe_grammar
+    real = tasks.probe_grammars
 
-    def counted(model, tokenizer, items, options):
-        calls.append(items.grammar.name)
-        return real(model, tokenizer, items, options)
+    def counted(model, tokenizer, many, options):
+        calls.append([items.grammar.name for items in many])
+        return real(model, tokenizer, many, options)
 
-    monkeypatch.setattr("metaex.core.probe.run.probe_grammar", counted)
+    monkeypatch.setattr("metaex.core.probe.run.probe_grammars", counted)
     args = ["probe", "--grammar", world / "g.pcfg", "--tests", world / "g.test.jsonl", "--pairs",
             world / "g.pairs.jsonl", "--train", world / "mix.jsonl", "--samples", "4", "--limit", "4", "--cuts", "1",
             "--parts", tmp_path / "parts"]

@@ -46,6 +46,7 @@ samples = 8
 limit = 6
 verbal = 2
 batch_size = 64
+in_context = true
 """
 
 
