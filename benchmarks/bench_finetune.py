@@ -47,7 +47,9 @@ def _ours(model: str, train_file: Path, out: Path) -> tuple[float, float]:
     return result.tokens / result.runtime_s, real / sum(b["input_ids"].numel() for b in batches)
 
 
-def _trl(model_dir: str, docs: list[dict], out: Path) -> tuple[float, float]:
+def _trl(model_dir: str, docs: list[dict], out: Path, *, batch: int = BATCH, lr: float = 3e-3,
+         peft_config=None) -> tuple[float, float]:
+    """TRL's SFTTrainer on the same documents (its own LoRA when peft_config is given): (real tokens/s, real share)."""
     from datasets import Dataset, disable_progress_bars
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -55,10 +57,10 @@ def _trl(model_dir: str, docs: list[dict], out: Path) -> tuple[float, float]:
     disable_progress_bars()
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
-    args = SFTConfig(output_dir=str(out), per_device_train_batch_size=BATCH, num_train_epochs=1, learning_rate=3e-3,
+    args = SFTConfig(output_dir=str(out), per_device_train_batch_size=batch, num_train_epochs=1, learning_rate=lr,
                      save_strategy="no", report_to="none", disable_tqdm=True, logging_steps=1000, use_cpu=True,
                      bf16=False)  # TRL's bf16 default is 8-17x slower on this CPU (STACK.md): compare in float32
-    trainer = SFTTrainer(model=model, args=args, processing_class=tok,
+    trainer = SFTTrainer(model=model, args=args, processing_class=tok, peft_config=peft_config,
                          train_dataset=Dataset.from_list([{"text": d["text"]} for d in docs]))
     loader = trainer.get_train_dataloader()
     real = total = 0

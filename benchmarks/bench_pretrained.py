@@ -51,24 +51,13 @@ def _ours(train_file: Path, out: Path) -> float:
     return result.tokens / result.runtime_s
 
 
-def _trl(texts: list[str], out: Path) -> float:
-    from datasets import Dataset, disable_progress_bars
+def _trl(docs: list[dict], out: Path) -> float:
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
 
-    disable_progress_bars()
-    tok = AutoTokenizer.from_pretrained(MODEL)
-    model = AutoModelForCausalLM.from_pretrained(MODEL)
-    args = SFTConfig(output_dir=str(out), per_device_train_batch_size=BATCH, num_train_epochs=1, learning_rate=2e-3,
-                     save_strategy="no", report_to="none", disable_tqdm=True, logging_steps=1000, use_cpu=True,
-                     bf16=False)   # TRL's bf16 default is 8-17x slower on this CPU (STACK.md): compare in float32
-    trainer = SFTTrainer(model=model, args=args, processing_class=tok, peft_config=LoraConfig(
-        r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"),
-        train_dataset=Dataset.from_list([{"text": t} for t in texts]))
-    real = sum(int(b["attention_mask"].sum()) for b in trainer.get_train_dataloader())
-    stats = trainer.train()
-    return real / stats.metrics["train_runtime"]
+    from benchmarks.bench_finetune import _trl as trl_run
+
+    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
+    return trl_run(str(MODEL), docs, out, batch=BATCH, lr=2e-3, peft_config=lora)[0]
 
 
 def _probe_cell(tmp: Path, train_file: Path, grammars: list[str]) -> tuple[float, float, dict[str, float]]:
@@ -118,8 +107,8 @@ def run() -> list[Result]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         train_file, grammars = _mix(tmp)
-        texts = [d["text"] for d in records.read_all(train_file, "document")]
-        runs = [(_ours(train_file, tmp / f"ours{i}"), _trl(texts, tmp / f"trl{i}")) for i in range(REPEATS)]
+        docs = records.read_all(train_file, "document")
+        runs = [(_ours(train_file, tmp / f"ours{i}"), _trl(docs, tmp / f"trl{i}")) for i in range(REPEATS)]
         print("SmolLM2 LoRA real tokens/s per repeat (ours, TRL):", [(round(a), round(b)) for a, b in runs],
               file=sys.stderr)
         uncached, seconds, spent = _probe_cell(tmp, train_file, grammars)
@@ -127,7 +116,7 @@ def run() -> list[Result]:
               "part cached: "
               + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()), file=sys.stderr)
     ours, theirs = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-    return [Result(f"SmolLM2-135M LoRA, {len(texts)} docs, batch {BATCH}", "real tokens/s", ours, theirs,
+    return [Result(f"SmolLM2-135M LoRA, {len(docs)} docs, batch {BATCH}", "real tokens/s", ours, theirs,
                    "TRL SFTTrainer + its LoRA config (padding)", target=1.5),
             Result("SmolLM2 probe cell, 4 grammars, base part cached", "cells/h", 3600 / seconds, 3600 / uncached,
                    "the same probe computing its base part too")]

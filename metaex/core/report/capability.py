@@ -15,7 +15,7 @@ import numpy as np
 from metaex.core.report.analysis import find, number
 from metaex.core.report.figures import size_label
 from metaex.core.report.load import Study
-from metaex.core.stats import sign_flip_test
+from metaex.core.stats.bootstrap import seed_summary
 
 CONDITION = "explained"
 
@@ -48,21 +48,8 @@ def capability_rows(study: Study, rows: list[dict], metric: str, rng: np.random.
             if len(set(x[ok])) >= 2:
                 slopes.append(float(np.polyfit(x[ok], y[ok], 1)[0]))
         out.append({"metric": metric, "dose": dose, "condition": CONDITION, "arms": arms,
-                    "slope_per_decade": _summary(np.array(slopes), rng)})
+                    "slope_per_decade": seed_summary(np.array(slopes), rng)})
     return out
-
-
-def _summary(values: np.ndarray, rng: np.random.Generator) -> dict[str, float | int]:
-    from scipy import stats
-
-    n = len(values)
-    if n < 2:
-        return {"estimate": float(np.mean(values)) if n else math.nan, "ci_low": math.nan, "ci_high": math.nan,
-                "p_value": math.nan, "n_seeds": n}
-    mean, se = float(np.mean(values)), float(np.std(values, ddof=1) / math.sqrt(n))
-    q = float(stats.t.ppf(0.975, n - 1))
-    return {"estimate": mean, "ci_low": mean - q * se, "ci_high": mean + q * se,
-            "p_value": sign_flip_test(values, rng), "n_seeds": n}
 
 
 def capability_sentences(cap: list[dict[str, Any]]) -> list[str]:

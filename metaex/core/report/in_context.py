@@ -15,7 +15,7 @@ import numpy as np
 
 from metaex.core.report.analysis import number
 from metaex.core.report.load import Study
-from metaex.core.stats import sign_flip_test
+from metaex.core.stats.bootstrap import seed_summary
 
 BASES = ("novel_valid", "validity", "heldout_lp")
 
@@ -35,22 +35,12 @@ def in_context_rows(study: Study, rng: np.random.Generator) -> list[dict[str, An
         for k, cond in enumerate(true.conditions):
             out.append({"metric": base, "arm": arm, "dose": dose, "condition": cond,
                         "with_explanation": float(np.nanmean(t[k])), "with_control": float(np.nanmean(c[k])),
-                        **_summary(t[k] - c[k], rng)})
+                        **_gain(seed_summary(t[k] - c[k], rng))})
     return out
 
 
-def _summary(per_seed: np.ndarray, rng: np.random.Generator) -> dict[str, float | int]:
-    from scipy import stats
-
-    x = per_seed[np.isfinite(per_seed)]
-    n = len(x)
-    if n < 2:
-        return {"gain": float(x.mean()) if n else math.nan, "ci_low": math.nan, "ci_high": math.nan,
-                "p_value": math.nan, "n_seeds": n}
-    mean, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(n))
-    q = float(stats.t.ppf(0.975, n - 1))
-    return {"gain": mean, "ci_low": mean - q * se, "ci_high": mean + q * se, "p_value": sign_flip_test(x, rng),
-            "n_seeds": n}
+def _gain(summary: dict) -> dict:
+    return {"gain": summary.pop("estimate"), **summary}
 
 
 def in_context_table(rows: list[dict]) -> dict[str, list]:

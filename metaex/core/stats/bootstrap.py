@@ -26,6 +26,7 @@ two-level scheme 99.9 % (too wide, and too slow: it was 90 % of the run time).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -110,3 +111,20 @@ def sign_flip_test(per_cluster: np.ndarray, rng: np.random.Generator,
     res = stats.permutation_test((x,), np.mean, permutation_type="samples", vectorized=True,
                                  n_resamples=n_resamples, alternative="two-sided", rng=rng)
     return float(res.pvalue)
+
+
+def seed_summary(per_seed: np.ndarray, rng: np.random.Generator) -> dict[str, float | int]:
+    """A per-seed statistic summarised as the report does: mean, classical t-interval over seeds (the bootstrap
+    interval's limit), exact sign-flip p; NaN seeds dropped, NaN interval and p under 2 seeds."""
+    from scipy import stats
+
+    x = np.asarray(per_seed, dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n < 2:
+        return {"estimate": float(x.mean()) if n else math.nan, "ci_low": math.nan, "ci_high": math.nan,
+                "p_value": math.nan, "n_seeds": n}
+    mean, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(n))
+    q = float(stats.t.ppf(0.975, n - 1))
+    return {"estimate": mean, "ci_low": mean - q * se, "ci_high": mean + q * se,
+            "p_value": sign_flip_test(x, rng), "n_seeds": n}
