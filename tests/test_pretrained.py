@@ -113,7 +113,12 @@ def test_loglikelihoods_equal_one_at_a_time_on_the_bpe_tokenizer(loaded, world):
     assert max(len(tok(" " + t, add_special_tokens=False)["input_ids"]) for t in g.terminals) >= 2   # multi-token
     requests = scoring.encode_many(tok, [(f"{g.name}:", " " + t) for t in texts], eos=True)
     requests += scoring.encode_many(tok, [("", "In this language every sentence starts with a word.")], eos=True)
-    batched = scoring.loglikelihoods(net, requests, batch_size=4, pad_id=scoring.pad_id(tok))
+    # after a long explanation shared by several strings (the in-context probe): the context is read once
+    rule = f"In {g.name}, a sentence is a sequence of words; some words must follow others. "
+    shared = scoring.encode_many(tok, [(rule * 3 + f"\n{g.name}:", " " + t) for t in texts], eos=True)
+    assert len(shared[0][0]) >= scoring.SHARED_CONTEXT and scoring._shared_contexts(net, shared)
+    batched = scoring.loglikelihoods(net, requests + shared, batch_size=4, pad_id=scoring.pad_id(tok))
+    requests += shared
     alone = scoring.naive_loglikelihoods(net, requests)
     for b, a in zip(batched, alone, strict=True):
         assert abs(b - a).max() <= 1e-4

@@ -34,6 +34,11 @@ def test_batched_equals_naive(tiny):
     texts = ["ka glims", "ka blick blick blick glims", "po mek zun", "po zun", "ka", "mek mek mek mek mek mek"]
     reqs = [scoring.encode(tok, example_prompt("vemo"), " " + t, eos=True) for t in texts]
     reqs += [scoring.encode(tok, judgement_prompt("dura", t), " Yes") for t in texts]
+    # long contexts shared by several requests (the in-context probe's) take the read-once path
+    long = " ".join(["ka blick glims po mek zun"] * 8) + "\n" + example_prompt("vemo")
+    shared = [scoring.encode(tok, long, " " + t, eos=True) for t in texts]
+    assert len(shared[0][0]) >= scoring.SHARED_CONTEXT and scoring._shared_contexts(model, shared)
+    reqs += shared
     batched = scoring.loglikelihoods(model, reqs, batch_size=4, pad_id=scoring.pad_id(tok))
     naive = scoring.naive_loglikelihoods(model, reqs)
     for b, n, r in zip(batched, naive, reqs, strict=True):
@@ -103,6 +108,11 @@ def test_sampling_is_seeded(tiny):
     assert generate.sample(model, tok, "vemo:", 12, seed=3, max_new_tokens=6, batch_size=64) == a
     both = generate.sample_many(model, tok, [("dura:", 7, 9, 4, None), ("vemo:", 12, 3, 6, None)], batch_size=4)
     assert both[1] == a and len(both[0]) == 7
+    # a prompt's rows read it once and share its cache: the same as each row decoded alone
+    assert generate.sample(model, tok, "vemo:", 12, seed=3, max_new_tokens=6, batch_size=1) == a
+    mixed = [("dura: po mek mek", 5, 2, 6, None), ("vemo:", 12, 3, 6, None), ("dura: po", 3, 8, 6, None)]
+    shared = generate.sample_many(model, tok, mixed, batch_size=64)
+    assert shared == generate.sample_many(model, tok, mixed, batch_size=1) and shared[1] == a
 
 
 def test_decoding_loop_equals_transformers_generate(tiny):

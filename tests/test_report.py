@@ -208,8 +208,11 @@ def test_exchange_rates_in_the_report(tmp_path, run_cli):
     top = [r for r in rates.values() if r["censored"] == "above"]
     assert all(r["equivalent_dose"] == 64 for r in top)
     md = (tmp_path / "r" / "report.md").read_text()
-    assert "## What the extra documents are worth (exchange rate)" in md
+    assert "## Headline: what the extra documents are worth (exchange rate)" in md
+    assert md.index("## Headline: novel_valid") < md.index("## Headline: what the extra") < md.index("## Controls")
     assert "`novel_valid`, `tiny` dose 8: `worked` is worth" in md and "planted strings" in md
+    figure = next(f for f in data["figures"] if f["file"] == "exchange_novel_valid.png")
+    assert (tmp_path / "r" / figure["file"]).stat().st_size > 10_000 and "equivalent" in figure["caption"]
     # an arm with fewer than three `examples` doses has no curve to read
     few = [p for p in dirs if "_d4_" in p.name or "_d8_" in p.name]
     assert run_cli("report", *few, "--out", tmp_path / "r2", "--bootstrap", "50").exit_code == 0
@@ -233,3 +236,18 @@ def test_in_context_ceiling_in_the_report(tmp_path, run_cli):
                             conditions=("examples", "explained"), seeds=6, in_context=0.0, grammar_sd=0.3)
     assert run_cli("report", *flat, "--out", tmp_path / "r2", "--bootstrap", "200").exit_code == 0
     assert "`tiny` **cannot** be shown to use" in (tmp_path / "r2" / "report.md").read_text()
+
+
+def test_in_context_verdict_reads_the_design_doses_and_the_base_model():
+    """A ladder dose's lone interval above 0 does not make an arm "can"; a pre-trained arm's base model does."""
+    from metaex.core.report.in_context import BASE, in_context_sentences
+
+    def row(arm, dose, cond, low):
+        return {"arm": arm, "dose": dose, "condition": cond, "metric": "heldout_lp", "gain": low + 0.1,
+                "ci_low": low, "ci_high": low + 0.2}
+
+    rows = [row("a", 8, "examples", -0.1), row("a", 8, "explained", -0.1), row("a", 48, "examples", 0.05),
+            row("b", 8, "examples", -0.1), row("b", 8, "explained", -0.1), row("b", None, BASE, 0.3)]
+    a, b = in_context_sentences(rows, None, ["a", "b"])
+    assert "`a` **cannot** be shown to use" in a and "dose 48" not in a
+    assert "`b` **can** use" in b and "its base model before fine-tuning: heldout_lp: +0.400" in b

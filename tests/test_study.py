@@ -63,10 +63,13 @@ def test_plan_is_the_study_as_commands(run_cli):
     assert run_cli("study", "plan", ROOT / "configs" / "study.toml", "--out", "S").stdout == result.stdout
     finetunes = [line for line in lines if line.startswith("metaex finetune S/seed")]
     probes = [line for line in lines if line.startswith("metaex probe")]
-    # 6 seeds × 2 arms × 5 conditions × 2 doses cells, plus one bridging pre-training per seed
+    # 6 seeds × 2 arms × (5 conditions at dose 8 + `examples` at 5 ladder doses), plus one bridging pre-training
+    # per seed; every probe runs in context too
     assert len(probes) == 120 and len(finetunes) == 120 + 6
-    for cond in ("examples", "explained", "mismatched", "filler", "worked"):
-        assert sum(f"--condition {cond} " in line for line in lines) == 12
+    assert all("--in-context --in-context-samples 20 " in line for line in probes)
+    for cond in ("explained", "mismatched", "filler", "worked"):
+        assert sum(f"--condition {cond} " in line for line in lines) == 6
+    assert sum("--condition examples " in line for line in lines) == 6 * 6
     # every condition of a seed starts from the same initial model; the bridged arm from its pre-training
     assert {line.split("--model ")[1].split()[0] for line in finetunes if "seed0/mix" in line} == {
         "S/seed0/init", "S/seed0/tiny-bridged/pretrain"}
@@ -327,6 +330,15 @@ def test_an_examples_ladder_adds_examples_cells_only(run_cli, tmp_path):
     probe8 = next(x for x in lines if "probe --model S/seed0/tiny-unbridged/explained-d8" in x)
     assert "--train S/seed0/mix/examples-d16.jsonl" in probe16 and "examples-d16" not in probe8
     assert "examples-d4" not in probe8
+    # an arm's own ladder ([] : none) replaces the study's for that arm only
+    config = _config(tmp_path, MICRO.replace("doses = [8]", "doses = [8]\nladder = [4, 16]").replace(
+        "[arms.tiny-unbridged]\nbridged = false", "[arms.tiny-unbridged]\nbridged = false\nladder = []"))
+    result = run_cli("study", "plan", config, "--out", "S")
+    assert result.exit_code == 0, result.output
+    runs = [x.split(" --out ")[1].split()[0] for x in result.output.splitlines()
+            if x.startswith("metaex finetune S/seed0/mix/examples-d")]
+    assert sorted(runs) == ["S/seed0/tiny-bridged/examples-d16", "S/seed0/tiny-bridged/examples-d4",
+                            "S/seed0/tiny-bridged/examples-d8", "S/seed0/tiny-unbridged/examples-d8"]
 
 
 def test_a_key_added_since_a_folder_started_at_its_default_is_no_change():
@@ -337,3 +349,6 @@ def test_a_key_added_since_a_folder_started_at_its_default_is_no_change():
     assert changed_key({"study": {"doses": [8]}}, {"study": {"doses": [8], "ladder": [4]}}) == \
         "[study] ladder: None → [4]"
     assert changed_key({"arms": {"a": {}}}, {"arms": {"a": {"lr": 0.1}}}) == "[arms.a] lr: None → 0.1"
+    # a key whose default is not what folders started before it ran: the in-context probe, on by default since
+    assert changed_key({"probe": {}}, {"probe": {"in_context": False}}) is None
+    assert changed_key({"probe": {}}, {"probe": {"in_context": True}}) == "[probe] in_context: None → True"

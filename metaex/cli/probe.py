@@ -45,6 +45,9 @@ def probe(
                                     "sample and score held-out strings again after one of the grammar's "
                                     "explanations (icl_*) and after a sibling's with the name swapped "
                                     "(icl_control_*); needs --explanations."),
+    in_context_samples: int | None = typer.Option(P.in_context_samples, "--in-context-samples", help="Samples "
+                                                  "per grammar after each in-context prompt kind (default: "
+                                                  "--samples)."),
     batch_size: int = typer.Option(P.batch_size, "--batch-size", help="Rows per forward/generate call "
                                    "(halved on out-of-memory)."),
     arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "
@@ -63,7 +66,8 @@ def probe(
     console = Console(stderr=True)
     options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size,
                            verbal=verbal, max_len=max_len, length_reference=length_reference,
-                           cuts=_cuts(cuts), in_context=in_context)
+                           cuts=_cuts(cuts), in_context=in_context,
+                           in_context_samples=in_context_samples)
     options.check()
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm, parts_dir=parts,

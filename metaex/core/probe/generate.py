@@ -61,8 +61,9 @@ def _continuation(tokenizer: Any, prompt_ids: list[int], row: list[int]) -> str:
 
 def decode(model: Any, tokenizer: Any, requests: Sequence[Row], *, temperature: float = 1.0,
            batch_size: int = 64) -> list[tuple[str, bool]]:
-    """(continuation, ended) per request, in request order. Rows of similar prompt length share a batch."""
-    order = sorted(range(len(requests)), key=lambda i: -len(requests[i].prompt))
+    """(continuation, ended) per request, in request order. Rows of similar prompt length share a batch, rows of
+    one prompt side by side."""
+    order = sorted(range(len(requests)), key=lambda i: (-len(requests[i].prompt), requests[i].prompt))
     out: list[tuple[str, bool] | None] = [None] * len(requests)
     for start in range(0, len(order), batch_size):
         chunk = order[start: start + batch_size]
@@ -76,10 +77,14 @@ def _decode_batch(model: Any, tokenizer: Any, reqs: list[Row], temperature: floa
     import torch
 
     device = next(model.parameters()).device
-    width, pad, stops = max(len(r.prompt) for r in reqs), pad_id(tokenizer), set(stop_token_ids(tokenizer))
-    ids = torch.tensor([[pad] * (width - len(r.prompt)) + r.prompt for r in reqs], dtype=torch.long, device=device)
-    mask = torch.tensor([[0] * (width - len(r.prompt)) + [1] * len(r.prompt) for r in reqs], dtype=torch.long,
-                        device=device)
+    # a prompt shared by several rows (the samples of one ask: long ones in context) is read once, then its
+    # cache and logits are copied to each of its rows
+    prompts = list(dict.fromkeys(tuple(r.prompt) for r in reqs))
+    where = {p: k for k, p in enumerate(prompts)}
+    spread = torch.tensor([where[tuple(r.prompt)] for r in reqs], dtype=torch.long, device=device)
+    width, pad, stops = max(len(p) for p in prompts), pad_id(tokenizer), set(stop_token_ids(tokenizer))
+    ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], dtype=torch.long, device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], dtype=torch.long, device=device)
     sampling = temperature > 0
     gens = [torch.Generator(device=device).manual_seed(r.seed) if sampling else None for r in reqs]
     made: list[list[int]] = [[] for _ in reqs]
@@ -92,6 +97,9 @@ def _decode_batch(model: Any, tokenizer: Any, reqs: list[Row], temperature: floa
             out = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
                         use_cache=True, logits_to_keep=1)
             cache, logits = out.cache, out.logits[:, -1, :].float()
+            if len(prompts) < len(reqs) and mask.shape[-1] == width:     # the prompts' pass: one row per prompt
+                cache.batch_select_indices(spread)
+                logits, mask = logits[spread], mask[spread]
             picked = _pick(logits, temperature, [gens[i] for i in active]) if sampling else logits.argmax(-1)
             keep = []
             for j, (i, token) in enumerate(zip(active, picked.tolist(), strict=True)):

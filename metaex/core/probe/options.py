@@ -30,6 +30,7 @@ class ProbeOptions:
     # the in-context ceiling: sample and score held-out strings again after one of the grammar's explanations,
     # and after a sibling's (the control); needs the grammars' explanations (metaex.core.probe.in_context)
     in_context: bool = False
+    in_context_samples: int | None = None   # samples per in-context prompt kind (None: as many as `samples`)
 
     def key(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -38,7 +39,7 @@ class ProbeOptions:
         """InputError (naming the CLI option) for any value a probe cannot use; called before anything is read."""
         from metaex.core.errors import InputError
 
-        for opt, value in (("--samples", self.samples), ("--limit", self.limit), ("--verbal", self.verbal),
+        for opt, value in (("--samples", self.samples), ("--in-context-samples", self.in_context_samples), ("--limit", self.limit), ("--verbal", self.verbal),
                            ("--batch-size", self.batch_size), ("--max-len", self.max_len),
                            ("--items", self.n_items), ("--reference", self.reference)):
             if value is not None and not (isinstance(value, int) and value >= 1):

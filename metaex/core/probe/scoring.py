@@ -146,9 +146,20 @@ def loglikelihoods(model: Any, requests: Sequence[Request], *, batch_size: int =
     """
     import torch
 
-    lengths = [len(r[0]) + len(r[1]) for r in requests]
-    order = sorted(range(len(requests)), key=lambda i: -lengths[i])
     out: list[np.ndarray | None] = [None] * len(requests)
+    rest = list(range(len(requests)))
+    if alternatives is None:
+        shared = _shared_contexts(model, requests)
+        for idx in shared.values():
+            for start in range(0, len(idx), max(1, batch_size)):
+                chunk = idx[start: start + max(1, batch_size)]
+                for i, sc in zip(chunk, _score_after_context(model, [requests[i] for i in chunk], pad_id),
+                                 strict=True):
+                    out[i] = sc
+        done = {i for idx in shared.values() for i in idx}
+        rest = [i for i in rest if i not in done]
+    lengths = [len(r[0]) + len(r[1]) for r in requests]
+    order = sorted(rest, key=lambda i: -lengths[i])
     pos, size = 0, max(1, batch_size)
     while pos < len(order):
         longest = lengths[order[pos]]
@@ -168,6 +179,45 @@ def loglikelihoods(model: Any, requests: Sequence[Request], *, batch_size: int =
             out[i] = sc
         pos += len(idx)
     return out  # type: ignore[return-value]
+
+
+SHARED_CONTEXT = 32    # a context of at least this many tokens, shared by several requests, is read once
+
+
+def _shared_contexts(model: Any, requests: Sequence[Request]) -> dict[tuple[int, ...], list[int]]:
+    """context -> the requests after it, for long contexts that several requests share (and that fit)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    limit = _max_len(model)
+    for i, (ctx, cont) in enumerate(requests):
+        if len(ctx) >= SHARED_CONTEXT and (not limit or len(ctx) + len(cont) <= limit):
+            groups.setdefault(tuple(ctx), []).append(i)
+    return {c: idx for c, idx in groups.items() if len(idx) > 1}
+
+
+def _score_after_context(model: Any, batch: Sequence[Request], pad_id: int) -> list[np.ndarray]:
+    """Per-token log-probs of continuations after one shared context: the context is read once, its KV cache
+    copied to every row, and the continuations (right-padded: no real token attends to the padding after it)
+    read on top of it."""
+    import torch
+
+    ctx = batch[0][0]
+    device = next(model.parameters()).device
+    width = max(len(cont) for _, cont in batch)
+    with torch.no_grad():
+        first = model(input_ids=torch.tensor([ctx], device=device), use_cache=True, logits_to_keep=1)
+        cache = first.cache
+        cache.batch_select_indices(torch.zeros(len(batch), dtype=torch.long, device=device))
+        inputs = torch.tensor([cont[:-1] + [pad_id] * (width - len(cont)) for _, cont in batch], device=device)
+        logits = model(input_ids=inputs, cache=cache, use_cache=True).logits.float() if width > 1 else None
+        lead = torch.log_softmax(first.logits[0, -1].float(), -1)
+        out = []
+        for k, (_, cont) in enumerate(batch):
+            lps = [float(lead[cont[0]])]
+            if len(cont) > 1:
+                row = torch.log_softmax(logits[k, : len(cont) - 1], -1)
+                lps += row.gather(-1, torch.tensor(cont[1:], device=device)[:, None])[:, 0].tolist()
+            out.append(np.array(lps, dtype=np.float64))
+    return out
 
 
 def naive_loglikelihoods(model: Any, requests: Sequence[Request]) -> list[np.ndarray]:

@@ -74,7 +74,8 @@ def probe_grammars(model: Any, tokenizer: Any, many: Sequence[GrammarItems], opt
     n = options.capped(options.samples)
     asks = [(formats.example_prompt(it.grammar.name), n, grammar_seed(options.seed, it.grammar.name), b, it.max_len)
             for it, b in zip(many, budgets, strict=True)]
-    extra = [[(g, prefix, ask) for prefix, ask in in_context.sample_asks(it, n, options.seed, b)]
+    n_icl = options.capped(options.in_context_samples or options.samples)
+    extra = [[(g, prefix, ask) for prefix, ask in in_context.sample_asks(it, n_icl, options.seed, b)]
              for g, (it, b) in enumerate(zip(many, budgets, strict=True))] if options.in_context else []
     flat_extra = [e for es in extra for e in es]
     # one decoding call for every prompt (long in-context prompts batch together: rows are sorted by length)

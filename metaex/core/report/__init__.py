@@ -83,7 +83,8 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
             report["controls_fit"] = controls(rows, fit, study.bridged)
     report["in_context"] = in_context_rows(study, np.random.default_rng(seed))
     with atomic_dir(out) as folder:
-        report["figures"] = _figures(study, rows, headline, folder, contrasts, fit=fit)
+        report["figures"] = _figures(study, rows, headline, folder, contrasts, fit=fit,
+                                     rates=report.get("exchange", []))
         blocks = _blocks(report, tables, rows, keys, study)
         write_texts(folder, *render(blocks, folder), report)
     return report
@@ -98,7 +99,7 @@ def is_report_dir(folder: Path) -> bool:
 
 
 def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrasts: bool,
-             fit: str | None = None) -> list[dict[str, str]]:
+             fit: str | None = None, rates: list[dict] | None = None) -> list[dict[str, str]]:
     arms, doses, conds = study.arms, study.doses, study.conditions
     made = [("levels.png", f"{metric} per condition, explained and unexplained grammars separately",
              lambda p: figures.levels_figure(rows, metric, arms, doses, conds, p))]
@@ -110,6 +111,10 @@ def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrast
         if fit:
             made.append((f"effect_vs_dose_{fit}.png", f"Explanation effect Δ − Δ(examples) on {fit} against dose",
                          lambda p: figures.did_vs_dose_figure(rows, fit, arms, doses, conds, p)))
+    for m in (metric, fit):
+        if m and any(r["metric"] == m for r in rates or ()):
+            made.append((f"exchange_{m}.png", f"The `examples` dose-response on {m}, each condition at its equivalent "
+                         "dose", lambda p, m=m: figures.exchange_figure(rows, rates, m, arms, conds, p)))
     if study.curves:
         made.append(("loss_curves.png", "Training loss of every run",
                      lambda p: figures.loss_figure(study.curves, arms, conds, p)))
@@ -139,6 +144,13 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
         ("h2", f"Headline: {metric}"),
         ("table", tables[metric]),
     ]
+    if report.get("exchange"):
+        blocks += [("h2", "Headline: what the extra documents are worth (exchange rate)"),
+                   ("p", "Each condition's gain Δ − Δ(examples) read on the arm's `examples` dose-response (isotonic "
+                         "in dose, linear in log dose between the ladder's doses): the extra example strings per "
+                         "grammar that `examples` would need to reach the same level, with seed-cluster bootstrap "
+                         "t-intervals (the curve refitted in every resample)."),
+                   ("table", exchange_table(report["exchange"])), ("list", exchange_sentences(report["exchange"]))]
     if "controls" in report:
         blocks += [("h2", "Controls"), ("p", f"On the headline metric, `{metric}`:"),
                    ("list", control_sentences(report["controls"]))]
@@ -146,13 +158,6 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
         blocks += [("p", f"On held-out fit, `{report['controls_fit']['metric']}` (mean log-prob per token of held-out valid strings: what extra "
                          "strings of a grammar should improve first, scored without sampling noise):"),
                    ("list", control_sentences(report["controls_fit"]))]
-    if report.get("exchange"):
-        blocks += [("h2", "What the extra documents are worth (exchange rate)"),
-                   ("p", "Each condition's gain Δ − Δ(examples) read on the arm's `examples` dose-response (isotonic "
-                         "in dose, linear in log dose between the ladder's doses): the extra example strings per "
-                         "grammar that `examples` would need to reach the same level, with seed-cluster bootstrap "
-                         "t-intervals (the curve refitted in every resample)."),
-                   ("table", exchange_table(report["exchange"])), ("list", exchange_sentences(report["exchange"]))]
     if report.get("in_context"):
         blocks += [("h2", "The in-context ceiling"),
                    ("p", "The fine-tuned models sampled and scored again with one of the grammar's explanations before "

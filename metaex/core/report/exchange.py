@@ -62,6 +62,6 @@ def exchange_sentences(rates: list[dict]) -> list[str]:
         lines.append(f"`{r['metric']}`, `{r['arm']}` dose {r['dose']}: `worked` is worth {number(r['extra'])} "
                      f"[{number(r['ci_low'])}, {number(r['ci_high'])}] extra examples per grammar against "
                      f"{r['planted']:g} planted strings (each seen fewer times than an example): "
-                     f"**{'recovered' if recovered else 'not recovered'}** (interval above 0, estimate at most the "
-                     "planted count).")
+                     f"**{'recovered' if recovered else 'not recovered'}** (recovered: interval above 0 and "
+                     "estimate at most the planted count).")
     return lines

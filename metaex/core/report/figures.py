@@ -158,3 +158,52 @@ def loss_figure(curves: list[LossCurve], arms: list[str], conditions: list[str],
         if seen:
             ax.legend(fontsize=8, title="condition")
     _save(fig, path, ci=False)
+
+
+def exchange_figure(rows: list[dict], rates: list[dict], metric: str, arms: list[str], conditions: list[str],
+                    path: Path) -> None:
+    """Per arm: the `examples` dose-response (levels with CIs, the isotonic fit) and each condition placed at its
+    equivalent dose (horizontal bars: the CI of its extra examples; "dN": its own dose N, joined to it by a dotted
+    line; a triangle: censored at the ladder's end)."""
+    import matplotlib
+    import numpy as np
+
+    from metaex.core.stats.exchange import curve_at, fit_curve
+
+    colours = matplotlib.colormaps["tab10"]
+    shown = [a for a in arms if any(r["arm"] == a and r["metric"] == metric for r in rates)]
+    fig, axes = _grid(1, len(shown), f"{metric}: each condition at its equivalent `examples` dose", width=5.2)
+    for j, arm in enumerate(shown):
+        ax = axes[0][j]
+        mine = [r for r in rates if r["arm"] == arm and r["metric"] == metric]
+        ladder = [_one(rows, metric=metric, arm=arm, dose=d, condition="examples", stat="level")
+                  for d in mine[0]["ladder"]]
+        doses = np.array(mine[0]["ladder"], dtype=float)
+        fitted = fit_curve(doses, np.array([r["estimate"] for r in ladder], dtype=float))
+        _bars(ax, list(doses), ladder, "`examples` (ladder)", color="black", linestyle="none")
+        ax.plot(doses, fitted, color="black", lw=1, alpha=0.6, label="isotonic fit")
+        labelled = set()
+        for r in mine:
+            k = conditions.index(r["condition"]) if r["condition"] in conditions else 9
+            label = None if r["condition"] in labelled else r["condition"]
+            labelled.add(r["condition"])
+            y = curve_at(doses, fitted, r["equivalent_dose"])
+            low = max(r["dose"] + r["ci_low"], doses[0] / 2)
+            high = max(r["dose"] + r["ci_high"], low)
+            marker = {"above": ">", "below": "<"}.get(r["censored"], "o")
+            ax.plot([r["dose"], r["equivalent_dose"]], [curve_at(doses, fitted, r["dose"]), y], ":",
+                    color=colours(k % 10), lw=1)
+            ax.errorbar([r["equivalent_dose"]], [y], xerr=[[r["equivalent_dose"] - low],
+                                                           [max(high - r["equivalent_dose"], 0)]],
+                        marker=marker, color=colours(k % 10), capsize=3, linestyle="none", label=label)
+            ax.annotate(f"d{r['dose']}", (r["equivalent_dose"], y), textcoords="offset points", xytext=(4, 4),
+                        fontsize=6, color=colours(k % 10))
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(doses, [f"{d:g}" for d in doses])
+        ax.minorticks_off()
+        ax.set_title(arm, fontsize=9)
+        ax.set_xlabel("examples per grammar (log scale)")
+        ax.set_ylabel(f"{metric} ({unit(metric)})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(fig, path)

@@ -49,6 +49,7 @@ class Study:
     curves: list[LossCurve] = field(default_factory=list)
     bridged: dict[str, bool | None] = field(default_factory=dict)   # arm -> pre-trained on a bridging corpus
     planted: dict[tuple[str, int], float] = field(default_factory=dict)  # (arm, dose) -> worked strings per grammar
+    base_designs: dict[tuple[str, str, int], Design] = field(default_factory=dict)  # in-context metrics of the base
 
     @property
     def metrics(self) -> list[str]:
@@ -127,9 +128,13 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
         if missing:
             raise InputError(f"no probe rows for metric(s) {', '.join(sorted(missing))}", str(probe_dirs[0]))
     designs = _designs(cells, labels, variants, wanted)
+    # a pre-trained arm's base model, probed in context too: the ceiling before any fine-tuning
+    icl = {m for m in (wanted or {k[0] for k in cells}) if m.startswith("icl_")}
+    base = _designs(cells, labels, {a: "base" if v != "base" else None for a, v in variants.items()}, icl) \
+        if icl else {}
     return Study(designs, variants, {a: params.get(a) for a in variants}, sorted(
         curves.values(), key=lambda c: (c.arm, c.dose, c.condition, c.seed)), {a: bridged.get(a) for a in variants},
-        planted)
+        planted, base)
 
 
 def _need(probe: Path, name: str) -> Path:
@@ -208,7 +213,7 @@ def _pick_variants(cells: dict) -> dict[str, str]:
     return out
 
 
-def _designs(cells: dict, labels: dict, variants: dict[str, str], wanted: set[str] | None) -> dict:
+def _designs(cells: dict, labels: dict, variants: dict[str, str | None], wanted: set[str] | None) -> dict:
     groups: dict[tuple[str, str, int], dict] = defaultdict(dict)
     for (metric, arm, variant, dose, cond, seed, tmpl), items in cells.items():
         if variant == variants[arm] and (wanted is None or metric in wanted):

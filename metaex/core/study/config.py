@@ -28,9 +28,12 @@ SECTIONS = ("study", "data", "model", "probe", "arms")
 
 
 def _key(section: str, help: str, default: Any = MISSING, *, key: str | None = None, choices: tuple = (),
-         low: float | None = None) -> Any:
-    """A config field: its TOML section (and key, when it differs from the field name), help, choices, bound."""
-    meta = {"section": section, "key": key, "help": help, "choices": choices, "low": low}
+         low: float | None = None, before: Any = MISSING, empty: bool = False) -> Any:
+    """A config field: its TOML section (and key, when it differs from the field name), help, choices, bound;
+    `before`: what a study folder started before the key existed ran, when that is not the default; `empty`: a
+    list key that may be [] (none)."""
+    meta = {"section": section, "key": key, "help": help, "choices": choices, "low": low, "before": before,
+            "empty": empty}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -55,6 +58,9 @@ class Arm:
     batch_size: int | None = _key("arms", "this arm's documents per step (default: [model] batch_size)", None, low=1)
     extra_passes: int | None = _key("arms", "this arm's appearances of each extra document", None, low=1)
     worked_passes: int | None = _key("arms", "this arm's appearances of each worked document", None, low=1)
+    ladder: tuple[int, ...] | None = _key("arms", "this arm's `examples` ladder (default: [study] ladder; [] for "
+                                          "none, where a pre-trained arm's budget cannot pay for one)", None, low=1,
+                                          empty=True)
 
     @property
     def tiny(self) -> bool:
@@ -73,7 +79,7 @@ class StudyConfig:
     conditions: tuple[str, ...] = _key("study", "conditions, `examples` among them", choices=CONDITIONS)
     doses: tuple[int, ...] = _key("study", "example strings per grammar (doses nest)", low=1)
     ladder: tuple[int, ...] = _key("study", "extra doses run for `examples` only: the dose-response the exchange "
-                                   "rate reads", (), low=1)
+                                   "rate reads", (), low=1, empty=True)
     grammar_dir: str = _key("study", "folder of the templates, relative to this config file", "../grammars")
     max_len: int = _key("data", "longest string (terminals) sampled", 20, low=1)
     test_strings: int = _key("data", "held-out strings per grammar", 150, low=1)
@@ -100,7 +106,11 @@ class StudyConfig:
     probe_cuts: tuple[int, ...] = _key("probe", "greedy continuations from the first k terminals",
                                        ProbeOptions.cuts, key="cuts", low=1)
     probe_in_context: bool = _key("probe", "the in-context ceiling: generation and held-out fit after an explanation "
-                                  "(icl_* metrics)", ProbeOptions.in_context, key="in_context")
+                                  "(icl_* metrics; on in a study, off for `metaex probe` alone)", True,
+                                  key="in_context", before=False)
+    probe_in_context_samples: int | None = _key("probe", "samples per grammar after each in-context prompt kind "
+                                                "(default: samples)", ProbeOptions.in_context_samples,
+                                                key="in_context_samples", low=1)
     probe_batch_size: int = _key("probe", "rows per forward/generate call", ProbeOptions.batch_size,
                                  key="batch_size", low=1)
     arms: tuple[Arm, ...] = ()
@@ -136,16 +146,19 @@ class StudyConfig:
             return f"{cond}-d{dose}"
         return f"{cond}-d{dose}-p{own[0]}x{own[1] if own[1] is not None else own[0]}"
 
-    @property
-    def cells(self) -> list[tuple[str, int]]:
-        """(condition, dose) of every fine-tune per arm and seed: the design, then the `examples` ladder."""
+    def ladder_of(self, arm: Arm) -> tuple[int, ...]:
+        """The arm's `examples` ladder: its own, else the study's."""
+        return self.ladder if arm.ladder is None else arm.ladder
+
+    def cells(self, arm: Arm) -> list[tuple[str, int]]:
+        """(condition, dose) of every fine-tune of `arm` per seed: the design, then its `examples` ladder."""
         main = [(c, d) for c in self.conditions for d in self.doses]
-        return main + [("examples", d) for d in sorted(set(self.ladder) - set(self.doses))]
+        return main + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
 
     @property
     def max_dose(self) -> int:
         """The largest dose of any cell (the train file's size)."""
-        return max((*self.doses, *self.ladder))
+        return max((*self.doses, *self.ladder, *(d for a in self.arms for d in a.ladder or ())))
 
     @property
     def pool_size(self) -> int:
@@ -175,11 +188,12 @@ def _plain(value: Any) -> Any:
 def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
     """The first key (as `[section] key: old → new`) where two resolved configs differ; None when they agree.
     The grammar folder's location is not compared (the templates' contents are, through `templates`), nor a key
-    the old config lacks whose new value is that key's default (a key added to metaex since)."""
+    the old config lacks whose new value is what the folder ran before the key existed (a key added to metaex
+    since, at its default or its `before` value)."""
     for k in sorted(set(old) | set(new)):
         if prefix == "study" and k == "grammar_dir":
             continue
-        if k not in old and _is_default(prefix, k, new[k]):
+        if k not in old and _ran_before(prefix, k, new[k]):
             continue    # a key added to metaex since the folder was started, at its default: nothing changed
         a, b = old.get(k), new.get(k)
         if isinstance(a, dict) and isinstance(b, dict):
@@ -191,12 +205,15 @@ def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
     return None
 
 
-def _is_default(prefix: str, key: str, value: Any) -> bool:
-    """Whether `value` is the default of config key `key` in section `prefix` ("arms.NAME" for an arm's)."""
+def _ran_before(prefix: str, key: str, value: Any) -> bool:
+    """Whether `value` is what a folder without config key `key` of section `prefix` ("arms.NAME" for an arm's)
+    ran: the key's default, or its `before` value where the default changed when the key came."""
     section, cls = ("arms", Arm) if prefix.startswith("arms.") else (prefix, StudyConfig)
     for f in fields(cls):
         if f.metadata.get("section") == section and (f.metadata.get("key") or f.name) == key:
             default = f.default_factory() if f.default_factory is not MISSING else f.default
+            if f.metadata.get("before", MISSING) is not MISSING:
+                default = f.metadata["before"]
             return default is not MISSING and _plain(default) == value
     return False
 
@@ -211,8 +228,9 @@ def _value(f, raw: Any, where: str, src: str) -> Any:
     kind = str(f.type)
     if kind.startswith("tuple"):
         item = int if "int" in kind else str
-        if not isinstance(raw, list) or not raw or not all(_is(v, item) for v in raw):
-            raise InputError(f"{where} should be a non-empty list of {item.__name__}s, got {raw!r}", src)
+        if not isinstance(raw, list) or not (raw or f.metadata["empty"]) or not all(_is(v, item) for v in raw):
+            raise InputError(f"{where} should be a {'' if f.metadata['empty'] else 'non-empty '}list of "
+                             f"{item.__name__}s, got {raw!r}", src)
         values = tuple(raw)
     else:
         base = next(t for t in (bool, int, float, str) if t.__name__ in kind)

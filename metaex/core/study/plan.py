@@ -123,7 +123,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                           ("explain", str(inst), "--styles", cfg.styles, "--paraphrases", str(cfg.paraphrases),
                            "--seed", str(seed), "-o", str(fdir / f"F{i}.expl.jsonl")), (fdir / f"F{i}.expl.jsonl",)))
     streams = {(c, dose, cfg.mix_name(c, dose, arm)): cfg.stream(c, dose, arm)
-               for arm in cfg.arms for c, dose in cfg.cells}
+               for arm in cfg.arms for c, dose in cfg.cells(arm)}
     for (cond, dose, stem), (passes, extra) in streams.items():
         out = d / "mix" / f"{stem}.jsonl"
         args = ["mix", "--condition", cond, "--dose", str(dose), "--seed", str(seed),
@@ -184,7 +184,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
     # (the design's cells; a ladder cell adds its own mix: no other model saw its extra strings)
     design = list(dict.fromkeys(str(d / "mix" / f"{cfg.mix_name(c, dose, a)}.jsonl") for a in cfg.arms
                                 for c in cfg.conditions for dose in cfg.doses))
-    for cond, dose in cfg.cells:
+    for cond, dose in cfg.cells(arm):
         own = str(d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl")
         train_sets = design if own in design else [*design, own]
         run = d / arm.name / f"{cond}-d{dose}"
@@ -208,6 +208,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
                            *(("--verbal", str(cfg.probe_verbal)) if cfg.probe_verbal else ()),
                            "--cuts", ",".join(map(str, cfg.probe_cuts)),
                            *(("--in-context",) if cfg.probe_in_context else ()),
+                           *(("--in-context-samples", str(cfg.probe_in_context_samples))
+                             if cfg.probe_in_context and cfg.probe_in_context_samples else ()),
                            "--seed", str(seed), "--batch-size", str(cfg.probe_batch_size), "--arm", arm.name,
                            *shared, "--out", str(probe)), (probe / "config.json",), arm.name, seed))
     return steps
