@@ -39,8 +39,8 @@ class ProbeOptions:
         """InputError (naming the CLI option) for any value a probe cannot use; called before anything is read."""
         from metaex.core.errors import InputError
 
-        for opt, value in (("--samples", self.samples), ("--in-context-samples", self.in_context_samples), ("--limit", self.limit), ("--verbal", self.verbal),
-                           ("--batch-size", self.batch_size), ("--max-len", self.max_len),
+        for opt, value in (("--samples", self.samples), ("--in-context-samples", self.in_context_samples),
+                           ("--limit", self.limit), ("--verbal", self.verbal), ("--batch-size", self.batch_size), ("--max-len", self.max_len),
                            ("--items", self.n_items), ("--reference", self.reference)):
             if value is not None and not (isinstance(value, int) and value >= 1):
                 raise InputError(f"{opt} must be a positive integer, got {value}")

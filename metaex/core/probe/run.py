@@ -259,8 +259,12 @@ def _load(target: Target) -> tuple[Any, Any]:
     """The model as it was trained: a QLoRA run's base in NF4, otherwise full precision."""
     from metaex.core.models.load import load_model
 
-    method = (target.run_config or {}).get("method")
-    return load_model(target.model, adapter=target.adapter, method="qlora" if method == "qlora" else None)
+    return load_model(target.model, adapter=target.adapter, method="qlora" if _is_qlora(target) else None)
+
+
+def _is_qlora(target: Target) -> bool:
+    """Whether the adapter was trained on an NF4 base (then loaded, and probed, that way)."""
+    return (target.run_config or {}).get("method") == "qlora"
 
 
 def _check_coverage(tokenizer: Any, gs: Sequence[Grammar], items: dict[str, GrammarItems],
@@ -286,8 +290,7 @@ def _probe_parts(net: Any, tok: Any, many: list[GrammarItems], options: ProbeOpt
 
 @contextmanager
 def _merged(net: Any, target: Target) -> Iterator[None]:
-    quantized = getattr(net, "is_loaded_in_4bit", False) or (target.run_config or {}).get("method") == "qlora"
-    if quantized or not hasattr(net, "merge_adapter"):
+    if _is_qlora(target) or not hasattr(net, "merge_adapter"):     # merging into NF4 weights would round them
         yield
         return
     net.merge_adapter()

@@ -27,13 +27,12 @@ def in_context_rows(study: Study, rng: np.random.Generator) -> list[dict[str, An
     """Per arm, dose and condition (and a pre-trained arm's base model), the in-context gain over seeds."""
     rows = _rows(study.designs, rng)
     base: dict[tuple[str, str], dict] = {}      # the base model is the same at every dose: read once per arm
-    for r in _rows(study.base_designs, rng):
-        if r["condition"] == "examples":
-            base.setdefault((r["arm"], r["metric"]), {**r, "condition": BASE, "dose": None})
+    for r in _rows(study.base_designs, rng, only="examples"):   # every condition's probe holds the same base
+        base.setdefault((r["arm"], r["metric"]), {**r, "condition": BASE, "dose": None})
     return list(base.values()) + rows
 
 
-def _rows(designs: dict, rng: np.random.Generator) -> list[dict[str, Any]]:
+def _rows(designs: dict, rng: np.random.Generator, only: str | None = None) -> list[dict[str, Any]]:
     out = []
     for (metric, arm, dose), true in sorted(designs.items()):
         base = metric.removeprefix("icl_")
@@ -46,6 +45,8 @@ def _rows(designs: dict, rng: np.random.Generator) -> list[dict[str, Any]]:
             warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN cells (a grammar without rows)
             t, c = np.nanmean(true.cell_values(), axis=-1), np.nanmean(control.cell_values(), axis=-1)   # (C, S)
         for k, cond in enumerate(true.conditions):
+            if only is not None and cond != only:
+                continue
             out.append({"metric": base, "arm": arm, "dose": dose, "condition": cond,
                         "with_explanation": float(np.nanmean(t[k])), "with_control": float(np.nanmean(c[k])),
                         **_gain(seed_summary(t[k] - c[k], rng))})
