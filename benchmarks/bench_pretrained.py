@@ -15,10 +15,11 @@ from benchmarks.common import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "smollm2-135m"
+CONFIG = ROOT / "configs" / "study-pretrained.toml"   # the probe cell runs with this study's probe options
 BATCH, REPEATS = 16, 2
 
 
-def _mix(tmp: Path) -> tuple[Path, list[str]]:
+def _mix(tmp: Path, max_len: int) -> tuple[Path, list[str]]:
     """A study-like stream for 4 grammars: example documents and explanations (metaex's own commands)."""
     from typer.testing import CliRunner
 
@@ -34,7 +35,7 @@ def _mix(tmp: Path) -> tuple[Path, list[str]]:
         g = tmp / f"g{i}.pcfg"
         run("grammar", "instantiate", ROOT / "grammars" / f"{name}.pcfg", "--seed", "0", *avoid, "-o", g)
         avoid += ["--avoid", g]
-        run("grammar", "sample", g, "-n", "16", "--seed", "0", "--distinct", "--max-len", "12", "--split", "train",
+        run("grammar", "sample", g, "-n", "16", "--seed", "0", "--distinct", "--max-len", str(max_len), "--split", "train",
             "--test", "16", "--test-out", tmp / f"g{i}.test.jsonl", "-o", tmp / f"g{i}.train.jsonl")
         run("explain", g, "--paraphrases", "1", "-o", tmp / f"g{i}.expl.jsonl")
         files += ["--examples", str(tmp / f"g{i}.train.jsonl"), "--explanations", str(tmp / f"g{i}.expl.jsonl"),
@@ -60,17 +61,19 @@ def _trl(docs: list[dict], out: Path) -> float:
     return trl_run(str(MODEL), docs, out, batch=BATCH, lr=2e-3, peft_config=lora)[0]
 
 
-def _probe_cell(tmp: Path, train_file: Path, grammars: list[str]) -> tuple[float, float, dict[str, float]]:
-    """Seconds of a probe of an adapter with nothing cached, then with its base parts cached (and of each phase)."""
+def _probe_cell(tmp: Path, train_file: Path, grammars: list[str], opts) -> tuple[float, float, dict[str, float]]:
+    """Seconds of a probe of an adapter with nothing cached, then with its base parts cached (and of each phase),
+    with the study's probe options (`opts`: in-context ceiling included)."""
     from metaex.core.probe import generate, run_probe, scoring
-    from metaex.core.probe.options import ProbeOptions
     from metaex.core.train import train
 
     train(train_file, str(MODEL), "lora", tmp / "adapter", batch_size=BATCH, steps=2, save_steps=0)
     tests = tmp / "tests.jsonl"
     tests.write_text("".join((tmp / f"g{i}.test.jsonl").read_text() for i in range(4)))
-    opts = ProbeOptions(samples=20, limit=20, verbal=1, cuts=(1,), max_len=12, batch_size=128)   # study-pretrained
-    args = {"tests": tests, "train": [train_file], "options": opts, "parts_dir": tmp / "parts"}
+    explanations = tmp / "expl.jsonl"
+    explanations.write_text("".join((tmp / f"g{i}.expl.jsonl").read_text() for i in range(4)))
+    args = {"tests": tests, "train": [train_file], "explanations": explanations, "options": opts,
+            "parts_dir": tmp / "parts"}
     t0 = time.perf_counter()
     run_probe(adapter=str(tmp / "adapter"), grammars=grammars, out_dir=tmp / "warm", **args)   # base and adapter
     uncached = time.perf_counter() - t0
@@ -97,6 +100,7 @@ def run() -> list[Result]:
     import torch
 
     from metaex.core import records
+    from metaex.core.study.config import load_config
 
     if not (MODEL / "metaex.json").is_file():
         print(f"{MODEL} is missing: run `make models` (skipping the SmolLM2 benchmarks)", file=sys.stderr)
@@ -106,12 +110,13 @@ def run() -> list[Result]:
         os.environ.setdefault(k, v)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        train_file, grammars = _mix(tmp)
+        opts = load_config(CONFIG).probe_options()
+        train_file, grammars = _mix(tmp, opts.max_len)
         docs = records.read_all(train_file, "document")
         runs = [(_ours(train_file, tmp / f"ours{i}"), _trl(docs, tmp / f"trl{i}")) for i in range(REPEATS)]
         print("SmolLM2 LoRA real tokens/s per repeat (ours, TRL):", [(round(a), round(b)) for a, b in runs],
               file=sys.stderr)
-        uncached, seconds, spent = _probe_cell(tmp, train_file, grammars)
+        uncached, seconds, spent = _probe_cell(tmp, train_file, grammars, opts)
         print(f"probe cell (4 grammars, adapter): {uncached:.1f} s with nothing cached, {seconds:.1f} s with the base "
               "part cached: "
               + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()), file=sys.stderr)

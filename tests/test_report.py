@@ -199,16 +199,22 @@ def test_exchange_rates_in_the_report(tmp_path, run_cli):
     result = run_cli("report", *dirs, "--out", tmp_path / "r", "--bootstrap", "400")
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "r" / "report.json").read_text())
-    rates = {(r["condition"], r["dose"]): r for r in data["exchange"] if r["metric"] == "novel_valid"}
-    assert set(rates) == {(c, d) for c in ("filler", "worked") for d in (4, 8, 16, 32, 64)}
+    mine = [r for r in data["exchange"] if r["metric"] == "novel_valid"]
+    rates = {(r["condition"], r["dose"]): r for r in mine if r["half"] == "explained"}
+    other = {(r["condition"], r["dose"]): r for r in mine if r["half"] == "unexplained"}
+    assert set(rates) == set(other) == {(c, d) for c in ("filler", "worked") for d in (4, 8, 16, 32, 64)}
     worked, filler = rates[("worked", 8)], rates[("filler", 8)]
     assert worked["planted"] == 32 and filler["planted"] is None and worked["ladder"] == [4, 8, 16, 32, 64]
     assert worked["ci_low"] > 0 and worked["ci_low"] <= worked["extra"] <= worked["ci_high"]
+    # the planted effect is on the explained half only: the other half's worth is small, its interval covers 0
+    spill = other[("worked", 8)]
+    assert spill["planted"] is None and spill["ci_low"] <= 0 <= spill["ci_high"] and spill["extra"] < worked["extra"]
     assert worked["extra"] == worked["equivalent_dose"] - 8 and worked["ratio"] == pytest.approx(worked["extra"] / 8)
     top = [r for r in rates.values() if r["censored"] == "above"]
     assert all(r["equivalent_dose"] == 64 for r in top)
     md = (tmp_path / "r" / "report.md").read_text()
     assert "## Headline: what the extra documents are worth (exchange rate)" in md
+    assert "| extra examples per grammar, explained half [95 % CI] | × dose | planted | unexplained half [95 % CI] |" in md
     assert md.index("## Headline: novel_valid") < md.index("## Headline: what the extra") < md.index("## Controls")
     assert "`novel_valid`, `tiny` dose 8: `worked` is worth" in md and "planted strings" in md
     figure = next(f for f in data["figures"] if f["file"] == "exchange_novel_valid.png")

@@ -215,6 +215,21 @@ def test_novel_valid_is_judged_against_what_the_seed_trained_on(micro):
     assert checked == 2 * 2 * 4 * 4 * 2   # arms × seeds × conditions × grammars × (sampled, greedy)
 
 
+def test_every_probe_ran_with_the_configs_probe_options(micro):
+    """The options each probe recorded are `StudyConfig.probe_options(seed)`, the one mapping the benchmarks read."""
+    from metaex.core.study.config import load_config
+
+    config, out, _ = micro
+    cfg = load_config(config)
+    probes = sorted((out / "probes").glob("*/seed*"))
+    assert len(probes) == 2 * 2 * 4
+    for probe in probes:
+        seed = int(probe.name.split("-")[0].removeprefix("seed"))
+        recorded = json.loads((probe / "config.json").read_text())["options"]
+        assert recorded == cfg.probe_options(seed).key(), probe
+    assert cfg.probe_options().in_context and cfg.probe_options().max_len == 12
+
+
 def test_report_levels_equal_the_probe_summaries_for_every_metric(micro):
     """Each run's level in report.json is its probe's summary.jsonl value averaged over grammars, for every
     metric of the registry (an AUROC is the AUROC of a grammar's items, never a mean of their scores)."""

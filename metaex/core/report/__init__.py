@@ -146,10 +146,13 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
     ]
     if report.get("exchange"):
         blocks += [("h2", "Headline: what the extra documents are worth (exchange rate)"),
-                   ("p", "Each condition's gain Δ − Δ(examples) read on the arm's `examples` dose-response (isotonic "
-                         "in dose, linear in log dose between the ladder's doses): the extra example strings per "
-                         "grammar that `examples` would need to reach the same level, with seed-cluster bootstrap "
-                         "t-intervals (the curve refitted in every resample)."),
+                   ("p", "The level each condition reached on the grammars it explains (the seed's explained "
+                         "half), read on the arm's `examples` dose-response on the same grammars (isotonic in dose, "
+                         "linear in log dose between the ladder's doses): the extra example strings per grammar "
+                         "that `examples` would need to reach it, with seed-cluster bootstrap t-intervals (the "
+                         "curve refitted in every resample). The last column reads the other half the same way: "
+                         "what the documents did to grammars they do not mention. `filler`'s worth is that of "
+                         "extra documents as such; a condition's worth beyond it is its information."),
                    ("table", exchange_table(report["exchange"])), ("list", exchange_sentences(report["exchange"]))]
     if "controls" in report:
         blocks += [("h2", "Controls"), ("p", f"On the headline metric, `{metric}`:"),

@@ -162,8 +162,8 @@ def loss_figure(curves: list[LossCurve], arms: list[str], conditions: list[str],
 
 def exchange_figure(rows: list[dict], rates: list[dict], metric: str, arms: list[str], conditions: list[str],
                     path: Path) -> None:
-    """Per arm: the `examples` dose-response (levels with CIs, the isotonic fit) and each condition placed at its
-    equivalent dose (horizontal bars: the CI of its extra examples; "dN": its own dose N, joined to it by a dotted
+    """Per arm: the `examples` dose-response on the explained half's grammars (levels with CIs, the isotonic fit)
+    and each condition placed at its equivalent dose (horizontal bars: the CI of its extra examples; "dN": its own dose N, joined to it by a dotted
     line; a triangle: censored at the ladder's end)."""
     import matplotlib
     import numpy as np
@@ -171,16 +171,17 @@ def exchange_figure(rows: list[dict], rates: list[dict], metric: str, arms: list
     from metaex.core.stats.exchange import curve_at, fit_curve
 
     colours = matplotlib.colormaps["tab10"]
+    rates = [r for r in rates if r["half"] == "explained"]
     shown = [a for a in arms if any(r["arm"] == a and r["metric"] == metric for r in rates)]
     fig, axes = _grid(1, len(shown), f"{metric}: each condition at its equivalent `examples` dose", width=5.2)
     for j, arm in enumerate(shown):
         ax = axes[0][j]
         mine = [r for r in rates if r["arm"] == arm and r["metric"] == metric]
-        ladder = [_one(rows, metric=metric, arm=arm, dose=d, condition="examples", stat="level")
+        ladder = [_one(rows, metric=metric, arm=arm, dose=d, condition="examples", stat="level_explained")
                   for d in mine[0]["ladder"]]
         doses = np.array(mine[0]["ladder"], dtype=float)
         fitted = fit_curve(doses, np.array([r["estimate"] for r in ladder], dtype=float))
-        _bars(ax, list(doses), ladder, "`examples` (ladder)", color="black", linestyle="none")
+        _bars(ax, list(doses), ladder, "`examples` (ladder), explained half", color="black", linestyle="none")
         ax.plot(doses, fitted, color="black", lw=1, alpha=0.6, label="isotonic fit")
         labelled = set()
         for r in mine:

@@ -2,9 +2,9 @@
 
 The `examples` condition's dose–response (its level against examples per grammar) is fitted monotone: scipy's
 isotonic regression on the ladder's doses, read between them by linear interpolation in log dose. A condition at
-dose d gained `gain` over `examples` (its Δ − Δ(examples): the explained grammars against the unexplained ones of
-the same run, grammar difficulty cancelled); its equivalent dose d* solves f(d*) = f(d) + gain, the first dose at
-which `examples` reaches that level. The exchange rate is d* − d extra examples per grammar, and (d* − d) / d.
+dose d gained `gain` over `examples` at d (per seed, on the same grammars: the report reads each grammar half on
+its own curve); its equivalent dose d* solves f(d*) = f(d) + gain, the first dose at which `examples` reaches
+that level. The exchange rate is d* − d extra examples per grammar, and (d* − d) / d.
 A level beyond the ladder's ends is censored there (d* is the largest or smallest dose; `censored` says which).
 
 The interval is the report's: seeds resampled with replacement, together across doses and conditions (every cell
@@ -75,8 +75,9 @@ def exchange_rates(ladder: dict[int, np.ndarray], gains: dict[tuple[str, int], n
                    rng: np.random.Generator) -> list[Rate]:
     """Rates of every (condition, dose) in `gains`.
 
-    ladder: examples dose -> per-seed level (S,), the metric averaged over the seed's grammars; gains:
-    (condition, dose) -> per-seed Δ − Δ(examples) (S,). Every array lists the same seeds in the same order.
+    ladder: examples dose -> per-seed level (S,), the metric averaged over a set of the seed's grammars; gains:
+    (condition, dose) -> per-seed gain over `examples` at that dose on the same grammars (S,). Every array lists
+    the same seeds in the same order.
     """
     doses = np.array(sorted(ladder), dtype=float)
     levels = np.stack([np.asarray(ladder[int(d)], dtype=float) for d in doses])           # (D, S)

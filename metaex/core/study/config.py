@@ -155,6 +155,13 @@ class StudyConfig:
         main = [(c, d) for c in self.conditions for d in self.doses]
         return main + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
 
+    def probe_options(self, seed: int = 0) -> ProbeOptions:
+        """The options every probe of this study runs with (what its probe steps pass on the command line)."""
+        return ProbeOptions(samples=self.samples, seed=seed, limit=self.probe_limit, verbal=self.probe_verbal,
+                            batch_size=self.probe_batch_size, cuts=self.probe_cuts, max_len=self.max_len,
+                            in_context=self.probe_in_context,
+                            in_context_samples=self.probe_in_context_samples if self.probe_in_context else None)
+
     @property
     def max_dose(self) -> int:
         """The largest dose of any cell (the train file's size)."""
