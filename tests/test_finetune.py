@@ -157,6 +157,47 @@ def test_rows_capped_and_padded_keep_documents_apart(setup):
         assert net(**batch).loss.item() == pytest.approx(one_row, abs=1e-5)
 
 
+def test_a_long_document_trains_apart_from_short_rows_with_the_same_step(setup, monkeypatch):
+    """A batch holding one document far longer than the rest: its rows run as groups of similar width (fewer
+    positions than one padded batch), and the step is the same: losses and weights equal those of the unsplit
+    batch, under both loss norms."""
+    from metaex.core.models import load_model
+    from metaex.core.train import data, train
+    from metaex.core.train.data import PackingCollator, split_by_width, tokenize_documents
+
+    docs = documents(12)
+    docs[5] = {**docs[5], "text": "Vemo: " + " ".join(["ka", "zorp", "tuv"] * 60), "doc_kind": "example"}
+    train_file = write_jsonl(setup["tmp"] / "long.jsonl", docs)
+    net, tok = load_model(setup["model"])
+    batch = PackingCollator(row_tokens=32, pad_id=tok.pad_token_id)(
+        tokenize_documents(tok, [d["text"] for d in docs[4:8]], "x"))
+    groups = split_by_width(batch)
+    assert len(groups) == 2 and groups[0]["input_ids"].shape[0] == 1
+    assert sum(g["input_ids"].numel() for g in groups) < batch["input_ids"].numel() / 1.5
+    assert sum(int((g["labels"] != -100).sum()) for g in groups) == int((batch["labels"] != -100).sum())
+    short = PackingCollator(row_tokens=32)(tokenize_documents(tok, [d["text"] for d in docs[:4]], "x"))
+    assert split_by_width(short) == [short]          # rows of like width: the batch as it is
+    calls = []
+
+    def counted(b, ratio=0.5):
+        calls.append(len(split_by_width(b, ratio)))
+        return split_by_width(b, ratio)
+
+    t = setup["tmp"]
+    for norm in ("fixed", "tokens"):
+        opts = {**SMALL, "batch_size": 4, "row_tokens": 32, "loss_norm": norm}
+        monkeypatch.setattr(data, "split_by_width", counted)
+        split = train(train_file, setup["model"], "full", t / f"split-{norm}", steps=3, **opts)
+        monkeypatch.setattr(data, "split_by_width", lambda b, ratio=0.5: [b])
+        whole = train(train_file, setup["model"], "full", t / f"whole-{norm}", steps=3, **opts)
+        assert _losses(split) == pytest.approx(_losses(whole), abs=1e-5), norm
+        a, _ = load_model(str(t / f"split-{norm}" / "final"))
+        b, _ = load_model(str(t / f"whole-{norm}" / "final"))
+        diff = max((x - y).abs().max().item() for x, y in zip(a.parameters(), b.parameters(), strict=True))
+        assert diff <= 1e-5, norm
+    assert max(calls) == 2 and calls.count(2) == 2      # the long document's step, once per loss norm
+
+
 def test_kill_resume_equals_uninterrupted_and_merge(setup, run_subprocess):
     import torch
     from safetensors.torch import load_file

@@ -9,6 +9,12 @@ documents would silently attend to each other. A batch is spread over ceil(token
 document)) rows of near-equal length (documents never split), because the mask and attention grow with the
 square of the row length; shorter rows are padded at the end by a pseudo-document of pad tokens (own positions
 from 0, labels -100), which no real token attends to.
+
+One long document (a worked document of 64 strings is ~2,500 BPE tokens) makes a row of its own, and the other
+rows of its batch were padded to its width: half the positions computed were padding. `split_by_width` cuts such a
+batch into groups of rows of similar width, each trimmed to its widest row; the trainer runs one forward and
+backward per group inside the same optimizer step, which gives the same gradient (the loss is a sum over tokens
+divided by one count for the whole batch), at the cost of the positions that are real.
 """
 
 from __future__ import annotations
@@ -116,3 +122,29 @@ class PackingCollator:
             batch[key] = torch.cat(parts)
         batch["use_cache"] = False
         return batch
+
+
+def split_by_width(batch: dict, ratio: float = 0.5) -> list[dict]:
+    """The collated `batch` as groups of its rows, widest first, each cut to its widest row's real width; a row
+    joins the current group unless its real width is below `ratio` × the group's (one group: the batch itself).
+    A row's real width ends at its last labelled token (padding carries no labels, every real document does)."""
+    import torch
+
+    labels = batch["labels"]
+    labelled = labels != -100
+    width = torch.where(labelled.any(1), labels.shape[1] - labelled.flip(1).int().argmax(1), 1).tolist()
+    order = sorted(range(len(width)), key=lambda r: -width[r])
+    groups: list[list[int]] = []
+    for r in order:
+        if groups and width[r] >= ratio * width[groups[-1][0]]:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    if len(groups) == 1:
+        return [batch]
+    out = []
+    for rows in groups:
+        index, w = sorted(rows), width[rows[0]]
+        out.append({k: v[torch.tensor(index, device=v.device), :w] if isinstance(v, torch.Tensor) else v
+                    for k, v in batch.items()})
+    return out

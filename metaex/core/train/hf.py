@@ -116,7 +116,7 @@ def make_trainer(model: Any, tokenizer: Any, args: Any, train_set: list, eval_se
     from transformers import PrinterCallback, Trainer, TrainerCallback
 
     from metaex.core import records
-    from metaex.core.train.data import PackingCollator
+    from metaex.core.train.data import PackingCollator, split_by_width
 
     class MetricsFile(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -133,6 +133,15 @@ def make_trainer(model: Any, tokenizer: Any, args: Any, train_set: list, eval_se
                 num_items_in_batch = loss_tokens  # one divisor for every step (module docstring)
             return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
+
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            # rows of very different widths run as separate forwards in the same step (data.split_by_width);
+            # exact when every group's loss is divided by the same count, as it is given one
+            groups = split_by_width(inputs) if num_items_in_batch is not None or loss_tokens is not None else [inputs]
+            loss = super().training_step(model, groups[0], num_items_in_batch)
+            for group in groups[1:]:
+                loss = loss + super().training_step(model, group, num_items_in_batch)
+            return loss
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             if "loss" in logs:
