@@ -14,7 +14,8 @@ One long document (a worked document of 64 strings is ~2,500 BPE tokens) makes a
 rows of its batch were padded to its width: half the positions computed were padding. `split_by_width` cuts such a
 batch into groups of rows of similar width, each trimmed to its widest row; the trainer runs one forward and
 backward per group inside the same optimizer step, which gives the same gradient (the loss is a sum over tokens
-divided by one count for the whole batch), at the cost of the positions that are real.
+divided by one count for the whole batch), at the cost of the positions that are real. (With dropout, as in LoRA,
+each group draws its own masks: the step is then the same in distribution, not bit for bit.)
 """
 
 from __future__ import annotations
