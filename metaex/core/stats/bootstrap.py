@@ -92,6 +92,28 @@ def t_interval(estimate: np.ndarray, replicates: np.ndarray, n_clusters: np.ndar
     return estimate - q * se, estimate + q * se, se
 
 
+def skewed_t_interval(estimate: float, replicates: np.ndarray, n_clusters: int,
+                      level: float = 0.95) -> tuple[float, float, float]:
+    """(low, high, se) of `t_interval` for an estimate whose bootstrap distribution is skewed (a nonlinear
+    reading, such as a dose read off a fitted curve that is flat in places): each side is the distance from the
+    estimate to that side's bootstrap percentile, widened by the same factor t_{n−1} / z · sqrt(n / (n − 1)) that
+    turns a normal bootstrap spread into the t interval. For a symmetric, normal-like bootstrap distribution it
+    is `t_interval`; where the distribution is lopsided the interval is too, instead of crossing a bound (zero,
+    or a ladder's end) that no replicate crosses."""
+    from scipy import stats
+
+    rep = np.asarray(replicates, dtype=float)
+    rep = rep[np.isfinite(rep)]
+    if n_clusters < 2 or rep.size < 2:
+        return math.nan, math.nan, math.nan
+    tail = (1 - level) / 2
+    lo_q, hi_q = np.quantile(rep, [tail, 1 - tail])
+    widen = stats.t.ppf(1 - tail, n_clusters - 1) / stats.norm.ppf(1 - tail) * math.sqrt(n_clusters / (n_clusters - 1))
+    se = float(np.std(rep, ddof=1) * math.sqrt(n_clusters / (n_clusters - 1)))
+    return (float(estimate - widen * max(estimate - lo_q, 0.0)), float(estimate + widen * max(hi_q - estimate, 0.0)),
+            se)
+
+
 def sign_flip_test(per_cluster: np.ndarray, rng: np.random.Generator,
                    n_resamples: int = 9999) -> float:
     """Two-sided p-value of mean = 0 by flipping the signs of the per-seed effects (paired permutation test).

@@ -7,9 +7,11 @@ its own curve); its equivalent dose d* solves f(d*) = f(d) + gain, the first dos
 that level. The exchange rate is d* − d extra examples per grammar, and (d* − d) / d.
 A level beyond the ladder's ends is censored there (d* is the largest or smallest dose; `censored` says which).
 
-The interval is the report's: seeds resampled with replacement, together across doses and conditions (every cell
-of a seed shares its grammars and halves), the curve refitted in each resample; estimate ± t(n − 1) × bootstrap
-SE × sqrt(n / (n − 1)) (`bootstrap.t_interval`).
+The interval: seeds resampled with replacement, together across doses and conditions (every cell of a seed shares
+its grammars and halves), the curve refitted in each resample; each side is the distance from the estimate to that
+side's bootstrap percentile, widened by t(n − 1) / z × sqrt(n / (n − 1)) (`bootstrap.skewed_t_interval`: the
+report's t interval where the bootstrap distribution is symmetric). A dose read off a curve that is flat in places
+has a lopsided distribution, and a symmetric interval would cross zero where no resample does.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metaex.core.stats.bootstrap import t_interval
+from metaex.core.stats.bootstrap import skewed_t_interval
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def exchange_rates(ladder: dict[int, np.ndarray], gains: dict[tuple[str, int], n
             boot_gain = np.nanmean(per_seed[idx], axis=-1)
         boot = np.array([read(replicates[:, b], boot_gain[b], dose)[0] - dose for b in range(n_resamples)])
         n = int(np.isfinite(per_seed).sum())
-        low, high, se = t_interval(np.asarray(d_star - dose), boot, np.asarray(n))
+        low, high, se = skewed_t_interval(d_star - dose, boot, n)
         out.append(Rate(cond, dose, d_star, d_star - dose, (d_star - dose) / dose, float(low), float(high),
                         float(se), censored, n))
     return out
