@@ -136,8 +136,11 @@ def make_trainer(model: Any, tokenizer: Any, args: Any, train_set: list, eval_se
 
         def training_step(self, model, inputs, num_items_in_batch=None):
             # rows of very different widths run as separate forwards in the same step (data.split_by_width);
-            # exact when every group's loss is divided by the same count, as it is given one
-            groups = split_by_width(inputs) if num_items_in_batch is not None or loss_tokens is not None else [inputs]
+            # exact when every group's loss is divided by the same count, as it is given one. One process only:
+            # under data parallel each backward synchronises, and processes could split into different counts
+            exact = num_items_in_batch is not None or loss_tokens is not None
+            single = self.accelerator.num_processes == 1
+            groups = split_by_width(inputs) if exact and single else [inputs]
             loss = super().training_step(model, groups[0], num_items_in_batch)
             for group in groups[1:]:
                 loss = loss + super().training_step(model, group, num_items_in_batch)
