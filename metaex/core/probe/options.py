@@ -32,6 +32,21 @@ class ProbeOptions:
     in_context: bool = False
     in_context_samples: int | None = None   # samples per in-context prompt kind (None: as many as `samples`)
 
+    def cli_args(self) -> tuple[str, ...]:
+        """These options as `metaex probe` arguments (what a study's probe steps run with): every count given,
+        the temperature and length reference only where they differ from the default."""
+        d = ProbeOptions()
+        return ("--samples", str(self.samples), *(("--max-len", str(self.max_len)) if self.max_len else ()),
+                *(("--limit", str(self.limit)) if self.limit else ()),
+                *(("--verbal", str(self.verbal)) if self.verbal else ()),
+                "--cuts", ",".join(map(str, self.cuts)),
+                *(("--temperature", str(self.temperature)) if self.temperature != d.temperature else ()),
+                *(("--length-reference", self.length_reference) if self.length_reference != d.length_reference
+                  else ()),
+                *(("--in-context",) if self.in_context else ()),
+                *(("--in-context-samples", str(self.in_context_samples)) if self.in_context_samples else ()),
+                "--seed", str(self.seed), "--batch-size", str(self.batch_size))
+
     def key(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 

@@ -163,8 +163,8 @@ def loss_figure(curves: list[LossCurve], arms: list[str], conditions: list[str],
 def exchange_figure(rows: list[dict], rates: list[dict], metric: str, arms: list[str], conditions: list[str],
                     path: Path) -> None:
     """Per arm: the `examples` dose-response on the explained half's grammars (levels with CIs, the isotonic fit)
-    and each condition placed at its equivalent dose (horizontal bars: the CI of its extra examples; "dN": its own dose N, joined to it by a dotted
-    line; a triangle: censored at the ladder's end)."""
+    and each condition placed at its equivalent dose (horizontal bars: the CI of its extra examples; "dN": its own
+    dose N, joined to it by a dotted line; a triangle: censored at the ladder's end)."""
     import matplotlib
     import numpy as np
 

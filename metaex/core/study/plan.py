@@ -202,14 +202,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
         steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}",
                           ("probe", *variant, *grammars, "--tests", str(data / "tests.jsonl"),
                            "--pairs", str(data / "pairs.jsonl"), "--explanations", str(data / "expl.jsonl"),
-                           *[a for t in train_sets for a in ("--train", t)], "--samples", str(cfg.samples),
-                           "--max-len", str(cfg.max_len),
-                           *(("--limit", str(cfg.probe_limit)) if cfg.probe_limit else ()),
-                           *(("--verbal", str(cfg.probe_verbal)) if cfg.probe_verbal else ()),
-                           "--cuts", ",".join(map(str, cfg.probe_cuts)),
-                           *(("--in-context",) if cfg.probe_in_context else ()),
-                           *(("--in-context-samples", str(cfg.probe_in_context_samples))
-                             if cfg.probe_in_context and cfg.probe_in_context_samples else ()),
-                           "--seed", str(seed), "--batch-size", str(cfg.probe_batch_size), "--arm", arm.name,
+                           *[a for t in train_sets for a in ("--train", t)], *cfg.probe_options(seed).cli_args(),
+                           "--arm", arm.name,
                            *shared, "--out", str(probe)), (probe / "config.json",), arm.name, seed))
     return steps
