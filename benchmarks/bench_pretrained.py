@@ -61,9 +61,10 @@ def _trl(docs: list[dict], out: Path) -> float:
     return trl_run(str(MODEL), docs, out, batch=BATCH, lr=2e-3, peft_config=lora)[0]
 
 
-def _probe_cell(tmp: Path, train_file: Path, grammars: list[str], opts) -> tuple[float, float, dict[str, float]]:
-    """Seconds of a probe of an adapter with nothing cached, then with its base parts cached (and of each phase),
-    with the study's probe options (`opts`: in-context ceiling included)."""
+def _probe_cell(tmp: Path, train_file: Path, grammars: list[str], cells: dict[str, object]
+                ) -> tuple[float, dict[str, tuple[float, dict[str, float]]]]:
+    """Seconds of a probe of an adapter with nothing cached, then per kind of cell (its probe options: the study's,
+    in-context ceiling included) with the base parts cached, and of each phase."""
     from metaex.core.probe import generate, run_probe, scoring
     from metaex.core.train import train
 
@@ -72,13 +73,11 @@ def _probe_cell(tmp: Path, train_file: Path, grammars: list[str], opts) -> tuple
     tests.write_text("".join((tmp / f"g{i}.test.jsonl").read_text() for i in range(4)))
     explanations = tmp / "expl.jsonl"
     explanations.write_text("".join((tmp / f"g{i}.expl.jsonl").read_text() for i in range(4)))
-    args = {"tests": tests, "train": [train_file], "explanations": explanations, "options": opts,
-            "parts_dir": tmp / "parts"}
+    args = {"tests": tests, "train": [train_file], "explanations": explanations, "parts_dir": tmp / "parts"}
+    first = next(iter(cells.values()))
     t0 = time.perf_counter()
-    run_probe(adapter=str(tmp / "adapter"), grammars=grammars, out_dir=tmp / "warm", **args)   # base and adapter
+    run_probe(adapter=str(tmp / "adapter"), grammars=grammars, out_dir=tmp / "warm", options=first, **args)
     uncached = time.perf_counter() - t0
-    for f in (tmp / "parts").glob("*.adapter.*"):
-        f.unlink()
     spent: dict[str, float] = {}
     for module, name in ((generate, "sample_many"), (generate, "greedy"), (scoring, "loglikelihoods")):
         real = getattr(module, name)
@@ -91,9 +90,16 @@ def _probe_cell(tmp: Path, train_file: Path, grammars: list[str], opts) -> tuple
                 spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - t0
 
         setattr(module, name, timed)
-    t0 = time.perf_counter()
-    run_probe(adapter=str(tmp / "adapter"), grammars=grammars, out_dir=tmp / "cell", **args)
-    return uncached, time.perf_counter() - t0, spent
+    out = {}
+    for label, opts in cells.items():
+        for f in (tmp / "parts").glob("*.adapter.*"):
+            f.unlink()
+        spent.clear()
+        t0 = time.perf_counter()
+        run_probe(adapter=str(tmp / "adapter"), grammars=grammars, out_dir=tmp / f"cell-{label}", options=opts,
+                  **args)
+        out[label] = (time.perf_counter() - t0, dict(spent))
+    return uncached, out
 
 
 def run() -> list[Result]:
@@ -110,18 +116,23 @@ def run() -> list[Result]:
         os.environ.setdefault(k, v)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        opts = load_config(CONFIG).probe_options()
-        train_file, grammars = _mix(tmp, opts.max_len)
+        cfg = load_config(CONFIG)
+        cells = {"examples": cfg.probe_options(condition="examples"), "other": cfg.probe_options(condition="filler")}
+        train_file, grammars = _mix(tmp, cfg.max_len)
         docs = records.read_all(train_file, "document")
         runs = [(_ours(train_file, tmp / f"ours{i}"), _trl(docs, tmp / f"trl{i}")) for i in range(REPEATS)]
         print("SmolLM2 LoRA real tokens/s per repeat (ours, TRL):", [(round(a), round(b)) for a, b in runs],
               file=sys.stderr)
-        uncached, seconds, spent = _probe_cell(tmp, train_file, grammars, opts)
-        print(f"probe cell (4 grammars, adapter): {uncached:.1f} s with nothing cached, {seconds:.1f} s with the base "
-              "part cached: "
-              + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()), file=sys.stderr)
+        uncached, timed = _probe_cell(tmp, train_file, grammars, cells)
+        print(f"probe cell (4 grammars, adapter): {uncached:.1f} s with nothing cached (an `examples` cell)",
+              file=sys.stderr)
+        for label, (seconds, spent) in timed.items():
+            print(f"  base part cached, {label} cell: {seconds:.1f} s: "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()), file=sys.stderr)
     ours, theirs = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
     return [Result(f"SmolLM2-135M LoRA, {len(docs)} docs, batch {BATCH}", "real tokens/s", ours, theirs,
                    "TRL SFTTrainer + its LoRA config (padding)", target=1.5),
-            Result("SmolLM2 probe cell, 4 grammars, base part cached", "cells/h", 3600 / seconds, 3600 / uncached,
-                   "the same probe computing its base part too")]
+            Result("SmolLM2 probe cell, 4 grammars, base part cached", "cells/h", 3600 / timed["examples"][0],
+                   3600 / uncached, "the same probe computing its base part too"),
+            Result("SmolLM2 probe cell of a condition besides `examples` (in context for the base only)", "cells/h",
+                   3600 / timed["other"][0], 3600 / timed["examples"][0], "an `examples` cell (adapter in context)")]

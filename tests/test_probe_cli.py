@@ -209,3 +209,36 @@ def test_in_context_ceiling_rows(setup, run_cli, tmp_path):
     kept = {k: v for k, v in after.items() if not k[1].startswith("icl_")}
     assert kept.keys() == before.keys()   # scores batched with longer prompts: equal up to float noise
     assert all(kept[k] == pytest.approx(v, abs=1e-5) for k, v in before.items() if v is not None)
+
+
+def test_in_context_for_the_base_only_shares_the_base_part(setup, run_cli, tmp_path, monkeypatch):
+    """--in-context-base-only on an adapter: the base model is probed in context, the adapter not; the base part
+    is the one a probe with the adapter in context makes, so probes of one seed share it whatever their setting."""
+    from metaex.core.probe import tasks
+
+    calls = []
+    real = tasks.probe_grammars
+
+    def counted(model, tokenizer, many, options):
+        calls.append(options.in_context)
+        return real(model, tokenizer, many, options)
+
+    monkeypatch.setattr("metaex.core.probe.run.probe_grammars", counted)
+    parts = ("--parts", tmp_path / "parts")
+    only = tmp_path / "base-only"
+    result = run_cli(*_args(setup, only, "--adapter", setup["run"], "--in-context", "--in-context-base-only", *parts))
+    assert result.exit_code == 0, result.output
+    assert calls == [True, False]                      # the base in context, then the adapter without
+    icl = {r["variant"] for r in records.read_all(only / "items.jsonl", "probe_item") if r["metric"].startswith("icl_")}
+    assert icl == {"base"}
+    assert json.loads((only / "config.json").read_text())["options"]["in_context_base_only"] is True
+    full = tmp_path / "full"
+    assert run_cli(*_args(setup, full, "--adapter", setup["run"], "--in-context", *parts)).exit_code == 0
+    assert calls == [True, False, True]                # only the adapter part is new: the base part is reused
+    rows = {v: [r for r in records.read_all(p / "items.jsonl", "probe_item") if r["variant"] == "base"]
+            for v, p in (("only", only), ("full", full))}
+    assert rows["only"] == rows["full"] and any(r["metric"] == "icl_heldout_lp" for r in rows["full"])
+    adapter = {r["metric"] for r in records.read_all(full / "items.jsonl", "probe_item") if r["variant"] == "adapter"}
+    assert "icl_heldout_lp" in adapter
+    # without --in-context-base-only the options (and every part's key) are what they were before it existed
+    assert "in_context_base_only" not in json.loads((full / "config.json").read_text())["options"]

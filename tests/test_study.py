@@ -47,6 +47,7 @@ limit = 6
 verbal = 2
 batch_size = 64
 in_context = true
+in_context_conditions = ["examples", "explained", "worked"]
 """
 
 
@@ -216,7 +217,9 @@ def test_novel_valid_is_judged_against_what_the_seed_trained_on(micro):
 
 
 def test_every_probe_ran_with_the_configs_probe_options(micro):
-    """The options each probe recorded are `StudyConfig.probe_options(seed)`, the one mapping the benchmarks read."""
+    """The options each probe recorded are `StudyConfig.probe_options(seed, condition)`, the one mapping the
+    benchmarks read; a condition outside `[probe] in_context_conditions` is probed without the in-context rows."""
+    from metaex.core import records
     from metaex.core.study.config import load_config
 
     config, out, _ = micro
@@ -224,10 +227,13 @@ def test_every_probe_ran_with_the_configs_probe_options(micro):
     probes = sorted((out / "probes").glob("*/seed*"))
     assert len(probes) == 2 * 2 * 4
     for probe in probes:
-        seed = int(probe.name.split("-")[0].removeprefix("seed"))
+        seed, cond = probe.name.split("-")[0].removeprefix("seed"), probe.name.split("-")[1]
         recorded = json.loads((probe / "config.json").read_text())["options"]
-        assert recorded == cfg.probe_options(seed).key(), probe
+        assert recorded == cfg.probe_options(int(seed), cond).key(), probe
+        icl = any(r["metric"].startswith("icl_") for r in records.read_all(probe / "summary.jsonl", "probe_summary"))
+        assert icl == (cond != "filler"), probe
     assert cfg.probe_options().in_context and cfg.probe_options().max_len == 12
+    assert cfg.probe_options(0, "filler").in_context_base_only
 
 
 def test_report_levels_equal_the_probe_summaries_for_every_metric(micro):
@@ -367,3 +373,16 @@ def test_a_key_added_since_a_folder_started_at_its_default_is_no_change():
     # a key whose default is not what folders started before it ran: the in-context probe, on by default since
     assert changed_key({"probe": {}}, {"probe": {"in_context": False}}) is None
     assert changed_key({"probe": {}}, {"probe": {"in_context": True}}) == "[probe] in_context: None → True"
+
+
+def test_the_pretrained_plan_probes_in_context_on_examples_models_and_every_base(run_cli):
+    """configs/study-pretrained.toml: an adapter is probed in context only in an `examples` cell; the other cells'
+    probes keep the in-context rows for their base model alone (`--in-context-base-only`), so the seed's one base
+    part is shared by all of them."""
+    result = run_cli("study", "plan", ROOT / "configs" / "study-pretrained.toml", "--out", "S")
+    assert result.exit_code == 0, result.output
+    probes = [line for line in result.stdout.splitlines() if line.startswith("metaex probe --adapter")]
+    assert len(probes) == 6 * 5
+    for line in probes:
+        cond = line.split("--adapter S/seed")[1].split()[0].split("/")[-1].split("-d")[0]
+        assert "--in-context " in line and ("--in-context-base-only" in line) == (cond != "examples"), line

@@ -48,6 +48,9 @@ def probe(
     in_context_samples: int | None = typer.Option(P.in_context_samples, "--in-context-samples", help="Samples "
                                                   "per grammar after each in-context prompt kind (default: "
                                                   "--samples)."),
+    in_context_base_only: bool = typer.Option(P.in_context_base_only, "--in-context-base-only", help="With "
+                                              "--in-context: in context for an adapter's base model only (the "
+                                              "ceiling before fine-tuning), not for the adapter nor a --model."),
     batch_size: int = typer.Option(P.batch_size, "--batch-size", help="Rows per forward/generate call "
                                    "(halved on out-of-memory)."),
     arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "
@@ -67,7 +70,7 @@ def probe(
     options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size,
                            verbal=verbal, max_len=max_len, length_reference=length_reference,
                            cuts=_cuts(cuts), in_context=in_context,
-                           in_context_samples=in_context_samples)
+                           in_context_samples=in_context_samples, in_context_base_only=in_context_base_only)
     options.check()
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm, parts_dir=parts,

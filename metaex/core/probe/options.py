@@ -5,7 +5,7 @@ The CLI takes its defaults and choices from here; the study config reads the sam
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 LENGTH_REFERENCES = ("grammar", "data")
 
@@ -31,6 +31,9 @@ class ProbeOptions:
     # and after a sibling's (the control); needs the grammars' explanations (metaex.core.probe.in_context)
     in_context: bool = False
     in_context_samples: int | None = None   # samples per in-context prompt kind (None: as many as `samples`)
+    # in context only for the base model of an adapter (the ceiling before fine-tuning), not for the adapter: a
+    # study reads the fine-tuned ceiling on `examples` models, and each adapter's in-context probe costs ~40 %
+    in_context_base_only: bool = False
 
     def cli_args(self) -> tuple[str, ...]:
         """These options as `metaex probe` arguments (what a study's probe steps run with): every count given,
@@ -45,10 +48,22 @@ class ProbeOptions:
                   else ()),
                 *(("--in-context",) if self.in_context else ()),
                 *(("--in-context-samples", str(self.in_context_samples)) if self.in_context_samples else ()),
+                *(("--in-context-base-only",) if self.in_context_base_only else ()),
                 "--seed", str(self.seed), "--batch-size", str(self.batch_size))
 
     def key(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """The options as plain values (hashed into a part's key; config.json's `options`). A field added since
+        parts were first keyed is left out at its default, so earlier parts keep their keys."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
+                if not (k == "in_context_base_only" and not v)}
+
+    def for_variant(self, variant: str) -> ProbeOptions:
+        """The options one variant (`base`, `adapter` or `model`) is probed with: in context everywhere, or with
+        `in_context_base_only` for the base model alone; so a base part's key is the same either way (shared by
+        the adapters of a seed whatever their own in-context setting)."""
+        if self.in_context and self.in_context_base_only and variant != "base":
+            return replace(self, in_context=False, in_context_samples=None, in_context_base_only=False)
+        return replace(self, in_context_base_only=False)
 
     def check(self) -> None:
         """InputError (naming the CLI option) for any value a probe cannot use; called before anything is read."""

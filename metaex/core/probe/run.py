@@ -185,7 +185,7 @@ def run_probe(model: str | None = None, adapter: str | None = None,
         return {**hashes, **({"adapter_hash": None} if v == "base" else {})}
 
     parts = {(g.name, v): _part_path(parts_dir, g, v, {**key(v), "items": items[g.name].digest(), "variant": v,
-                                                       "options": options.key()})
+                                                       "options": options.for_variant(v).key()})
              for g in gs for v in target.variants}
     todo = [k for k, p in parts.items() if not p.is_file()]
     log(f"{len(parts) - len(todo)} of {len(parts)} parts already done")
@@ -285,7 +285,7 @@ def _probe_parts(net: Any, tok: Any, many: list[GrammarItems], options: ProbeOpt
     per layer instead of three; undone after, within float rounding)."""
     off = variant == "base" and target.adapter is not None
     with net.disable_adapter() if off else _merged(net, target) if target.adapter is not None else nullcontext():
-        return probe_grammars(net, tok, many, options)
+        return probe_grammars(net, tok, many, options.for_variant(variant))
 
 
 @contextmanager

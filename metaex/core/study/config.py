@@ -111,6 +111,10 @@ class StudyConfig:
     probe_in_context_samples: int | None = _key("probe", "samples per grammar after each in-context prompt kind "
                                                 "(default: samples)", ProbeOptions.in_context_samples,
                                                 key="in_context_samples", low=1)
+    probe_in_context_conditions: tuple[str, ...] = _key(
+        "probe", "conditions whose fine-tuned models are probed in context too (a pre-trained arm's base model "
+        "always is, once per seed; a tiny arm's other models are not)", CONDITIONS, key="in_context_conditions",
+        choices=CONDITIONS)
     probe_batch_size: int = _key("probe", "rows per forward/generate call", ProbeOptions.batch_size,
                                  key="batch_size", low=1)
     arms: tuple[Arm, ...] = ()
@@ -155,12 +159,15 @@ class StudyConfig:
         main = [(c, d) for c in self.conditions for d in self.doses]
         return main + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
 
-    def probe_options(self, seed: int = 0) -> ProbeOptions:
-        """The options every probe of this study runs with (what its probe steps pass on the command line)."""
+    def probe_options(self, seed: int = 0, condition: str = "examples") -> ProbeOptions:
+        """The options the probe of a `condition` model runs with (what its probe step passes on the command line):
+        in context, for its base model alone where the condition is not in `[probe] in_context_conditions`."""
         return ProbeOptions(samples=self.samples, seed=seed, limit=self.probe_limit, verbal=self.probe_verbal,
                             batch_size=self.probe_batch_size, cuts=self.probe_cuts, max_len=self.max_len,
                             in_context=self.probe_in_context,
-                            in_context_samples=self.probe_in_context_samples if self.probe_in_context else None)
+                            in_context_samples=self.probe_in_context_samples if self.probe_in_context else None,
+                            in_context_base_only=self.probe_in_context
+                            and condition not in self.probe_in_context_conditions)
 
     @property
     def max_dose(self) -> int:

@@ -202,7 +202,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
         steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}",
                           ("probe", *variant, *grammars, "--tests", str(data / "tests.jsonl"),
                            "--pairs", str(data / "pairs.jsonl"), "--explanations", str(data / "expl.jsonl"),
-                           *[a for t in train_sets for a in ("--train", t)], *cfg.probe_options(seed).cli_args(),
+                           *[a for t in train_sets for a in ("--train", t)], *cfg.probe_options(seed, cond).cli_args(),
                            "--arm", arm.name,
                            *shared, "--out", str(probe)), (probe / "config.json",), arm.name, seed))
     return steps
