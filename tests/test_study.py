@@ -386,3 +386,19 @@ def test_the_pretrained_plan_probes_in_context_on_examples_models_and_every_base
     for line in probes:
         cond = line.split("--adapter S/seed")[1].split()[0].split("/")[-1].split("-d")[0]
         assert "--in-context " in line and ("--in-context-base-only" in line) == (cond != "examples"), line
+
+
+def test_an_arms_gradient_clipping_reaches_its_fine_tunes_only(run_cli, tmp_path):
+    """[arms.X] max_grad_norm (0: off) overrides [model] max_grad_norm for that arm's fine-tunes; at the default
+    the plan passes nothing (folders started before the key keep their plans)."""
+    result = run_cli("study", "plan", _config(tmp_path, MICRO), "--out", "S")
+    assert result.exit_code == 0, result.output
+    assert "--max-grad-norm" not in result.output
+    config = _config(tmp_path, MICRO.replace("[arms.tiny-unbridged]\nbridged = false",
+                                             "[arms.tiny-unbridged]\nbridged = false\nmax_grad_norm = 0"))
+    result = run_cli("study", "plan", config, "--out", "S")
+    assert result.exit_code == 0, result.output
+    finetunes = [x for x in result.output.splitlines() if x.startswith("metaex finetune")]
+    unbridged = [x for x in finetunes if "/tiny-unbridged/" in x]
+    assert unbridged and all("--max-grad-norm 0.0 " in x + " " for x in unbridged)
+    assert all("--max-grad-norm" not in x for x in finetunes if "/tiny-unbridged/" not in x)

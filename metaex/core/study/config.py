@@ -52,6 +52,8 @@ class Arm:
     bridge_examples: int = _key("arms", "example documents per bridging grammar", 32, low=1)
     bridge_epochs: float = _key("arms", "passes over the bridging corpus", 2.0, low=0)
     lr: float | None = _key("arms", "this arm's peak learning rate (default: [model] lr)", None, low=0)
+    max_grad_norm: float | None = _key("arms", "this arm's gradient clipping norm (default: [model] max_grad_norm)",
+                                       None, low=0)
     # an arm may train on its own stream (pre-trained models cost ~100× a tiny one per token): its own mixes then
     example_steps: int | None = _key("arms", "this arm's `examples` steps (default: [data] example_steps)", None,
                                      low=1)
@@ -96,6 +98,8 @@ class StudyConfig:
     batch_size: int = _key("model", "documents per optimizer step", TrainOptions.batch_size, low=1)
     lr: float | None = _key("model", "peak learning rate (default: the method's)", TrainOptions.lr, low=0)
     loss_norm: str = _key("model", "fine-tuning loss divisor", TrainOptions.loss_norm, choices=LOSS_NORMS)
+    max_grad_norm: float = _key("model", "clip each step's gradient to this norm (0: off; a clipped step moves the "
+                                "weights alike whatever it holds)", TrainOptions.max_grad_norm, low=0)
     save_steps: int = _key("model", "checkpoint every N steps (a killed study resumes from them)",
                            TrainOptions.save_steps, low=0)
     samples: int = _key("probe", "sampled strings per grammar and run", ProbeOptions.samples, low=1)
@@ -131,6 +135,10 @@ class StudyConfig:
         steps = arm.example_steps if arm is not None and arm.example_steps else self.example_steps
         docs_per_pass = dose * len(self.grammars)
         return max(1, round(steps * self.batch(arm) / docs_per_pass))
+
+    def clip(self, arm: Arm | None = None) -> float:
+        """The gradient clipping norm an arm trains with (its own where it sets one; 0: off)."""
+        return arm.max_grad_norm if arm is not None and arm.max_grad_norm is not None else self.max_grad_norm
 
     def batch(self, arm: Arm | None = None) -> int:
         return arm.batch_size if arm is not None and arm.batch_size else self.batch_size

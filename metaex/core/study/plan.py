@@ -23,6 +23,7 @@ from pathlib import Path
 
 from metaex.core.mix import manifest_path
 from metaex.core.study.config import Arm, StudyConfig
+from metaex.core.train.options import TrainOptions
 
 STAGES = ("data", "train", "report")
 
@@ -173,6 +174,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
               str(cfg.save_steps), "--resume"]
     if lr is not None:
         common += ["--lr", str(lr)]
+    if cfg.clip(arm) != TrainOptions.max_grad_norm:  # only where set: the plans of folders started before the key
+        common += ["--max-grad-norm", str(cfg.clip(arm))]
     if arm.bridged:
         pre = d / arm.name / "pretrain"
         steps.append(Step("train", f"seed{seed} {arm.name} bridging pre-training",
