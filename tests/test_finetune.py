@@ -84,6 +84,32 @@ def test_fixed_loss_norm_divides_the_summed_loss_by_one_constant(setup):
     assert _losses(fixed)[0] == pytest.approx(expected, rel=1e-4)
 
 
+def test_max_grad_norm_reaches_the_optimizer_and_0_turns_clipping_off(setup, tmp_path, run_cli):
+    """--max-grad-norm: recorded with the run; a tiny norm freezes the weights (every step clipped to ~0), 0 does
+    not clip at all and equals a norm no step reaches."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    def run(name, norm):
+        out = tmp_path / name
+        res = run_cli("finetune", setup["train"], "--model", setup["model"], "--method", "full", "--out", out,
+                      "--steps", "2", "--batch-size", "8", "--lr", "3e-2", "--save-steps", "0", "-q",
+                      "--max-grad-norm", norm)
+        assert res.exit_code == 0, res.output
+        assert json.loads((out / "config.json").read_text())["options"]["max_grad_norm"] == float(norm)
+        return AutoModelForCausalLM.from_pretrained(out / "final").state_dict()
+
+    base = AutoModelForCausalLM.from_pretrained(setup["model"]).state_dict()
+    frozen, off, huge = run("frozen", "1e-12"), run("off", "0"), run("huge", "1e9")
+    moved = {k: float((off[k] - base[k]).abs().max()) for k in base}
+    assert max(moved.values()) > 1e-2
+    assert all(float((frozen[k] - base[k]).abs().max()) < 1e-3 * max(moved[k], 1e-6) + 1e-7 for k in base)
+    assert all(torch.allclose(off[k], huge[k]) for k in base)
+    bad = run_cli("finetune", setup["train"], "--model", setup["model"], "--method", "full", "--out",
+                  tmp_path / "bad", "--max-grad-norm", "-1", "-q")
+    assert bad.exit_code == 2 and "--max-grad-norm" in bad.output and not (tmp_path / "bad").exists()
+
+
 def test_unseen_init_gives_absent_words_the_mean_embedding(setup, tmp_path, run_cli):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -129,6 +129,9 @@ def finetune(
     warmup: float = typer.Option(T.warmup, "--warmup", help="Warm-up: ratio of steps if < 1, else steps."),
     min_lr_ratio: float = typer.Option(T.min_lr_ratio, "--min-lr-ratio", help="Cosine decays to lr × this."),
     weight_decay: float = typer.Option(T.weight_decay, "--weight-decay"),
+    max_grad_norm: float = typer.Option(T.max_grad_norm, "--max-grad-norm", help="Clip each step's gradient to "
+                                        "this norm (0: off). A clipped step moves the weights alike whatever it "
+                                        "holds, which undoes --loss-norm fixed."),
     unseen_init: bool = typer.Option(T.unseen_init, "--unseen-init", help="After training, give tokens that never "
                                      "occur in TRAIN.jsonl the mean embedding of those that do (pre-training "
                                      "on a corpus without the words the fine-tune will bring; full only)."),
@@ -158,7 +161,7 @@ def finetune(
     result = train(train_file, model, method, out, eval_file=eval_file, resume=resume, device=device,
                    callbacks=[] if quiet else [_progress_callback()], steps=steps, epochs=epochs,
                    batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
-                   weight_decay=weight_decay, loss_norm=loss_norm, unseen_init=unseen_init,
+                   weight_decay=weight_decay, max_grad_norm=max_grad_norm, loss_norm=loss_norm, unseen_init=unseen_init,
                    lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                    target_modules=target_modules, seed=seed, shuffle=shuffle, eval_steps=eval_steps,
                    early_stopping=early_stopping, save_steps=save_steps, log_steps=log_steps)
