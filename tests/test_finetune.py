@@ -110,6 +110,36 @@ def test_max_grad_norm_reaches_the_optimizer_and_0_turns_clipping_off(setup, tmp
     assert bad.exit_code == 2 and "--max-grad-norm" in bad.output and not (tmp_path / "bad").exists()
 
 
+def test_bf16_trains_under_autocast_is_recorded_and_compared(setup, tmp_path, run_cli):
+    """--bf16 on the CPU: the steps run under bfloat16 autocast (losses close to float32's, not equal), the
+    weights stay float32; the option is recorded, a float32 run records no bf16 key (earlier folders keep
+    matching), reusing a folder with the other setting is refused, and QLoRA is refused."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    def run(name, *extra):
+        return run_cli("finetune", setup["train"], "--model", setup["model"], "--method", "lora", "--out",
+                       tmp_path / name, "--steps", "3", "--batch-size", "8", "--lr", "1e-2", "--save-steps", "0",
+                       "-q", *extra)
+
+    def losses(name):
+        return [r["loss"] for r in map(json.loads, (tmp_path / name / "metrics.jsonl").read_text().splitlines())
+                if "loss" in r]
+
+    assert run("f32").exit_code == 0 and run("b16", "--bf16").exit_code == 0
+    opts = {n: json.loads((tmp_path / n / "config.json").read_text())["options"] for n in ("f32", "b16")}
+    assert "bf16" not in opts["f32"] and opts["b16"] == {**opts["f32"], "bf16": True}
+    assert losses("b16") != losses("f32") and losses("b16") == pytest.approx(losses("f32"), rel=2e-2)
+    from peft import PeftModel
+
+    net = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(setup["model"]), tmp_path / "b16" / "final")
+    assert {p.dtype for p in net.parameters()} == {torch.float32}
+    again = run("b16")
+    assert again.exit_code == 2 and "options.bf16" in again.output
+    bad = run("q", "--bf16", "--method", "qlora")
+    assert bad.exit_code == 2 and "--bf16" in bad.output and not (tmp_path / "q").exists()
+
+
 def test_unseen_init_gives_absent_words_the_mean_embedding(setup, tmp_path, run_cli):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -242,3 +242,42 @@ def test_in_context_for_the_base_only_shares_the_base_part(setup, run_cli, tmp_p
     assert "icl_heldout_lp" in adapter
     # without --in-context-base-only the options (and every part's key) are what they were before it existed
     assert "in_context_base_only" not in json.loads((full / "config.json").read_text())["options"]
+
+
+def test_bf16_decodes_under_autocast_and_scores_in_float32(setup, run_cli, tmp_path, monkeypatch):
+    """--bf16: sampling and greedy decoding run under bfloat16 autocast (it reaches the decoder), every
+    log-likelihood metric is the float32 probe's to the bit; the option is recorded and keys its own parts,
+    and a float32 probe records no bf16 key (earlier parts keep their keys)."""
+    import torch
+
+    from metaex.core.probe import generate
+
+    entered = []
+    real = generate.precision
+
+    def spy(model, bf16):
+        entered.append(bf16)
+        return real(model, bf16)
+
+    monkeypatch.setattr(generate, "precision", spy)
+    outs, seen = {}, {}
+    for name, extra in (("f32", ()), ("b16", ("--bf16",))):
+        outs[name], entered[:] = tmp_path / name, []
+        result = run_cli(*_args(setup, outs[name], "--adapter", setup["run"], "--limit", 4, *extra))
+        assert result.exit_code == 0, result.output
+        seen[name] = set(entered)
+    assert seen == {"f32": {False}, "b16": {True}}    # sampling and greedy, base and adapter
+    with real(torch.nn.Linear(2, 2), True):
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
+    f32, b16 = (json.loads((outs[n] / "config.json").read_text())["options"] for n in ("f32", "b16"))
+    assert "bf16" not in f32 and b16 == {**f32, "bf16": True}
+    assert not {p.name for p in (outs["f32"] / "parts").iterdir()} & {p.name for p in (outs["b16"] / "parts").iterdir()}
+    scored = {"heldout_lp", "pair_acc", "pair_margin", "ll_auroc", "judge_bacc", "judge_auroc", "verbal_acc"}
+
+    def rows(name):
+        return {(r["metric"], r["grammar"], r["variant"], r["item"]): r["value"]
+                for r in records.read_all(outs[name] / "items.jsonl", "probe_item") if r["metric"] in scored}
+
+    assert rows("f32") and rows("f32") == rows("b16")
+    sampled = [r for r in records.read_all(outs["b16"] / "items.jsonl", "probe_item") if r["metric"] == "validity"]
+    assert len(sampled) == 2 * 2 * 4      # 2 grammars × base and adapter × --limit samples

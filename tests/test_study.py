@@ -388,17 +388,35 @@ def test_the_pretrained_plan_probes_in_context_on_examples_models_and_every_base
         assert "--in-context " in line and ("--in-context-base-only" in line) == (cond != "examples"), line
 
 
+def _unbridged_plan(run_cli, tmp_path, key: str) -> str:
+    """`study plan` of MICRO with one more key (a TOML line) in [arms.tiny-unbridged]; "" for none."""
+    config = _config(tmp_path, MICRO.replace("[arms.tiny-unbridged]\nbridged = false",
+                                             f"[arms.tiny-unbridged]\nbridged = false\n{key}"))
+    result = run_cli("study", "plan", config, "--out", "S")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def test_an_arms_gradient_clipping_reaches_its_fine_tunes_only(run_cli, tmp_path):
     """[arms.X] max_grad_norm (0: off) overrides [model] max_grad_norm for that arm's fine-tunes; at the default
     the plan passes nothing (folders started before the key keep their plans)."""
-    result = run_cli("study", "plan", _config(tmp_path, MICRO), "--out", "S")
-    assert result.exit_code == 0, result.output
-    assert "--max-grad-norm" not in result.output
-    config = _config(tmp_path, MICRO.replace("[arms.tiny-unbridged]\nbridged = false",
-                                             "[arms.tiny-unbridged]\nbridged = false\nmax_grad_norm = 0"))
-    result = run_cli("study", "plan", config, "--out", "S")
-    assert result.exit_code == 0, result.output
-    finetunes = [x for x in result.output.splitlines() if x.startswith("metaex finetune")]
+    assert "--max-grad-norm" not in _unbridged_plan(run_cli, tmp_path, "")
+    finetunes = [x for x in _unbridged_plan(run_cli, tmp_path, "max_grad_norm = 0").splitlines()
+                 if x.startswith("metaex finetune")]
     unbridged = [x for x in finetunes if "/tiny-unbridged/" in x]
     assert unbridged and all("--max-grad-norm 0.0 " in x + " " for x in unbridged)
     assert all("--max-grad-norm" not in x for x in finetunes if "/tiny-unbridged/" not in x)
+
+
+def test_an_arms_bf16_reaches_its_fine_tunes_and_probes_only(run_cli, tmp_path):
+    """[arms.X] bf16 = true: that arm's fine-tunes and probes run under bf16 autocast (`--bf16`), no other arm's;
+    at the default the plan passes nothing (folders started before the key keep their plans)."""
+    assert "--bf16" not in _unbridged_plan(run_cli, tmp_path, "")
+    steps = [x for x in _unbridged_plan(run_cli, tmp_path, "bf16 = true").splitlines() if x.startswith(("metaex finetune", "metaex probe"))]
+    mine = [x for x in steps if "/tiny-unbridged/" in x or "/tiny-unbridged " in x + " "]
+    assert {x.split()[1] for x in mine} == {"finetune", "probe"}
+    assert all(x.endswith(" --bf16") or " --bf16 " in x for x in mine)
+    assert all("--bf16" not in x for x in steps if x not in mine)
+    bad = run_cli("study", "plan", _config(tmp_path, MICRO.replace("[arms.tiny-unbridged]\nbridged = false",
+                                                                   "[arms.tiny-unbridged]\nbf16 = 1")), "--out", "S")
+    assert bad.exit_code == 2 and "bf16" in bad.output

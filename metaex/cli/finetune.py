@@ -139,6 +139,9 @@ def finetune(
                                   "loss is the mean over its tokens; fixed: its sum ÷ one constant (the tokens of a "
                                   "step of example documents), so long documents do not shrink their neighbours' "
                                   "gradient."),
+    bf16: bool = typer.Option(T.bf16, "--bf16", help="CPU mixed precision: bfloat16 matmuls under autocast, "
+                              "float32 weights and optimizer (1.6× faster where the CPU has avx512_bf16; a GPU "
+                              "computes in bf16 anyway)."),
     lora_r: int = typer.Option(T.lora_r, "--lora-r"),
     lora_alpha: int = typer.Option(T.lora_alpha, "--lora-alpha"),
     lora_dropout: float = typer.Option(T.lora_dropout, "--lora-dropout"),
@@ -162,6 +165,7 @@ def finetune(
                    callbacks=[] if quiet else [_progress_callback()], steps=steps, epochs=epochs,
                    batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
                    weight_decay=weight_decay, max_grad_norm=max_grad_norm, loss_norm=loss_norm, unseen_init=unseen_init,
+                   bf16=bf16,
                    lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                    target_modules=target_modules, seed=seed, shuffle=shuffle, eval_steps=eval_steps,
                    early_stopping=early_stopping, save_steps=save_steps, log_steps=log_steps)

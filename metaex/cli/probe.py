@@ -51,6 +51,8 @@ def probe(
     in_context_base_only: bool = typer.Option(P.in_context_base_only, "--in-context-base-only", help="With "
                                               "--in-context: in context for an adapter's base model only (the "
                                               "ceiling before fine-tuning), not for the adapter nor a --model."),
+    bf16: bool = typer.Option(P.bf16, "--bf16", help="Decode (sample, greedy) under bfloat16 autocast on the CPU "
+                              "(1.3× faster where it has avx512_bf16); every log-likelihood stays float32."),
     batch_size: int = typer.Option(P.batch_size, "--batch-size", help="Rows per forward/generate call "
                                    "(halved on out-of-memory)."),
     arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "
@@ -70,7 +72,7 @@ def probe(
     options = ProbeOptions(samples=samples, temperature=temperature, seed=seed, limit=limit, batch_size=batch_size,
                            verbal=verbal, max_len=max_len, length_reference=length_reference,
                            cuts=_cuts(cuts), in_context=in_context,
-                           in_context_samples=in_context_samples, in_context_base_only=in_context_base_only)
+                           in_context_samples=in_context_samples, in_context_base_only=in_context_base_only, bf16=bf16)
     options.check()
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm, parts_dir=parts,

@@ -40,6 +40,17 @@ def stop_token_ids(tokenizer: Any) -> list[int]:
     return ids
 
 
+def precision(model: Any, bf16: bool) -> Any:
+    """The context decoding runs in: bfloat16 autocast on the model's device with `bf16`, else unchanged."""
+    import contextlib
+
+    import torch
+
+    if not bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=next(model.parameters()).device.type, dtype=torch.bfloat16)
+
+
 def row_seed(seed: int, index: int) -> int:
     """The generator seed of sample `index` of a request seeded `seed`."""
     return (seed * 1_000_003 + index) % (2 ** 63)

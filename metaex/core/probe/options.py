@@ -35,6 +35,9 @@ class ProbeOptions:
     # study reads the fine-tuned ceiling on `examples` models; an adapter's in-context rows are 40 of the 60 rows
     # per grammar it decodes, and 40 of its long scored ones (the time saved is not yet measured)
     in_context_base_only: bool = False
+    # decoding (sampling, greedy) under bfloat16 autocast on the CPU; log-likelihoods are always float32. bf16 rows
+    # are not batch-invariant (a row may differ from its prompt decoded alone), float32 ones are
+    bf16: bool = False
 
     def cli_args(self) -> tuple[str, ...]:
         """These options as `metaex probe` arguments (what a study's probe steps run with): every count given,
@@ -50,13 +53,14 @@ class ProbeOptions:
                 *(("--in-context",) if self.in_context else ()),
                 *(("--in-context-samples", str(self.in_context_samples)) if self.in_context_samples else ()),
                 *(("--in-context-base-only",) if self.in_context_base_only else ()),
+                *(("--bf16",) if self.bf16 else ()),
                 "--seed", str(self.seed), "--batch-size", str(self.batch_size))
 
     def key(self) -> dict:
         """The options as plain values (hashed into a part's key; config.json's `options`). A field added since
         parts were first keyed is left out at its default, so earlier parts keep their keys."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
-                if not (k == "in_context_base_only" and not v)}
+                if not (k in ("in_context_base_only", "bf16") and not v)}
 
     def for_variant(self, variant: str) -> ProbeOptions:
         """The options one variant (`base`, `adapter` or `model`) is probed with: in context everywhere, or with

@@ -79,17 +79,19 @@ def probe_grammars(model: Any, tokenizer: Any, many: Sequence[GrammarItems], opt
              for g, (it, b) in enumerate(zip(many, budgets, strict=True))] if options.in_context else []
     flat_extra = [e for es in extra for e in es]
     # one decoding call for every prompt (long in-context prompts batch together: rows are sorted by length)
-    decoded = generate.sample_many(model, tokenizer, asks + [a for _, _, a in flat_extra],
-                                   temperature=options.temperature, batch_size=options.batch_size)
+    with generate.precision(model, options.bf16):
+        decoded = generate.sample_many(model, tokenizer, asks + [a for _, _, a in flat_extra],
+                                       temperature=options.temperature, batch_size=options.batch_size)
     sampled = decoded[: len(asks)]
     icl: list[dict[str, list[tuple[str, bool, str]]]] = [{} for _ in many]
     for (g, prefix, ask), rows in zip(flat_extra, decoded[len(asks):], strict=True):
         icl[g].setdefault(prefix, []).extend((text, ended, ask[0]) for text, ended in rows)
     cuts = [[s.split()[:k] for s in it.tests for k in options.cuts if k < len(s.split())] for it in many]
     prompts = [[formats.example_doc(it.grammar.name, " ".join(p)) for p in c] for it, c in zip(many, cuts, strict=True)]
-    flat = generate.greedy(model, tokenizer, [p for ps in prompts for p in ps], batch_size=options.batch_size,
-                           max_new_tokens=[b for ps, b in zip(prompts, budgets, strict=True) for _ in ps],
-                           max_words=[it.max_len for it, ps in zip(many, prompts, strict=True) for _ in ps])
+    with generate.precision(model, options.bf16):
+        flat = generate.greedy(model, tokenizer, [p for ps in prompts for p in ps], batch_size=options.batch_size,
+                               max_new_tokens=[b for ps, b in zip(prompts, budgets, strict=True) for _ in ps],
+                               max_words=[it.max_len for it, ps in zip(many, prompts, strict=True) for _ in ps])
     out, pos = [], 0
     for it, samples, c, ps, extra_samples in zip(many, sampled, cuts, prompts, icl, strict=True):
         continued, pos = flat[pos: pos + len(ps)], pos + len(ps)

@@ -54,6 +54,7 @@ class Arm:
     lr: float | None = _key("arms", "this arm's peak learning rate (default: [model] lr)", None, low=0)
     max_grad_norm: float | None = _key("arms", "this arm's gradient clipping norm (default: [model] max_grad_norm)",
                                        None, low=0)
+    bf16: bool | None = _key("arms", "this arm's CPU mixed precision (default: [model] bf16)", None)
     # an arm may train on its own stream (pre-trained models cost ~100× a tiny one per token): its own mixes then
     example_steps: int | None = _key("arms", "this arm's `examples` steps (default: [data] example_steps)", None,
                                      low=1)
@@ -100,6 +101,8 @@ class StudyConfig:
     loss_norm: str = _key("model", "fine-tuning loss divisor", TrainOptions.loss_norm, choices=LOSS_NORMS)
     max_grad_norm: float = _key("model", "clip each step's gradient to this norm (0: off; a clipped step moves the "
                                 "weights alike whatever it holds)", TrainOptions.max_grad_norm, low=0)
+    bf16: bool = _key("model", "CPU mixed precision: fine-tune and decode under bfloat16 autocast (log-likelihoods "
+                      "stay float32)", TrainOptions.bf16)
     save_steps: int = _key("model", "checkpoint every N steps (a killed study resumes from them)",
                            TrainOptions.save_steps, low=0)
     samples: int = _key("probe", "sampled strings per grammar and run", ProbeOptions.samples, low=1)
@@ -140,6 +143,10 @@ class StudyConfig:
         """The gradient clipping norm an arm trains with (its own where it sets one; 0: off)."""
         return arm.max_grad_norm if arm is not None and arm.max_grad_norm is not None else self.max_grad_norm
 
+    def uses_bf16(self, arm: Arm | None = None) -> bool:
+        """Whether an arm fine-tunes and decodes under bf16 autocast (its own setting where it has one)."""
+        return arm.bf16 if arm is not None and arm.bf16 is not None else self.bf16
+
     def batch(self, arm: Arm | None = None) -> int:
         return arm.batch_size if arm is not None and arm.batch_size else self.batch_size
 
@@ -167,7 +174,7 @@ class StudyConfig:
         main = [(c, d) for c in self.conditions for d in self.doses]
         return main + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
 
-    def probe_options(self, seed: int = 0, condition: str = "examples") -> ProbeOptions:
+    def probe_options(self, seed: int = 0, condition: str = "examples", arm: Arm | None = None) -> ProbeOptions:
         """The options the probe of a `condition` model runs with (what its probe step passes on the command line):
         in context, for its base model alone where the condition is not in `[probe] in_context_conditions`."""
         return ProbeOptions(samples=self.samples, seed=seed, limit=self.probe_limit, verbal=self.probe_verbal,
@@ -175,7 +182,7 @@ class StudyConfig:
                             in_context=self.probe_in_context,
                             in_context_samples=self.probe_in_context_samples if self.probe_in_context else None,
                             in_context_base_only=self.probe_in_context
-                            and condition not in self.probe_in_context_conditions)
+                            and condition not in self.probe_in_context_conditions, bf16=self.uses_bf16(arm))
 
     @property
     def max_dose(self) -> int:

@@ -176,6 +176,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
         common += ["--lr", str(lr)]
     if cfg.clip(arm) != TrainOptions.max_grad_norm:  # only where set: the plans of folders started before the key
         common += ["--max-grad-norm", str(cfg.clip(arm))]
+    bf16 = ("--bf16",) if cfg.uses_bf16(arm) else ()
     if arm.bridged:
         pre = d / arm.name / "pretrain"
         steps.append(Step("train", f"seed{seed} {arm.name} bridging pre-training",
@@ -194,7 +195,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
         steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
                           ("finetune", str(d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl"), "--model", base,
                            "--method", arm.train_method, "--out", str(run), "--loss-norm", cfg.loss_norm,
-                           *common),
+                           *common, *bf16),
                           (run / "final",), arm.name, seed))
         probe = root / "probes" / arm.name / f"seed{seed}-{cond}-d{dose}"
         grammars = [a for n in cfg.grammars for a in ("--grammar", str(d / "grammars" / f"{n}.pcfg"))]
@@ -205,7 +206,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step
         steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}",
                           ("probe", *variant, *grammars, "--tests", str(data / "tests.jsonl"),
                            "--pairs", str(data / "pairs.jsonl"), "--explanations", str(data / "expl.jsonl"),
-                           *[a for t in train_sets for a in ("--train", t)], *cfg.probe_options(seed, cond).cli_args(),
+                           *[a for t in train_sets for a in ("--train", t)],
+                           *cfg.probe_options(seed, cond, arm).cli_args(),
                            "--arm", arm.name,
                            *shared, "--out", str(probe)), (probe / "config.json",), arm.name, seed))
     return steps

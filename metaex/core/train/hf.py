@@ -71,7 +71,7 @@ def training_arguments(opts: TrainOptions, checkpoints: str, cuda: bool, has_eva
         load_best_model_at_end=bool(opts.early_stopping and has_eval),
         metric_for_best_model="eval_loss",
         greater_is_better=False,
-        bf16=cuda and opts.method != "qlora",
+        bf16=(cuda or opts.bf16) and opts.method != "qlora",   # on the CPU: autocast
         use_cpu=not cuda,
         include_num_input_tokens_seen="non_padding",
         average_tokens_across_devices=True,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
 from metaex.core.models import load
 from metaex.core.train import data, hf
-from metaex.core.train.options import TrainOptions
+from metaex.core.train.options import ADDED, TrainOptions
 
 
 @dataclass
@@ -75,7 +75,9 @@ def _check_existing(run_dir: Path, identity: dict, resume: bool) -> dict | None:
     old = json.loads((run_dir / "config.json").read_text())
     diff = [k for k, v in identity.items() if _identity(old).get(k) != v]
     if "options" in diff:
-        diff = [f"options.{k}" for k in identity["options"] if old["options"].get(k) != identity["options"][k]]
+        was, now = old["options"], identity["options"]   # a key one side lacks is an added option at its default
+        diff = [f"options.{k}" for k in dict.fromkeys([*now, *was])
+                if was.get(k, ADDED.get(k)) != now.get(k, ADDED.get(k))]
     if diff:
         raise InputError(f"holds a run with other {', '.join(diff)}; choose another --out", str(run_dir))
     if not (run_dir / "final").is_dir() and not resume and (run_dir / "checkpoints").is_dir():
@@ -140,7 +142,7 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
                   [(run_dir, "folder", _own_run)])
     docs = data.read_documents(train_file)
     eval_texts = [d["text"] for d in data.read_documents(eval_file)] if eval_file is not None else None
-    identity = {"base_model": str(model), "method": method, "options": json.loads(json.dumps(asdict(opts))),
+    identity = {"base_model": str(model), "method": method, "options": json.loads(json.dumps(opts.identity())),
                 "data_sha256": data.file_sha256(train_file),
                 "eval_sha256": data.file_sha256(eval_file) if eval_file is not None else None}
     old = _check_existing(run_dir, identity, resume)
