@@ -140,7 +140,7 @@ def finetune(
                                   "step of example documents), so long documents do not shrink their neighbours' "
                                   "gradient."),
     bf16: bool = typer.Option(T.bf16, "--bf16", help="CPU mixed precision: bfloat16 matmuls under autocast, "
-                              "float32 weights and optimizer (1.6× faster where the CPU has avx512_bf16; a GPU "
+                              "float32 weights and optimizer (up to 1.6× faster where the CPU has avx512_bf16; a GPU "
                               "computes in bf16 anyway)."),
     lora_r: int = typer.Option(T.lora_r, "--lora-r"),
     lora_alpha: int = typer.Option(T.lora_alpha, "--lora-alpha"),

@@ -52,7 +52,7 @@ def probe(
                                               "--in-context: in context for an adapter's base model only (the "
                                               "ceiling before fine-tuning), not for the adapter nor a --model."),
     bf16: bool = typer.Option(P.bf16, "--bf16", help="Decode (sample, greedy) under bfloat16 autocast on the CPU "
-                              "(1.3× faster where it has avx512_bf16); every log-likelihood stays float32."),
+                              "(up to 1.3× faster where it has avx512_bf16); every log-likelihood stays float32."),
     batch_size: int = typer.Option(P.batch_size, "--batch-size", help="Rows per forward/generate call "
                                    "(halved on out-of-memory)."),
     arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "

@@ -36,7 +36,7 @@ class ProbeOptions:
     # per grammar it decodes, and 40 of its long scored ones (the time saved is not yet measured)
     in_context_base_only: bool = False
     # decoding (sampling, greedy) under bfloat16 autocast on the CPU; log-likelihoods are always float32. bf16 rows
-    # are not batch-invariant (a row may differ from its prompt decoded alone), float32 ones are
+    # are not promised batch-invariant (float32 ones are, tested)
     bf16: bool = False
 
     def cli_args(self) -> tuple[str, ...]:
