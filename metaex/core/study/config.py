@@ -59,8 +59,10 @@ class Arm:
     example_steps: int | None = _key("arms", "this arm's `examples` steps (default: [data] example_steps)", None,
                                      low=1)
     batch_size: int | None = _key("arms", "this arm's documents per step (default: [model] batch_size)", None, low=1)
-    extra_passes: int | None = _key("arms", "this arm's appearances of each extra document", None, low=1)
-    worked_passes: int | None = _key("arms", "this arm's appearances of each worked document", None, low=1)
+    extra_passes: int | None = _key("arms", "this arm's appearances of each extra document (at most its passes "
+                                            "over the examples)", None, low=1)
+    worked_passes: int | None = _key("arms", "this arm's appearances of each worked document (at most its passes "
+                                             "over the examples)", None, low=1)
     ladder: tuple[int, ...] | None = _key("arms", "this arm's `examples` ladder (default: [study] ladder; [] for "
                                           "none, where a pre-trained arm's budget cannot pay for one)", None, low=1,
                                           empty=True)
@@ -92,9 +94,11 @@ class StudyConfig:
     worked_multiplier: float = _key("data", "planted control: extra strings per explained grammar = this × dose",
                                     2.0, low=0)
     worked_per_doc: int | None = _key("data", "strings per worked document", MixOptions.worked_per_doc, low=1)
-    worked_passes: int | None = _key("data", "appearances of each worked document", None, low=1)
+    worked_passes: int | None = _key("data", "appearances of each worked document (at most the passes over the "
+                                             "examples)", None, low=1)
     example_steps: int = _key("data", "passes are chosen so `examples` trains about this many steps", 160, low=1)
-    extra_passes: int | None = _key("data", "appearances of each extra document", MixOptions.extra_passes, low=1)
+    extra_passes: int | None = _key("data", "appearances of each extra document (at most the passes over the examples)",
+                                     MixOptions.extra_passes, low=1)
     size: str = _key("model", "tiny model size", "tiny", choices=tuple(SIZES))
     batch_size: int = _key("model", "documents per optimizer step", TrainOptions.batch_size, low=1)
     lr: float | None = _key("model", "peak learning rate (default: the method's)", TrainOptions.lr, low=0)
