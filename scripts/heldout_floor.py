@@ -1,10 +1,11 @@
 """The floor of held-out fit: a test string's log-probability under its own PCFG, per model token, beside what the
 fine-tuned models of a study reached (DESIGN.md, "Why the plant stays weak on SmolLM2").
 
-    python scripts/heldout_floor.py STUDY_DIR ARM MODEL_DIR [--seeds 0 1 2 3] [--conditions examples filler worked]
+    python scripts/heldout_floor.py STUDY_DIR ARM MODEL_DIR [--dose 16] [--seeds 0 1 2 3]
+                                    [--conditions examples filler worked]
 
-A string's PCFG log-probability is renormalised to the study's length cap (P(length ≤ cap) estimated from 4,000
-draws of the untruncated grammar) and divided by the string's tokens as the probe counts them (after "NAME:",
+A string's PCFG log-probability is renormalised to the study's length cap ([data] max_len of its
+config.resolved.json; P(length ≤ cap) estimated from 4,000 draws of the untruncated grammar) and divided by the string's tokens as the probe counts them (after "NAME:",
 EOS included). It is a reference, not a bound: the test strings are distinct draws, and a per-token mean of
 ratios is not a cross-entropy.
 """
@@ -28,18 +29,19 @@ def main() -> None:
     ap.add_argument("model", help="the arm's base model folder (for its tokenizer)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     ap.add_argument("--conditions", nargs="+", default=["examples", "filler", "worked"])
-    ap.add_argument("--max-len", type=int, default=16)
+    ap.add_argument("--dose", type=int, default=16)
     a = ap.parse_args()
+    max_len = json.loads((a.study / "config.resolved.json").read_text())["data"]["max_len"]
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(a.model)
     for s in a.seeds:
         probes = a.study / "probes" / a.arm
         rows: dict[str, dict[str, list[tuple[str, float]]]] = {}
-        template = {json.loads(line)["grammar"]: json.loads(line)["template"]
-                    for line in (probes / f"seed{s}-{a.conditions[0]}-d16" / "summary.jsonl").open()}
+        summary = map(json.loads, (probes / f"seed{s}-{a.conditions[0]}-d{a.dose}" / "summary.jsonl").open())
+        template = {r["grammar"]: r["template"] for r in summary}
         for cond in a.conditions:
-            for line in (probes / f"seed{s}-{cond}-d16" / "items.jsonl").open():
+            for line in (probes / f"seed{s}-{cond}-d{a.dose}" / "items.jsonl").open():
                 r = json.loads(line)
                 if r.get("metric") == "heldout_lp" and r.get("variant") == "adapter":
                     rows.setdefault(r["grammar"], {}).setdefault(cond, []).append((r["text"], r["value"]))
@@ -48,7 +50,7 @@ def main() -> None:
             g = load_grammar(a.study / f"seed{s}" / "grammars" / f"{tmpl}.pcfg")
             rec = recognizer(g)
             draws = sample_strings(g, 4000, 123)
-            log_z = math.log(sum(len(x.split()) <= a.max_len for x in draws) / len(draws))
+            log_z = math.log(sum(len(x.split()) <= max_len for x in draws) / len(draws))
             prompt = len(tok(f"{name}:")["input_ids"])
             floor = [(rec.logprob(text) - log_z) / (len(tok(f"{name}: {text}")["input_ids"]) - prompt + 1)
                      for text, _ in by_cond[a.conditions[0]]]

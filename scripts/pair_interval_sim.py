@@ -14,7 +14,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from metaex.core.stats.effects import seed_effects
 from metaex.core.stats.simulate import complementary_halves
+
+CONDITIONS = ("examples", "worked")
 
 
 def coverage(rng: np.random.Generator, spread: float, seeds: int, grammars: int = 4, studies: int = 4000,
@@ -26,10 +29,8 @@ def coverage(rng: np.random.Generator, spread: float, seeds: int, grammars: int 
     def run() -> np.ndarray:
         return rng.normal(0, run_sd, u.shape) + rng.normal(0, 1, (*u.shape, items)).mean(-1)
 
-    def delta(x: np.ndarray) -> np.ndarray:
-        return (x * explained).sum(-1) / explained.sum(-1) - (x * ~explained).sum(-1) / (~explained).sum(-1)
-
-    did = delta(u + run() + h * explained) - delta(u + run())
+    means = np.stack([u + run(), u + run() + h * explained], axis=1)          # (studies, C, S, G)
+    did = seed_effects(means, explained, CONDITIONS, CONDITIONS[:1])[("did", CONDITIONS[0])][:, 1]
     truth = h[:, 0].mean(-1)
     out = {}
     for unit, vals in (("seed", did), ("pair", did.reshape(studies, seeds // 2, 2).mean(-1))):

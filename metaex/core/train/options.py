@@ -45,7 +45,8 @@ class TrainOptions:
     unseen_init: bool = False          # after training, tokens absent from the file get the mean embedding (hf.py)
     loss_norm: str = "tokens"          # "tokens": mean over a step's loss tokens; "fixed": sum ÷ a constant (hf.py)
     # CPU mixed precision: matmuls in bfloat16 under autocast, weights and optimizer state in float32 (a GPU
-    # computes in bf16 whatever this says); on a CPU with avx512_bf16 1.6× faster on 512-token steps, ~1.35× a SmolLM2 study seed; slow without
+    # computes in bf16 whatever this says); on a CPU with avx512_bf16 1.6× faster on 512-token steps, ~1.35× a
+    # SmolLM2 study seed; slow without
     bf16: bool = False
     row_tokens: int | None = 128        # packed row length cap, raised to the batch's longest document (attention
     #                                     cost grows with the square of the row length: 128 measured 1.45× faster than 512)
