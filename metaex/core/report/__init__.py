@@ -16,6 +16,7 @@ from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
 from metaex.core.report import figures
 from metaex.core.report.analysis import FIT, HEADLINE, METHOD, analyse, control_sentences, controls
+from metaex.core.report.by_grammar import grammar_blocks, grammar_rows
 from metaex.core.report.capability import capability_rows, capability_sentences
 from metaex.core.report.document import (
     FILLER_COLUMNS,
@@ -79,6 +80,7 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
         report["exchange"] = [r for m in (headline, fit) if m
                               for r in exchange_rows(study, rows, m, n_resamples=n_resamples, rng=cap_rng)]
         report["controls"] = controls(rows, headline, study.bridged)
+        report["by_grammar"] = grammar_rows(study, [m for m in (headline, fit) if m])
         if fit:
             report["controls_fit"] = controls(rows, fit, study.bridged)
     report["in_context"] = in_context_rows(study, np.random.default_rng(seed))
@@ -161,6 +163,9 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
         blocks += [("p", f"On held-out fit, `{report['controls_fit']['metric']}` (mean log-prob per token of held-out valid strings: what extra "
                          "strings of a grammar should improve first, scored without sampling noise):"),
                    ("list", control_sentences(report["controls_fit"]))]
+    for m in (metric, report.get("controls_fit", {}).get("metric")):
+        if m:
+            blocks += grammar_blocks(report, m)
     if report.get("in_context"):
         blocks += [("h2", "The in-context ceiling"),
                    ("p", "The fine-tuned models sampled and scored again with one of the grammar's explanations before "

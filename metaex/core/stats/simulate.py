@@ -36,12 +36,14 @@ def complementary_halves(rng: np.random.Generator, n_seeds: int, n_grammars: int
 
 def simulate_study(rng: np.random.Generator, *, n_studies: int = 1, seeds: int = 4, grammars: int = 4,
                    items: int = 32, conditions: Sequence[str] = ("examples", "filler", "worked"),
-                   effects: Mapping[str, float] | None = None, base: float = 0.0, grammar_sd: float = 1.0,
+                   effects: Mapping[str, float | Sequence[float]] | None = None, base: float = 0.0, grammar_sd: float = 1.0,
                    seed_sd: float = 0.4, run_sd: float = 0.3, binary: bool = True,
                    explained: np.ndarray | None = None) -> Design:
     """`n_studies` independent studies of one arm × dose, stacked on a leading axis of every Design array.
 
-    `explained` (S, G) fixes the halves (default: fresh complementary halves per study). With
+    `effects`: condition → planted logit effect on its explained grammars, one number or one per grammar (an
+    effect some grammars carry and others do not). `explained` (S, G) fixes the halves (default: fresh
+    complementary halves per study). With
     n_studies == 1 the leading axis is dropped, so the result is an ordinary `Design`.
     """
     conds = tuple(conditions)
@@ -51,7 +53,8 @@ def simulate_study(rng: np.random.Generator, *, n_studies: int = 1, seeds: int =
         explained = complementary_halves(rng, seeds, grammars, batch)
     else:
         explained = np.broadcast_to(explained, (*batch, seeds, grammars))
-    planted = np.array([(effects or {}).get(c, 0.0) for c in conds])[:, None, None]
+    planted = np.stack([np.broadcast_to(np.asarray((effects or {}).get(c, 0.0), float), (grammars,))
+                        for c in conds])[:, None, :]                  # (C, 1, G): a scalar, or one per grammar
     logit = (base + rng.normal(0, grammar_sd, (*batch, 1, 1, grammars))
              + rng.normal(0, seed_sd, (*batch, 1, seeds, grammars))
              + rng.normal(0, run_sd, shape) + planted * explained[:, None])
@@ -69,12 +72,13 @@ def simulate_study(rng: np.random.Generator, *, n_studies: int = 1, seeds: int =
 
 def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str, int | None],
                      doses: Sequence[int] = (64, 256), conditions: Sequence[str] = ("examples", "filler", "worked"),
-                     effects: Mapping[tuple[str, str], float] | None = None, seeds: int = 4, grammars: int = 4,
+                     effects: Mapping[tuple[str, str], float | Sequence[float]] | None = None, seeds: int = 4, grammars: int = 4,
                      items: int = 40, steps: int = 50, worked_strings: float | None = None,
                      grammar_sd: float = 1.0, in_context: float | None = None) -> list[Path]:
     """Write one probe dir per arm × condition × dose × seed (and its run folder with a loss curve) under `root`.
 
-    arms: label → model_params (None: unknown size). effects: (arm, condition) → planted logit effect.
+    arms: label → model_params (None: unknown size). effects: (arm, condition) → planted logit effect (one per
+    grammar, or one for all).
     worked_strings: record in each `worked` probe's mix that it added this × dose strings per grammar.
     grammar_sd: the spread of grammar difficulty (drawn afresh per dose: small values keep a dose-response smooth).
     in_context: also write icl_novel_valid and icl_control_novel_valid, the first this logit above the second.
