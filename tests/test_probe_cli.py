@@ -259,12 +259,16 @@ def test_bf16_decodes_under_autocast_and_scores_in_float32(setup, run_cli, tmp_p
         entered.append(bf16)
         return real(model, bf16)
 
+    from metaex.core.models import precision
+
     monkeypatch.setattr(generate, "precision", spy)
+    monkeypatch.setattr(precision, "cpu_bf16", lambda: False)    # and on a CPU without native bf16, a warning
     outs, seen = {}, {}
     for name, extra in (("f32", ()), ("b16", ("--bf16",))):
         outs[name], entered[:] = tmp_path / name, []
         result = run_cli(*_args(setup, outs[name], "--adapter", setup["run"], "--limit", 4, *extra))
         assert result.exit_code == 0, result.output
+        assert ("no native bfloat16" in result.output) is (name == "b16")
         seen[name] = set(entered)
     assert seen == {"f32": {False}, "b16": {True}}    # sampling and greedy, base and adapter
     with real(torch.nn.Linear(2, 2), True):

@@ -408,6 +408,30 @@ def test_an_arms_gradient_clipping_reaches_its_fine_tunes_only(run_cli, tmp_path
     assert all("--max-grad-norm" not in x for x in finetunes if "/tiny-unbridged/" not in x)
 
 
+def test_bf16_auto_resolves_for_this_cpu_and_a_folder_keeps_its_precision(run_cli, tmp_path, monkeypatch):
+    """bf16 = "auto": bf16 autocast where the CPU computes bfloat16 natively, float32 elsewhere; the resolved value is
+    what the folder records, so resuming it on a machine that resolves otherwise is refused (never mixed)."""
+    from metaex.core.errors import MetaexError
+    from metaex.core.study import config as study_config
+    from metaex.core.study.resume import record_config
+
+    for native in (True, False):
+        monkeypatch.setattr(study_config, "cpu_bf16", lambda native=native: native)
+        plan = _unbridged_plan(run_cli, tmp_path, 'bf16 = "auto"')
+        assert ("--bf16" in plan) is native
+    path = _config(tmp_path, MICRO.replace("[arms.tiny-unbridged]\nbridged = false",
+                                           '[arms.tiny-unbridged]\nbridged = false\nbf16 = "auto"'))
+    monkeypatch.setattr(study_config, "cpu_bf16", lambda: True)
+    record_config(study_config.load_config(path), tmp_path / "S")
+    assert json.loads((tmp_path / "S" / "config.resolved.json").read_text())["arms"]["tiny-unbridged"]["bf16"] is True
+    monkeypatch.setattr(study_config, "cpu_bf16", lambda: False)
+    with pytest.raises(MetaexError, match=r"\[arms\.tiny-unbridged\] bf16: True → False"):
+        record_config(study_config.load_config(path), tmp_path / "S")
+    bad = run_cli("study", "plan", _config(tmp_path, MICRO.replace("[model]\n", '[model]\nbf16 = "fast"\n')),
+                  "--out", "S")
+    assert bad.exit_code == 2 and 'bf16 should be a bool or "auto", got \'fast\'' in bad.output
+
+
 def test_an_arms_bf16_reaches_its_fine_tunes_and_probes_only(run_cli, tmp_path):
     """[arms.X] bf16 = true: that arm's fine-tunes and probes run under bf16 autocast (`--bf16`), no other arm's;
     at the default the plan passes nothing (folders started before the key keep their plans)."""

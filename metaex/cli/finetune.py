@@ -159,8 +159,11 @@ def finetune(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fine-tune MODEL on TRAIN.jsonl into RUN_DIR (packed documents, no cross-document attention)."""
+    from metaex.core.models.precision import slow_bf16_warning
     from metaex.core.train import train
 
+    if bf16 and device != "cuda" and (warning := slow_bf16_warning()):
+        typer.echo(warning, err=True)
     result = train(train_file, model, method, out, eval_file=eval_file, resume=resume, device=device,
                    callbacks=[] if quiet else [_progress_callback()], steps=steps, epochs=epochs,
                    batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,

@@ -66,6 +66,7 @@ def probe(
     """Sample, score and judge grammar strings; write per-item rows and one summary row per metric."""
     from rich.console import Console
 
+    from metaex.core.models.precision import slow_bf16_warning
     from metaex.core.probe import ProbeOptions, run_probe
 
     console = Console(stderr=True)
@@ -74,6 +75,8 @@ def probe(
                            cuts=_cuts(cuts), in_context=in_context,
                            in_context_samples=in_context_samples, in_context_base_only=in_context_base_only, bf16=bf16)
     options.check()
+    if bf16 and (warning := slow_bf16_warning()):
+        console.print(warning)
     summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm, parts_dir=parts,
                         log=lambda msg: console.print(f"[dim]{msg}[/dim]"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from metaex.core.errors import InputError
 from metaex.core.explain import STYLES
 from metaex.core.mix import MixOptions
 from metaex.core.mix.build import CONDITIONS
+from metaex.core.models.precision import AUTO, cpu_bf16
 from metaex.core.models.tiny import SIZES
 from metaex.core.probe.options import ProbeOptions
 from metaex.core.train.options import LOSS_NORMS, METHODS, TrainOptions
@@ -28,12 +29,13 @@ SECTIONS = ("study", "data", "model", "probe", "arms")
 
 
 def _key(section: str, help: str, default: Any = MISSING, *, key: str | None = None, choices: tuple = (),
-         low: float | None = None, before: Any = MISSING, empty: bool = False) -> Any:
+         low: float | None = None, before: Any = MISSING, empty: bool = False, auto: bool = False) -> Any:
     """A config field: its TOML section (and key, when it differs from the field name), help, choices, bound;
     `before`: what a study folder started before the key existed ran, when that is not the default; `empty`: a
-    list key that may be [] (none)."""
+    list key that may be [] (none); `auto`: a bool key that may also be "auto", resolved for this machine when the
+    config is read (`_resolve_auto`)."""
     meta = {"section": section, "key": key, "help": help, "choices": choices, "low": low, "before": before,
-            "empty": empty}
+            "empty": empty, "auto": auto}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -54,7 +56,8 @@ class Arm:
     lr: float | None = _key("arms", "this arm's peak learning rate (default: [model] lr)", None, low=0)
     max_grad_norm: float | None = _key("arms", "this arm's gradient clipping norm (default: [model] max_grad_norm)",
                                        None, low=0)
-    bf16: bool | None = _key("arms", "this arm's CPU mixed precision (default: [model] bf16)", None)
+    bf16: bool | None = _key("arms", "this arm's CPU mixed precision: true, false or \"auto\" (default: [model] bf16)",
+                             None, auto=True)
     # an arm may train on its own stream (pre-trained models cost ~100× a tiny one per token): its own mixes then
     example_steps: int | None = _key("arms", "this arm's `examples` steps (default: [data] example_steps)", None,
                                      low=1)
@@ -106,7 +109,8 @@ class StudyConfig:
     max_grad_norm: float = _key("model", "clip each step's gradient to this norm (0: off; a clipped step moves the "
                                 "weights alike whatever it holds)", TrainOptions.max_grad_norm, low=0)
     bf16: bool = _key("model", "CPU mixed precision: fine-tune and decode under bfloat16 autocast (log-likelihoods "
-                      "stay float32)", TrainOptions.bf16)
+                      "stay float32); \"auto\": where the CPU computes bfloat16 natively (avx512_bf16), resolved "
+                      "when the config is read", TrainOptions.bf16, auto=True)
     save_steps: int = _key("model", "checkpoint every N steps (a killed study resumes from them)",
                            TrainOptions.save_steps, low=0)
     samples: int = _key("probe", "sampled strings per grammar and run", ProbeOptions.samples, low=1)
@@ -259,6 +263,8 @@ def _closest(word: str, valid: list[str]) -> str:
 def _value(f, raw: Any, where: str, src: str) -> Any:
     """One key's value, type-checked against the field's annotation, choices and lower bound."""
     kind = str(f.type)
+    if f.metadata.get("auto") and raw == AUTO:
+        return raw
     if kind.startswith("tuple"):
         item = int if "int" in kind else str
         if not isinstance(raw, list) or not (raw or f.metadata["empty"]) or not all(_is(v, item) for v in raw):
@@ -270,8 +276,9 @@ def _value(f, raw: Any, where: str, src: str) -> Any:
         if base is float and _is(raw, int):
             raw = float(raw)
         if not _is(raw, base):
-            raise InputError(f"{where} should be {'a ' + base.__name__ if base is not int else 'an int'}, got {raw!r}",
-                             src)
+            also = f' or "{AUTO}"' if f.metadata.get("auto") else ""
+            raise InputError(f"{where} should be {'a ' + base.__name__ if base is not int else 'an int'}{also}, "
+                             f"got {raw!r}", src)
         values = (raw,)
     for v in values:
         if f.metadata["choices"] and v not in f.metadata["choices"]:
@@ -318,9 +325,18 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
         if name not in values:
             raise InputError(f"[study] needs {name!r}", src)
     arms = _arms(raw.get("arms", {}), src, models)
-    cfg = StudyConfig(path=src, arms=arms, **values)
+    cfg = _resolve_auto(StudyConfig(path=src, arms=arms, **values))
     _check(cfg, src)
     return cfg
+
+
+def _resolve_auto(cfg: StudyConfig) -> StudyConfig:
+    """Every "auto" value made this machine's (bf16: `precision.cpu_bf16()`), so that config.resolved.json records
+    what ran and a folder resumed on a machine that resolves otherwise is refused, not mixed."""
+    def fixed(obj: Any) -> dict[str, Any]:
+        return {f.name: cpu_bf16() for f in fields(obj) if f.metadata.get("auto") and getattr(obj, f.name) == AUTO}
+
+    return replace(cfg, **fixed(cfg), arms=tuple(replace(a, **fixed(a)) for a in cfg.arms))
 
 
 def _check(cfg: StudyConfig, src: str) -> None:
