@@ -51,6 +51,13 @@ def precision(model: Any, bf16: bool) -> Any:
     return torch.autocast(device_type=next(model.parameters()).device.type, dtype=torch.bfloat16)
 
 
+def grammar_seed(seed: int, name: str) -> int:
+    """A per-grammar sampling seed, so adding a grammar to a call leaves the others' samples unchanged."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:4], "big")
+
+
 def row_seed(seed: int, index: int) -> int:
     """The generator seed of sample `index` of a request seeded `seed`."""
     return (seed * 1_000_003 + index) % (2 ** 63)

@@ -15,6 +15,7 @@ from typing import Any
 
 from metaex.core import formats
 from metaex.core.probe import scoring
+from metaex.core.probe.generate import grammar_seed
 
 TRUE, CONTROL = "icl_", "icl_control_"     # the metric prefixes of the two prompts
 
@@ -36,7 +37,6 @@ def contexts(items: Any) -> dict[str, list[str]]:
 def sample_asks(items: Any, n: int, seed: int, budget: int) -> list[tuple[str, tuple[str, int, int, int, int]]]:
     """(prefix, generate.sample_many ask) per explanation: `n` samples per prompt kind, spread over the
     explanations; each ask has its own seed (seed, grammar, prefix, index)."""
-    from metaex.core.probe.tasks import grammar_seed
 
     name = items.grammar.name
     out = []

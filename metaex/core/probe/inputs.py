@@ -15,8 +15,9 @@ from pathlib import Path
 from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.grammar.pcfg import Grammar
+from metaex.core.probe.generate import grammar_seed
 from metaex.core.probe.options import ProbeOptions
-from metaex.core.probe.tasks import Choice, GrammarItems, grammar_seed
+from metaex.core.probe.tasks import Choice, GrammarItems
 
 
 def _by_grammar(path: str | Path, kinds: str | tuple[str, ...], grammars: Sequence[Grammar],

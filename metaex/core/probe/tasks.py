@@ -49,11 +49,6 @@ class GrammarItems:
         return h.hexdigest()[:16]
 
 
-def grammar_seed(seed: int, name: str) -> int:
-    """A per-grammar sampling seed, so adding a grammar to a call leaves the others' samples unchanged."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:4], "big")
-
-
 def max_new_tokens(tokenizer: Any, g: Grammar, max_len: int) -> int:
     """Room for `max_len` terminals of the longest tokenization, plus the stop token."""
     per = max(len(tokenizer(" " + t, add_special_tokens=False)["input_ids"]) for t in g.terminals)
@@ -72,7 +67,7 @@ def probe_grammars(model: Any, tokenizer: Any, many: Sequence[GrammarItems], opt
     shared batches (a grammar's samples do not depend on the others: each row has its own seed)."""
     budgets = [max_new_tokens(tokenizer, it.grammar, it.max_len) for it in many]
     n = options.capped(options.samples)
-    asks = [(formats.example_prompt(it.grammar.name), n, grammar_seed(options.seed, it.grammar.name), b, it.max_len)
+    asks = [(formats.example_prompt(it.grammar.name), n, generate.grammar_seed(options.seed, it.grammar.name), b, it.max_len)
             for it, b in zip(many, budgets, strict=True)]
     n_icl = options.capped(options.in_context_samples or options.samples)
     extra = [[(g, prefix, ask) for prefix, ask in in_context.sample_asks(it, n_icl, options.seed, b)]
