@@ -14,6 +14,7 @@ seed and its index: not on the batch size, on which rows share its batch, or on 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +54,6 @@ def precision(model: Any, bf16: bool) -> Any:
 
 def grammar_seed(seed: int, name: str) -> int:
     """A per-grammar sampling seed, so adding a grammar to a call leaves the others' samples unchanged."""
-    import hashlib
-
     return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:4], "big")
 
 

@@ -37,7 +37,6 @@ def contexts(items: Any) -> dict[str, list[str]]:
 def sample_asks(items: Any, n: int, seed: int, budget: int) -> list[tuple[str, tuple[str, int, int, int, int]]]:
     """(prefix, generate.sample_many ask) per explanation: `n` samples per prompt kind, spread over the
     explanations; each ask has its own seed (seed, grammar, prefix, index)."""
-
     name = items.grammar.name
     out = []
     for prefix, texts in contexts(items).items():

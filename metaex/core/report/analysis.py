@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,8 @@ from metaex.core.probe.metrics import FIT, HEADLINE
 from metaex.core.report.load import Study
 from metaex.core.stats import bootstrap_effects
 
-__all__ = ["FIT", "HEADLINE", "METHOD", "analyse", "control_sentences", "controls", "find", "number"]
+__all__ = ["FIT", "HEADLINE", "METHOD", "analyse", "control_sentences", "controls", "find", "number",
+           "reference_of"]
 METHOD = ("mean over seeds of per-seed statistics; 95 % CI = estimate ± t(n_seeds − 1) × cluster-bootstrap SE "
           "(seeds resampled with replacement, SE × sqrt(n/(n − 1))); p = exact sign-flip permutation test over "
           "seeds (scipy.stats.permutation_test)")
@@ -43,6 +45,12 @@ def find(rows: list[dict], **match: Any) -> list[dict]:
     return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
 
 
+def reference_of(condition: str, conditions: Collection[str]) -> str:
+    """The reference a condition's control verdict is judged against: `worked` against `filler` where the study
+    has it, every other condition against `examples`."""
+    return "filler" if condition == "worked" and "filler" in conditions else "examples"
+
+
 def controls(rows: list[dict], metric: str, bridged: dict[str, bool | None] | None = None) -> dict[str, Any]:
     """Mechanical verdicts on one metric, statistic Δ − Δ(reference) ("did"), every arm × dose.
 
@@ -63,12 +71,12 @@ def controls(rows: list[dict], metric: str, bridged: dict[str, bool | None] | No
         return {"cells": got, "all": bool(got) and all(c[verdict] for c in got)}
 
     out: dict[str, Any] = {"metric": metric, "stat": "did", "reference": "examples"}
+    present = {c for r in rows if r["metric"] == metric for c in (r["condition"], r.get("reference"))}
     for cond, verdict in (("worked", "above_zero"), ("filler", "covers_zero"), ("mismatched", "covers_zero")):
-        versus_filler = cells(cond, "filler") if cond == "worked" else []
-        got = versus_filler or cells(cond)
-        out[cond] = {**judged(got, verdict), "present": bool(got), "verdict": verdict,
-                     "reference": "filler" if versus_filler else "examples"}
-        if versus_filler:
+        ref = reference_of(cond, present)
+        got = cells(cond, ref)
+        out[cond] = {**judged(got, verdict), "present": bool(got), "verdict": verdict, "reference": ref}
+        if ref != "examples":
             out[cond]["versus_examples"] = judged(cells(cond), verdict)
     versus_examples = cells("explained")
     versus_mismatched = {(c["arm"], c["dose"]): c for c in cells("explained", "mismatched")}

@@ -5,18 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from metaex.core.report.analysis import find, number
+from metaex.core.report.analysis import find, number, reference_of
 from metaex.core.report.load import Study
 from metaex.core.stats.by_grammar import grammar_terms, largest_share, least_seeds_one_grammar, one_grammar_t
 
 # a grammar "carries" an effect when its term is at least this share of the terms' absolute sum
 CARRIES = 2 / 3
-
-
-def reference_of(condition: str, conditions: tuple[str, ...]) -> str:
-    """The reference a condition is judged against, as the controls judge it: `worked` against `filler` where the
-    study has it, every other condition against `examples`."""
-    return "filler" if condition == "worked" and "filler" in conditions else "examples"
 
 
 def grammar_rows(study: Study, metrics: list[str]) -> list[dict[str, Any]]:
