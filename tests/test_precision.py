@@ -17,3 +17,20 @@ def test_native_bf16_flags(tmp_path):
     # an AVX2-only EPYC, and AVX-512 without its bf16 extension: no native bfloat16
     assert cpu_bf16(_cpuinfo(tmp_path, "fpu sse2 avx avx2 fma f16c vaes")) is False
     assert cpu_bf16(_cpuinfo(tmp_path, "fpu avx2 avx512f avx512bw avx512_vnni")) is False
+
+
+def test_slow_bf16_warning_follows_the_device(monkeypatch):
+    """An explicit `--device cpu` warns on a CPU without bf16 even where a GPU is present; CUDA never warns."""
+    import torch
+
+    from metaex.core.models import precision
+
+    monkeypatch.setattr(precision, "cpu_bf16", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert "no native bfloat16" in precision.slow_bf16_warning("cpu")
+    assert precision.slow_bf16_warning(None) is None       # the default device is then the GPU
+    assert precision.slow_bf16_warning("cuda") is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "no native bfloat16" in precision.slow_bf16_warning(None)
+    monkeypatch.setattr(precision, "cpu_bf16", lambda: True)
+    assert precision.slow_bf16_warning("cpu") is None

@@ -162,7 +162,7 @@ def finetune(
     from metaex.core.models.precision import slow_bf16_warning
     from metaex.core.train import train
 
-    if bf16 and device != "cuda" and (warning := slow_bf16_warning()):
+    if bf16 and (warning := slow_bf16_warning(device)):
         typer.echo(warning, err=True)
     result = train(train_file, model, method, out, eval_file=eval_file, resume=resume, device=device,
                    callbacks=[] if quiet else [_progress_callback()], steps=steps, epochs=epochs,

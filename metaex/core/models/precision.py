@@ -28,13 +28,17 @@ def cpu_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     return any(f in flags for f in FLAGS)
 
 
-def slow_bf16_warning() -> str | None:
-    """A one-line warning when CPU bf16 autocast is asked for on a CPU without native bfloat16; None otherwise."""
-    if cpu_bf16():
-        return None
-    import torch
+def slow_bf16_warning(device: str | None = None) -> str | None:
+    """A one-line warning when bf16 autocast will run on a CPU without native bfloat16; None otherwise.
 
-    if torch.cuda.is_available():
-        return None      # a GPU run: the CPU's arithmetic does not matter
+    `device` is the one the command was given: "cpu" warns even where a GPU is present, None means the command's
+    default (CUDA when available, then the CPU's arithmetic does not matter)."""
+    if device == "cuda" or cpu_bf16():
+        return None
+    if device is None:
+        import torch
+
+        if torch.cuda.is_available():
+            return None
     return ("warning: this CPU has no native bfloat16 (" + " / ".join(FLAGS) + "): --bf16 autocast runs several "
             "times slower than float32 here (SmolLM2 LoRA: 4 against 45 tokens/s on an AVX2 EPYC)")
