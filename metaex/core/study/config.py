@@ -333,16 +333,14 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
 def _resolve_auto(cfg: StudyConfig) -> StudyConfig:
     """Every "auto" value made this machine's (bf16: `precision.cpu_bf16()`), so that config.resolved.json records
     what ran and a folder resumed on a machine that resolves otherwise is refused, not mixed."""
-    autos = [(obj, f.name) for obj in (cfg, *cfg.arms) for f in fields(obj)
-             if f.metadata.get("auto") and getattr(obj, f.name) == AUTO]
-    if not autos:
+    def autos(obj: Any) -> list[str]:
+        return [f.name for f in fields(obj) if f.metadata.get("auto") and getattr(obj, f.name) == AUTO]
+
+    if not any(autos(obj) for obj in (cfg, *cfg.arms)):
         return cfg
-    native = cpu_bf16()
-
-    def fixed(obj: Any) -> dict[str, Any]:
-        return {name: native for o, name in autos if o is obj}
-
-    return replace(cfg, **fixed(cfg), arms=tuple(replace(a, **fixed(a)) for a in cfg.arms))
+    native = cpu_bf16()     # read once, however many keys say "auto"
+    return replace(cfg, **dict.fromkeys(autos(cfg), native),
+                   arms=tuple(replace(a, **dict.fromkeys(autos(a), native)) for a in cfg.arms))
 
 
 def _check(cfg: StudyConfig, src: str) -> None:
