@@ -1,19 +1,22 @@
-"""QLoRA on a CUDA GPU: real (non-pad) training tokens/s and peak GPU memory, through `metaex.core.train.train`.
+"""QLoRA (and LoRA beside it) on a CUDA GPU: real (non-pad) training tokens/s and peak GPU memory, through `metaex.core.train.train`.
 
-    python -m benchmarks.gpu_qlora            # tiny model, then a random-init ~1B Llama if it fits
+    python -m benchmarks.gpu_qlora                      # tiny model, then a random-init ~1B Llama if it fits
+    python -m benchmarks.gpu_qlora models/smollm2-135m  # these model folders instead (their own tokenizers)
 
-Models are built from configs in a temp folder (no hub). Prints one line per model; on a machine without a
-CUDA GPU it prints "no CUDA GPU: skipped" and exits 0.
+With no folder, the models are built from configs in a temp folder (no hub). Prints one line per model; on a
+machine without a CUDA GPU it prints "no CUDA GPU: skipped" and exits 0.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import sys
 import tempfile
 from pathlib import Path
 
 N_DOCS, BATCH, STEPS = 2048, 32, 30
+METHODS = ("qlora", "lora")         # LoRA on the bf16 base beside QLoRA's NF4 one: what the 4-bit base saves
 WORDS = ["ka", "blick", "glims", "zorp", "tuv", "mek", "oli", "prass"]
 
 
@@ -36,13 +39,16 @@ def _one_b(words: list[str], out: Path) -> Path:
                       num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048,
                       pad_token_id=0, bos_token_id=2, eos_token_id=3, tie_word_embeddings=False)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    with torch.device("cuda"):          # initialised on the GPU: seconds, not a minute of CPU time
+        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
     model.save_pretrained(out)
+    del model
+    torch.cuda.empty_cache()
     tok.save_pretrained(out)
     return out
 
 
-def main() -> int:
+def main(folders: list[str]) -> int:
     import torch
 
     if not torch.cuda.is_available():
@@ -59,18 +65,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         records.write(tmp / "train.jsonl", docs)
-        build_tiny(words, tmp / "tiny", seed=0)
-        models = [("tiny", tmp / "tiny")]
-        free, _ = torch.cuda.mem_get_info()
-        if free > 12 * 2**30:
-            models.append(("llama-1.1B random", _one_b(words, tmp / "one_b")))
-        else:
-            print(f"llama-1.1B: skipped ({free / 2**30:.1f} GiB free)")
-        for name, path in models:
+        models = [(Path(f).name, Path(f)) for f in folders]
+        if not models:
+            build_tiny(words, tmp / "tiny", seed=0)
+            models = [("tiny", tmp / "tiny")]
+            free, _ = torch.cuda.mem_get_info()
+            if free > 12 * 2**30:
+                models.append(("llama-1.1B random", _one_b(words, tmp / "one_b")))
+            else:
+                print(f"llama-1.1B: skipped ({free / 2**30:.1f} GiB free)")
+        for (name, path), method in itertools.product(models, METHODS):
             torch.cuda.reset_peak_memory_stats()
-            result = train(tmp / "train.jsonl", str(path), "qlora", tmp / f"run-{name}", steps=STEPS,
+            result = train(tmp / "train.jsonl", str(path), method, tmp / f"run-{name}-{method}", steps=STEPS,
                            batch_size=BATCH, save_steps=0, log_steps=10)
-            print(f"{name}: qlora, {result.steps} steps x {BATCH} docs, {result.tokens:,} real tokens, "
+            print(f"{name}: {method}, {result.steps} steps x {BATCH} docs, {result.tokens:,} real tokens, "
                   f"{result.tokens / result.runtime_s:,.0f} real tokens/s, "
                   f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB, "
                   f"final loss {result.loss:.3f}")
@@ -78,4 +86,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -100,9 +101,11 @@ def test_bad_configs_are_one_line_exit_2(run_subprocess, tmp_path, edit, message
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("config", sorted([*(ROOT / "configs").glob("*.toml"), *(ROOT / "scripts").glob("*.toml")]),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_shipped_config_plans(run_subprocess, config):
-    """Each config loads strictly and its grammars have the strings its seeds draw (checked before any step)."""
+    """Each config (the pilots' and the GPU check's in scripts/ too) loads strictly and its grammars have the
+    strings its seeds draw (checked before any step)."""
     result = run_subprocess("study", "plan", config)
     assert result.returncode == 0, result.stderr
     assert "metaex probe" in result.stdout and "metaex report" in result.stdout
@@ -115,6 +118,16 @@ def test_gpu_study_fails_fast_without_a_gpu(run_subprocess, tmp_path):
     assert result.returncode == 2 and "needs a CUDA GPU" in result.stderr, result.stderr
     assert time.perf_counter() - t0 < 60  # no hub time-out, no training started
     assert not (tmp_path / "g").exists()
+
+
+def test_gpu_benchmark_skips_without_a_gpu():
+    """`python -m benchmarks.gpu_qlora` (run on a lent GPU by scripts/gpu_check.sh) says so and exits 0 here."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "benchmarks.gpu_qlora"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert result.returncode == 0 and result.stdout.strip() == "no CUDA GPU: skipped", result.stderr
 
 
 @pytest.mark.slow
