@@ -320,6 +320,34 @@ def test_qlora_uses_4bit_layers_and_learns(setup):
     assert (setup["tmp"] / "q" / "final" / "adapter_model.safetensors").exists()
 
 
+def test_qlora_cuda_preparation_checkpoints_without_changing_gradients(setup):
+    """On CUDA, QLoRA trains with gradient checkpointing (non-reentrant): run here on the CPU, it must give the
+    adapters the gradients of the plain model, and raise no checkpoint warning (torch says it will become an error)."""
+    import warnings
+
+    import torch
+
+    from metaex.core.models import load_model
+    from metaex.core.train import TrainOptions
+    from metaex.core.train.hf import prepare_model
+
+    opts = TrainOptions(method="qlora", lora_dropout=0.0)
+    ids = torch.tensor([[2, 5, 6, 7, 8, 9, 5, 6]])
+    grads = []
+    for cuda in (False, True):
+        torch.manual_seed(0)
+        net = prepare_model(load_model(setup["model"], method="qlora", for_training=True)[0], opts, cuda=cuda)
+        assert net.base_model.model.is_gradient_checkpointing is cuda
+        net.train()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*use_reentrant.*")
+            net(input_ids=ids, labels=ids).loss.backward()
+        grads.append({n: p.grad.clone() for n, p in net.named_parameters() if p.requires_grad})
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) == 2 * 2 * 7   # A and B of 7 modules, 2 layers
+    assert any(g.abs().max() > 0 for g in grads[0].values())
+    assert all(torch.allclose(grads[0][k], grads[1][k], atol=1e-6) for k in grads[0])
+
+
 def test_eval_loss_and_no_network(setup):
     from metaex.core.train import train
 

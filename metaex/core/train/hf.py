@@ -23,13 +23,15 @@ if TYPE_CHECKING:
 
 def prepare_model(model: Any, opts: TrainOptions, cuda: bool) -> Any:
     """Full: the model itself. LoRA/QLoRA: a peft model with fresh adapters (QLoRA first goes through
-    `prepare_model_for_kbit_training`, gradient checkpointing only on CUDA)."""
+    `prepare_model_for_kbit_training`, gradient checkpointing only on CUDA, non-reentrant: torch's recommended
+    variant, which it warns it will require)."""
     if opts.method == "full":
         return model
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     if opts.method == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cuda)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cuda,
+                                                gradient_checkpointing_kwargs={"use_reentrant": False})
     targets = opts.target_modules
     config = LoraConfig(r=opts.lora_r, lora_alpha=opts.lora_alpha, lora_dropout=opts.lora_dropout,
                         target_modules=targets if targets == "all-linear" else targets.split(","),
