@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -122,9 +124,6 @@ def test_gpu_study_fails_fast_without_a_gpu(run_subprocess, tmp_path):
 
 def test_gpu_benchmark_skips_without_a_gpu():
     """`python -m benchmarks.gpu_qlora` (run on a lent GPU by scripts/gpu_check.sh) says so and exits 0 here."""
-    import subprocess
-    import sys
-
     result = subprocess.run([sys.executable, "-m", "benchmarks.gpu_qlora"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert result.returncode == 0 and result.stdout.strip() == "no CUDA GPU: skipped", result.stderr
