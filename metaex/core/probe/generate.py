@@ -8,8 +8,9 @@ at a newline token, or once it holds more than `max_words` words, or at its toke
 the first newline and its whitespace normalised, and `ended` says whether it stopped by itself (EOS/newline).
 
 Sampling is true temperature sampling (the whole softmax: no top-k, no top-p), drawn per row from the row's
-own generator (exponential race: argmax of p / E, E ~ Exp(1)), so a sample depends only on its prompt, its
-seed and its index: not on the batch size, on which rows share its batch, or on the other grammars of the call.
+own generator (one uniform a token, placed on the row's cumulative distribution), so a sample depends only on
+its prompt, its seed and its index: not on the batch size, on which rows share its batch, or on the other
+grammars of the call.
 """
 
 from __future__ import annotations
@@ -138,12 +139,19 @@ def _decode_batch(model: Any, tokenizer: Any, reqs: list[Row], temperature: floa
 
 
 def _pick(logits: Any, temperature: float, gens: list[Any]) -> Any:
-    """One token per row from softmax(logits / temperature), each row drawn with its own generator."""
+    """One token per row from softmax(logits / temperature), each row drawn with its own generator.
+
+    Inverse-CDF sampling: one uniform per row, placed on the row's cumulative distribution (summed in float64, so
+    no token's share is lost to rounding). The exponential race it replaced drew one number per vocabulary entry
+    and row: on Gemma's 262 k tokens that cost more than the model's output layer (DESIGN.md, "Sampling cost").
+    """
     import torch
 
     probs = torch.softmax(logits / temperature, dim=-1)
-    race = torch.stack([torch.empty(probs.shape[-1], device=probs.device).exponential_(generator=g) for g in gens])
-    return (probs / race).argmax(-1)
+    cdf = probs.cumsum(-1, dtype=torch.float64)
+    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64, device=probs.device) for g in gens])
+    # u < 1, so u × total < total and the search lands on a token; the clamp only guards float64 rounding
+    return torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True)[:, 0].clamp_(max=probs.shape[-1] - 1)
 
 
 def _words(tokenizer: Any, made: list[int]) -> int:
