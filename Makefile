@@ -68,8 +68,8 @@ $(STUDY_DIR)/shard-%.done: $(STAMP) $(STUDY_CONFIG)
 $(STUDY_DIR)/report/report.md: $(STUDY_SHARDS)
 	$(STUDY_RUN) --stage report
 
-# The capability ladder on the CPU: the tiny arms and SmolLM2-135M with LoRA (~1.5 h on 2 cores), and with
-# Gemma-3-270M too; the same two shards, one thread each (two 1-thread processes train and decode SmolLM2 ~1.35x
+# The capability ladder on the CPU: the tiny arms and SmolLM2-135M with LoRA (64 min on 2 cores with avx512_bf16,
+# ~100 min in float32), and with Gemma-3-270M too (its arm ~100 min more); the same two shards, one thread each (two 1-thread processes train and decode SmolLM2 ~1.35x
 # faster than one 2-thread process). The models are imported first if they are not (make models).
 study-pretrained: $(STAMP) $(SMOLLM2)
 	@$(MAKE) --no-print-directory study STUDY_CONFIG=configs/study-pretrained.toml STUDY_DIR=study-pretrained

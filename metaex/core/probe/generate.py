@@ -143,7 +143,7 @@ def _pick(logits: Any, temperature: float, gens: list[Any]) -> Any:
 
     Inverse-CDF sampling: one uniform per row, placed on the row's cumulative distribution (summed in float64, so
     no token's share is lost to rounding). The exponential race it replaced drew one number per vocabulary entry
-    and row: on Gemma's 262 k tokens that cost more than the model's output layer (DESIGN.md, "Sampling cost").
+    and row: on Gemma's 262 k tokens, more than its output layer for a full batch (DESIGN.md, "Sampling cost").
     """
     import torch
 
