@@ -13,10 +13,8 @@ ROWS = 80
 VOCABS = {"SmolLM2": 49_152, "Gemma-3": 262_144}
 
 
-def _ours(logits, gens) -> int:
-    from metaex.core.probe import generate
-
-    generate._pick(logits, 1.0, gens)
+def _ours(pick, logits, gens) -> int:
+    pick(logits, 1.0, gens)
     return 1
 
 
@@ -39,6 +37,6 @@ def run() -> list[Result]:
         logits = torch.randn(ROWS, vocab, generator=torch.Generator().manual_seed(0)) * 3
         gens = [torch.Generator().manual_seed(generate.row_seed(0, i)) for i in range(ROWS)]
         out.append(Result(f"sampling step, {ROWS} rows, {name}'s {vocab:,} tokens", "steps/s",
-                          median_rate(partial(_ours, logits, gens)), median_rate(partial(_multinomial, logits, gens)),
+                          median_rate(partial(_ours, generate._pick, logits, gens)), median_rate(partial(_multinomial, logits, gens)),
                           "torch.multinomial per row (its own generator)", target=1.5))
     return out
