@@ -85,12 +85,11 @@ GPU_CONFIG ?= configs/study-gpu.toml
 GPU_DIR ?= study-gpu
 GPU_HUB_OFFLINE ?= 0
 GPU_RUN = HF_HUB_OFFLINE=$(GPU_HUB_OFFLINE) TRANSFORMERS_OFFLINE=$(GPU_HUB_OFFLINE) $(METAEX) study run $(GPU_CONFIG) --out $(GPU_DIR) $(if $(MODELS),--models "$(MODELS)")
-GPU_SHARDS = $(words $(GPUS))
 
 study-gpu: $(STAMP)
 	$(GPU_RUN) --check
 	$(GPU_RUN) --stage data
-	i=0; for g in $(GPUS); do CUDA_VISIBLE_DEVICES=$$g $(GPU_RUN) --stage train --shard $$i/$(GPU_SHARDS) & i=$$((i+1)); done; wait
+	scripts/shards.sh "$(GPUS)" $(GPU_RUN) --stage train
 	$(GPU_RUN) --stage report
 
 clean:

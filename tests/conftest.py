@@ -48,3 +48,6 @@ def run_subprocess():
 @pytest.fixture(scope="session")
 def grammars_dir() -> Path:
     return GRAMMARS
+
+
+from tests.slurm_cluster import slurm_cluster  # noqa: E402,F401  (the session's local SLURM cluster fixture)
