@@ -167,6 +167,50 @@ def test_batched_generation_across_prompt_lengths_equals_alone(loaded):
     assert not cut[1] and len(cut[0].split()) <= 3
 
 
+def test_every_token_holding_a_line_break_ends_a_row(loaded):
+    """SmolLM2 has 129 tokens with a newline in them ("ĊĊ", "ĠĊ", ...), not only "Ċ": a row ending on any of them
+    has ended (it is one line), instead of running on to its budget and counting as not ended."""
+    import torch
+
+    from metaex.core.probe import generate
+
+    net, tok = loaded
+    stops = generate.stop_token_ids(tok)
+    newline = [i for i, t in enumerate(tok.convert_ids_to_tokens(list(range(len(tok))))) if "Ċ" in t]
+    assert len(newline) >= 129 and set(newline) <= set(stops) and stops[0] == tok.eos_token_id
+    double, spaced = tok.convert_tokens_to_ids("ĊĊ"), tok.convert_tokens_to_ids("ĠĊ")
+    words = tok.convert_tokens_to_ids("Ġword")
+    assert {double, spaced} <= set(stops) and words not in stops
+    for forced, want in ((double, ("", True)), (spaced, ("", True)), (words, (" ".join(["word"] * 6), False))):
+        # the output layer made to prefer one token, through a torch hook on the real model
+        hook = net.lm_head.register_forward_hook(lambda _m, _i, out, t=forced: out.index_add(
+            -1, out.new_tensor([t], dtype=torch.long), out.new_full((*out.shape[:-1], 1), 1e4)))
+        try:
+            assert generate.greedy(net, tok, ["Dorafel: nipos"], max_new_tokens=6)[0] == want
+            sampled = generate.sample(net, tok, "Dorafel:", 3, seed=0, max_new_tokens=6)
+            assert sampled == [want] * 3
+        finally:
+            hook.remove()
+
+
+def test_gemma_tokens_holding_a_line_break_stop_a_row():
+    """Gemma's SentencePiece vocabulary writes line breaks raw ("\n", "\n\n", ... 32 tokens); its tokenizer alone
+    (the folder `make models` imports; CI imports SmolLM2 only, so this skips there)."""
+    folder = ROOT / "models" / "gemma3-270m"
+    if not (folder / "tokenizer.json").is_file():
+        pytest.skip("models/gemma3-270m is not imported (make models)")
+    from transformers import AutoTokenizer
+
+    from metaex.core.probe import generate
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    stops = generate.stop_token_ids(tok)
+    raw = [i for i, t in enumerate(tok.convert_ids_to_tokens(list(range(len(tok))))) if "\n" in t]
+    assert len(raw) >= 31 and set(raw) <= set(stops) and stops[0] == tok.eos_token_id
+    assert tok("a\n\nb", add_special_tokens=False)["input_ids"][1] in stops
+    assert tok.convert_tokens_to_ids("▁word") not in stops
+
+
 def test_lora_and_qlora_steps_lower_the_loss_and_merge_equals_base_plus_adapter(run_cli, smollm2, world, tmp_path):
     import torch
 

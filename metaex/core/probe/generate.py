@@ -16,6 +16,7 @@ grammars of the call.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,13 +34,25 @@ class Row:
     max_words: int | None = None
 
 
+_STOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # tokenizer -> its stop ids (decoding them is
+#                                                                   seconds on a 262 k vocabulary: once a process)
+
+
 def stop_token_ids(tokenizer: Any) -> list[int]:
-    """EOS, plus the newline token where the tokenizer has a single token for it."""
+    """EOS, then every token whose decoded text holds a line break (any of `str.splitlines`' separators), in id
+    order: a sample is one line, whichever token its line break comes in."""
+    if tokenizer in _STOPS:
+        return list(_STOPS[tokenizer])
     ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
-    if len(newline) == 1 and newline[0] != tokenizer.unk_token_id and newline[0] not in ids:
-        ids.append(newline[0])
+    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+    ids += [i for i, text in enumerate(texts) if _breaks(text) and i not in ids]
+    _STOPS[tokenizer] = tuple(ids)
     return ids
+
+
+def _breaks(text: str) -> bool:
+    """Whether `text` holds a line break: any separator of `str.splitlines` (LF, CR, U+2028, ...)."""
+    return text != "" and text.splitlines() != [text]
 
 
 def precision(model: Any, bf16: bool) -> Any:
@@ -64,7 +77,8 @@ def row_seed(seed: int, index: int) -> int:
 
 
 def _clean(text: str) -> str:
-    return " ".join(text.split("\n", 1)[0].split())
+    """The text's first line, whitespace normalised."""
+    return " ".join((text.splitlines() or [""])[0].split())
 
 
 def _continuation(tokenizer: Any, prompt_ids: list[int], row: list[int]) -> str:
