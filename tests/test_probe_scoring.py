@@ -156,3 +156,52 @@ def test_greedy_batched_equals_alone(tiny):
     together = generate.greedy(model, tok, prompts, max_new_tokens=5, batch_size=3)   # mixed lengths, left-padded
     alone = [generate.greedy(model, tok, [p], max_new_tokens=5)[0] for p in prompts]
     assert together == alone
+
+
+def test_a_decoding_batch_that_runs_out_of_memory_is_halved_and_gives_the_same_rows(tiny):
+    """A forward pass of more than 3 rows raises torch's out-of-memory error (a hook on the real model): decoding
+    asked for batches of 16 halves down to 2 and returns exactly the rows of batches of 2."""
+    import torch
+
+    model, tok = tiny
+    seen = []
+
+    def fail_wide(_module, args, kwargs):
+        rows = kwargs["input_ids"].shape[0]
+        seen.append(rows)
+        if rows > 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    asks = [("vemo:", 7, 1, 6, None), ("dura: po", 5, 2, 6, None)]
+    want = generate.sample_many(model, tok, asks, batch_size=2)
+    hook = model.register_forward_pre_hook(fail_wide, with_kwargs=True)
+    try:
+        got = generate.sample_many(model, tok, asks, batch_size=16)
+    finally:
+        hook.remove()
+    assert got == want and max(seen) > 3 and seen[-1] <= 3
+    greedy = generate.greedy(model, tok, ["vemo: ka", "dura: po"], max_new_tokens=4, batch_size=16)
+    assert greedy == generate.greedy(model, tok, ["vemo: ka", "dura: po"], max_new_tokens=4, batch_size=1)
+
+
+def test_a_gpu_decoding_batch_is_sized_by_the_cache_a_row_really_holds(tiny):
+    """`row_bytes` counts at least the KV cache that a real forward pass of that width keeps, growing with the width
+    as the cache does, and the rows of a batch follow free memory."""
+    import torch
+
+    from metaex.core.probe import memory
+
+    model, _ = tiny
+    logits = model.config.vocab_size * memory.LOGIT_BYTES
+    for width in (8, 40):
+        with torch.no_grad():
+            cache = model(input_ids=torch.ones(1, width, dtype=torch.long), use_cache=True).cache
+        held = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers)
+        per_row = memory.row_bytes(model.config, width, 4)
+        assert held <= per_row - logits and per_row - logits == 2 * (memory.row_bytes(model.config, width // 2, 4)
+                                                                     - logits)
+    per_row = memory.row_bytes(model.config, 40, 4)
+    assert memory.rows_that_fit(int(100 * per_row / memory.HEADROOM) + 1, per_row, 8) == 100
+    assert memory.rows_that_fit(per_row, per_row, 8) == 8                         # never under the CPU's batch size
+    assert memory.rows_that_fit(10**15, per_row, 8) == memory.MAX_ROWS
+    assert memory.decode_rows(model, [40] * 500, 64) == 64                       # off CUDA: the batch size asked

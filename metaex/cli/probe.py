@@ -54,7 +54,8 @@ def probe(
     bf16: bool = typer.Option(P.bf16, "--bf16", help="Decode (sample, greedy) under bfloat16 autocast on the CPU "
                               "(up to 1.3× faster where it has avx512_bf16); every log-likelihood stays float32."),
     batch_size: int = typer.Option(P.batch_size, "--batch-size", help="Rows per forward/generate call "
-                                   "(halved on out-of-memory)."),
+                                   "(halved on out-of-memory); on a CUDA GPU a decoding batch holds as many rows as "
+                                   "its free memory does, at least this many."),
     arm: str | None = typer.Option(None, "--arm", help="Model label written into every row (default: the "
                                    "base model's folder name)."),
     out: Path = typer.Option(..., "-o", "--out", help="PROBE_DIR to write (items.jsonl, summary.jsonl, "

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from metaex.core.probe.scoring import pad_id
+from metaex.core.probe.memory import decode_rows
+from metaex.core.probe.scoring import halved, pad_id
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,23 @@ def _continuation(tokenizer: Any, prompt_ids: list[int], row: list[int]) -> str:
 def decode(model: Any, tokenizer: Any, requests: Sequence[Row], *, temperature: float = 1.0,
            batch_size: int = 64) -> list[tuple[str, bool]]:
     """(continuation, ended) per request, in request order. Rows of similar prompt length share a batch, rows of
-    one prompt side by side."""
+    one prompt side by side; a batch holds `batch_size` rows, on a CUDA GPU as many as its free memory holds
+    (`memory.decode_rows`), halved and retried on out-of-memory."""
+
     order = sorted(range(len(requests)), key=lambda i: (-len(requests[i].prompt), requests[i].prompt))
     out: list[tuple[str, bool] | None] = [None] * len(requests)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start: start + batch_size]
-        for i, row in zip(chunk, _decode_batch(model, tokenizer, [requests[i] for i in chunk], temperature),
-                          strict=True):
+    size = decode_rows(model, [len(r.prompt) + r.max_new_tokens for r in requests], max(1, batch_size))
+    pos = 0
+    while pos < len(order):
+        chunk = order[pos: pos + size]
+        try:
+            rows = _decode_batch(model, tokenizer, [requests[i] for i in chunk], temperature)
+        except RuntimeError as err:     # torch.OutOfMemoryError is one
+            size = halved(err, len(chunk))
+            continue
+        for i, row in zip(chunk, rows, strict=True):
             out[i] = row
+        pos += len(chunk)
     return out  # type: ignore[return-value]
 
 

@@ -19,7 +19,7 @@ class ProbeOptions:
     seed: int = 0
     limit: int | None = None    # cap on samples, test strings, pairs and explanations per grammar
     verbal: int | None = None   # verbalization questions per grammar (None: one per explanation, up to limit)
-    batch_size: int = 64        # sampling batches follow it, so it is part of the seeded result
+    batch_size: int = 64        # rows per batch (on CUDA decoding grows it to what memory holds: memory.py)
     cuts: tuple[int, ...] = (1, 2, 3)  # greedy from the first k terminals of each test string
     n_items: int = 100          # test strings (and pairs) made from the grammar when no files are given
     reference: int = 2000       # grammar samples estimating the true length distribution

@@ -56,12 +56,24 @@ def encode_many(tokenizer: Any, pairs: Sequence[tuple[str, str]], *, eos: bool =
     return out
 
 
-def _is_oom(err: BaseException) -> bool:
+def is_oom(err: BaseException) -> bool:
     import torch
 
     text = str(err)
     return isinstance(err, torch.OutOfMemoryError) or (
         isinstance(err, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text))
+
+
+def halved(err: RuntimeError, rows: int) -> int:
+    """The rows to retry a batch of `rows` with after `err`: half, when it is an out-of-memory error and more than
+    one row was asked (the cache emptied first); else `err` is raised again."""
+    import torch
+
+    if not is_oom(err) or rows == 1:
+        raise err
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return max(1, rows // 2)
 
 
 def _max_len(model: Any) -> int | None:
@@ -144,7 +156,6 @@ def loglikelihoods(model: Any, requests: Sequence[Request], *, batch_size: int =
     first continuation position instead: e.g. Yes and No after a question, from one forward pass.
     A batch holds at most `batch_size` rows and `max_tokens` padded tokens (long rows go in smaller batches).
     """
-    import torch
 
     out: list[np.ndarray | None] = [None] * len(requests)
     rest = list(range(len(requests)))
@@ -168,12 +179,8 @@ def loglikelihoods(model: Any, requests: Sequence[Request], *, batch_size: int =
         try:
             scores = _score_batch(model, [requests[i] for i in idx], pad_id,
                                   None if alternatives is None else [alternatives[i] for i in idx])
-        except (RuntimeError, torch.OutOfMemoryError) as err:
-            if not _is_oom(err) or len(idx) == 1:
-                raise
-            size = max(1, len(idx) // 2)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+        except RuntimeError as err:     # torch.OutOfMemoryError is one
+            size = halved(err, len(idx))
             continue
         for i, sc in zip(idx, scores, strict=True):
             out[i] = sc
