@@ -287,6 +287,8 @@ def test_kill_resume_equals_uninterrupted_and_merge(setup, run_subprocess):
     assert refused.returncode == 2 and "--resume" in refused.stderr
     resumed = train(setup["train"], setup["model"], "lora", t / "killed", resume=True, **opts)
     whole = train(setup["train"], setup["model"], "lora", t / "whole", **opts)
+    # finished: final/ holds the adapter, and no checkpoint is kept beside it (nothing resumes from them)
+    assert not (t / "killed" / "checkpoints").exists() and not (t / "whole" / "checkpoints").exists()
     assert _losses(resumed) == pytest.approx(_losses(whole), abs=1e-6) and len(_losses(whole)) == 16
     a = load_file(t / "killed" / "final" / "adapter_model.safetensors")
     b = load_file(t / "whole" / "final" / "adapter_model.safetensors")
@@ -299,6 +301,27 @@ def test_kill_resume_equals_uninterrupted_and_merge(setup, run_subprocess):
         merged = load_model(str(t / "merged"))[0](input_ids=ids).logits
         base = load_model(setup["model"])[0](input_ids=ids).logits
     assert (adapted - merged).abs().max().item() <= 1e-5 < (adapted - base).abs().max().item()
+
+
+def test_checkpoints_a_kill_left_beside_a_finished_run_are_deleted_when_it_is_asked_for_again(setup, tmp_path):
+    """A kill after final/ was committed but before the checkpoints were deleted leaves a finished run with its
+    checkpoints, or with the temp they were renamed to: asked again, the run is done and both are gone."""
+    import shutil
+
+    from metaex.core.train import train
+
+    opts = {**SMALL, "save_steps": 1, "steps": 2}
+    first = train(setup["train"], setup["model"], "lora", tmp_path / "run", **opts)
+    assert not first.already_done and (tmp_path / "run" / "final").is_dir()
+    assert [p.name for p in (tmp_path / "run").iterdir() if "checkpoint" in p.name] == []
+    # what a kill at each point of `_drop_checkpoints` would leave: the folder whole, or renamed by a dead process
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    shutil.copytree(tmp_path / "run" / "final", tmp_path / "run" / "checkpoints" / "checkpoint-2")
+    shutil.copytree(tmp_path / "run" / "final", tmp_path / "run" / f".checkpoints.{dead.pid}.x1.tmp" / "checkpoint-1")
+    again = train(setup["train"], setup["model"], "lora", tmp_path / "run", **opts)
+    assert again.already_done and again.loss == first.loss
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "final", "metrics.jsonl"]
 
 
 def test_qlora_uses_4bit_layers_and_learns(setup):

@@ -116,8 +116,8 @@ def finetune(
     model: str = typer.Option(..., "--model", envvar="METAEX_MODEL", help="Model folder, full-run folder, or hub "
                               "id."),
     method: str = typer.Option(T.method, "--method", help=" | ".join(METHODS) + "."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder (config.json, metrics.jsonl, final/, "
-                             "checkpoints/)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder (config.json, metrics.jsonl, final/; "
+                             "checkpoints/ until final/ is written)."),
     eval_file: Path | None = typer.Option(None, "--eval", help="Held-out `document` records for eval loss."),
     steps: int | None = typer.Option(T.steps, "--steps", help="Optimizer steps (default: --epochs passes)."),
     epochs: float = typer.Option(T.epochs, "--epochs", help="Passes over the file when --steps is not given."),

@@ -5,7 +5,8 @@ RUN_DIR/config.json    schema metaex/run@1: base model (+ fingerprint), method, 
 RUN_DIR/metrics.jsonl  train_metric rows (appended live; rewritten whole from the Trainer's history at the end)
 RUN_DIR/final/         full model or adapter (+ metaex.json naming its base), with the tokenizer; written to a
                        temp folder and renamed, so it exists only when complete
-RUN_DIR/checkpoints/   Trainer checkpoints (`resume=True` continues from the latest)
+RUN_DIR/checkpoints/   Trainer checkpoints (`resume=True` continues from the latest), only while the run is
+                       unfinished: once final/ is committed they are deleted (`_drop_checkpoints`)
 
 The training file is trained in order, one pass, no shuffle, unless asked otherwise. A finished run asked
 again with the same base, data and options is reported done without training; with others it is an error.
@@ -14,6 +15,9 @@ again with the same base, data and options is reported done without training; wi
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -121,6 +125,19 @@ def _last_checkpoint(folder: Path) -> str | None:
     return str(max(steps)[1]) if steps else None
 
 
+def _drop_checkpoints(run_dir: Path) -> None:
+    """Delete a finished run's checkpoints (a 7B ladder's adapters and optimizer states come to hundreds of GB):
+    final/ is committed, so nothing resumes from them. They are first renamed to a temp name in one step, so a kill
+    leaves either the whole folder (deleted when the finished run is asked for again) or a temp of a dead process
+    (removed by the next command that writes into the run folder), never a half checkpoint a resume could pick."""
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return
+    trash = Path(tempfile.mkdtemp(prefix=f".checkpoints.{os.getpid()}.", suffix=".tmp", dir=run_dir))
+    os.replace(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, *,
           eval_file: str | Path | None = None, resume: bool = False, device: str | None = None,
           callbacks: Sequence[Any] = (), **options: Any) -> RunResult:
@@ -149,6 +166,7 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
     if old is not None and (run_dir / "final").is_dir():
         done = _finished_config(run_dir, old)
         if done is not None:
+            _drop_checkpoints(run_dir)   # left by a kill between final/ and their deletion, or by an older metaex
             return _result_of(run_dir, done, list(records.read(run_dir / "metrics.jsonl", "train_metric")), True)
     if local:
         load.go_offline()
@@ -223,5 +241,7 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
             records.write_json(tmp / load.FINAL_RUN, cfg)
         records.write_json(run_dir / "config.json", cfg)
     trainer.accelerator.wait_for_everyone()
+    if main:
+        _drop_checkpoints(run_dir)
     return _result_of(run_dir, cfg, metrics, False)
 
