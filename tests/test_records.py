@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from metaex.core import records
+from metaex.core import files, records
 from metaex.core.errors import InputError
 
 
@@ -116,5 +116,11 @@ def test_temps_of_dead_writers_are_removed_on_the_next_write(tmp_path):
     stale.write_text("half a file")
     mine = tmp_path / f".out.jsonl.{os.getpid()}.efgh5678.tmp"   # a live writer's temp is left alone
     mine.write_text("being written")
+    # a writer on another machine sharing the folder (a cluster's filesystem): its pid means nothing here
+    remote = tmp_path / f".out.jsonl.{dead}@another-node.ijkl9012.tmp"
+    remote.write_text("being written elsewhere")
+    dead_here = tmp_path / f".out.jsonl.{dead}@{files._HOST}.mnop3456.tmp"   # this host's: judged by its pid
+    dead_here.write_text("half a file")
     records.write(tmp_path / "out.jsonl", [records.make("train_metric", step=1)])
-    assert not stale.exists() and mine.exists()
+    assert not stale.exists() and not dead_here.exists() and mine.exists() and remote.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.jsonl", mine.name, remote.name])

@@ -1,8 +1,9 @@
 """How metaex writes outputs: complete or invisible, with the user's umask, never over an input.
 
 - `atomic_file` / `atomic_dir`: the output is built under a hidden temp name beside its target
-  (`.NAME.PID.XXXX.tmp`) and renamed into place last, so a killed command leaves the old output or the new one,
-  never half of one. The next write of the same target removes temps that a dead process left behind.
+  (`.NAME.PID@HOST.XXXX.tmp`) and renamed into place last, so a killed command leaves the old output or the new
+  one, never half of one. The next write of the same target on the same host removes temps that a dead process
+  left behind (another host's pids cannot be judged here).
 - Temp files and folders get the permissions any file of the user's gets (mkstemp/mkdtemp make them 0600/0700).
 - `guard_outputs`: one check, before anything is written, that no output is an input, lies inside an input folder,
   holds one, or is a thing of another kind (a file where a folder goes, a folder of some other command).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -54,11 +56,16 @@ def commit_point(what: str | Path) -> None:
         os._exit(FAULT_EXIT)
 
 
+# the writer's host is in a temp's name: on a filesystem that several machines share (a cluster's), a pid says
+# whether its writer is dead only on the writer's own host, so the temps of other hosts are never judged by it
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]) or "host"
+
+
 def _temp_prefix(target: Path) -> str:
-    return f".{target.name}.{os.getpid()}."
+    return f".{target.name}.{os.getpid()}@{_HOST}."
 
 
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(?:@(?P<host>[A-Za-z0-9-]+))?\.[^.]+\.tmp$")
 
 
 def _alive(pid: int) -> bool:
@@ -90,7 +97,7 @@ def _clean(folder: Path, wanted: Callable[[str], bool]) -> list[Path]:
         return removed
     for p in folder.iterdir():
         m = _TEMP.match(p.name)
-        if m and wanted(m["name"]) and not _alive(int(m["pid"])):
+        if m and wanted(m["name"]) and m["host"] in (None, _HOST) and not _alive(int(m["pid"])):
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
             else:
