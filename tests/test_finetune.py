@@ -113,7 +113,7 @@ def test_max_grad_norm_reaches_the_optimizer_and_0_turns_clipping_off(setup, tmp
 def test_bf16_trains_under_autocast_is_recorded_and_compared(setup, tmp_path, run_cli, monkeypatch):
     """--bf16 on the CPU: the steps run under bfloat16 autocast (losses close to float32's, not equal), the
     weights stay float32; the option is recorded, a float32 run records no bf16 key (earlier folders keep
-    matching), reusing a folder with the other setting is refused, and QLoRA is refused. On a CPU without native
+    matching), reusing a folder with the other setting is refused; QLoRA runs with it. On a CPU without native
     bfloat16 it runs, with a one-line warning that it is slower there."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -143,8 +143,10 @@ def test_bf16_trains_under_autocast_is_recorded_and_compared(setup, tmp_path, ru
     assert {p.dtype for p in net.parameters()} == {torch.float32}
     again = run("b16")
     assert again.exit_code == 2 and "options.bf16" in again.output
-    bad = run("q", "--bf16", "--method", "qlora")
-    assert bad.exit_code == 2 and "--bf16" in bad.output and not (tmp_path / "q").exists()
+    # QLoRA takes it too: its embeddings, norms and output layer then stay bf16 (no float32 preparation)
+    assert run("q", "--bf16", "--method", "qlora").exit_code == 0
+    compute = json.loads((tmp_path / "q" / "config.json").read_text())["compute"]
+    assert compute == {"bf16": True, "checkpointing": False, "fused_ce": False}
 
 
 def test_unseen_init_gives_absent_words_the_mean_embedding(setup, tmp_path, run_cli):
@@ -329,12 +331,13 @@ def test_qlora_uses_4bit_layers_and_learns(setup):
 
     from metaex.core.models import load_model
     from metaex.core.train import TrainOptions, train
+    from metaex.core.train.compute import Compute
     from metaex.core.train.hf import prepare_model
 
     net, _ = load_model(setup["model"], method="qlora", for_training=True)
     import bitsandbytes as bnb
 
-    net = prepare_model(net, TrainOptions(method="qlora"), cuda=False)
+    net = prepare_model(net, TrainOptions(method="qlora"), Compute(bf16=False, checkpointing=False, fused_ce=False))
     four_bit = [m for m in net.modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert len(four_bit) == 2 * 7 and all(m.weight.dtype == torch.uint8 for m in four_bit)  # q,k,v,o,gate,up,down
     result = train(setup["train"], setup["model"], "qlora", setup["tmp"] / "q", epochs=3, **SMALL)
@@ -343,24 +346,27 @@ def test_qlora_uses_4bit_layers_and_learns(setup):
     assert (setup["tmp"] / "q" / "final" / "adapter_model.safetensors").exists()
 
 
-def test_qlora_cuda_preparation_checkpoints_without_changing_gradients(setup):
-    """On CUDA, QLoRA trains with gradient checkpointing (non-reentrant): run here on the CPU, it must give the
-    adapters the gradients of the plain model, and raise no checkpoint warning (torch says it will become an error)."""
+def test_qlora_preparation_checkpoints_without_changing_gradients(setup):
+    """Where memory needs it (a CUDA card, `compute.py`) QLoRA trains with gradient checkpointing (non-reentrant):
+    run here on the CPU, it must give the adapters the gradients of the plain model, and raise no checkpoint warning
+    (torch says it will become an error)."""
     import warnings
 
     import torch
 
     from metaex.core.models import load_model
     from metaex.core.train import TrainOptions
+    from metaex.core.train.compute import Compute
     from metaex.core.train.hf import prepare_model
 
     opts = TrainOptions(method="qlora", lora_dropout=0.0)
     ids = torch.tensor([[2, 5, 6, 7, 8, 9, 5, 6]])
     grads = []
-    for cuda in (False, True):
+    for ckpt in (False, True):
         torch.manual_seed(0)
-        net = prepare_model(load_model(setup["model"], method="qlora", for_training=True)[0], opts, cuda=cuda)
-        assert net.base_model.model.is_gradient_checkpointing is cuda
+        net = prepare_model(load_model(setup["model"], method="qlora", for_training=True)[0], opts,
+                            Compute(bf16=False, checkpointing=ckpt, fused_ce=False))
+        assert net.base_model.model.is_gradient_checkpointing is ckpt
         net.train()
         with warnings.catch_warnings():
             warnings.filterwarnings("error", message=".*use_reentrant.*")
@@ -369,6 +375,36 @@ def test_qlora_cuda_preparation_checkpoints_without_changing_gradients(setup):
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) == 2 * 2 * 7   # A and B of 7 modules, 2 layers
     assert any(g.abs().max() > 0 for g in grads[0].values())
     assert all(torch.allclose(grads[0][k], grads[1][k], atol=1e-6) for k in grads[0])
+
+
+def test_qlora_in_bf16_keeps_its_other_weights_in_bf16_and_gets_the_float32_gradients(setup):
+    """With bfloat16 compute (a CUDA card with bf16; here the CPU's autocast on a CPU with avx512_bf16), QLoRA keeps
+    the embeddings, norms and output layer in bf16 instead of peft's float32 copies, the adapters in float32, and its
+    first step's loss and adapter gradients are those of the float32 preparation within bf16 rounding."""
+    import torch
+
+    from metaex.core.models import load_model
+    from metaex.core.train import TrainOptions
+    from metaex.core.train.compute import Compute
+    from metaex.core.train.hf import prepare_model
+
+    opts = TrainOptions(method="qlora", lora_dropout=0.0)
+    ids = torch.tensor([[2, 5, 6, 7, 8, 9, 5, 6, 7, 9]])
+    out = {}
+    for bf16 in (False, True):
+        torch.manual_seed(0)
+        net = prepare_model(load_model(setup["model"], method="qlora", for_training=True, bf16=bf16)[0], opts,
+                            Compute(bf16=bf16, checkpointing=False, fused_ce=False))
+        kinds = {(p.dtype, p.requires_grad) for n, p in net.named_parameters()}
+        half = torch.bfloat16 if bf16 else torch.float32
+        assert kinds == {(torch.uint8, False), (half, False), (torch.float32, True)}, kinds
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = net(input_ids=ids, labels=ids).loss
+        loss.backward()
+        out[bf16] = loss.item(), torch.cat([p.grad.flatten() for p in net.parameters() if p.requires_grad])
+    (l32, g32), (l16, g16) = out[False], out[True]
+    assert l16 == pytest.approx(l32, rel=2e-2) and g32.abs().max() > 0
+    assert torch.nn.functional.cosine_similarity(g16, g32, dim=0) > 0.99
 
 
 def test_eval_loss_and_no_network(setup):

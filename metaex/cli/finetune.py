@@ -140,8 +140,8 @@ def finetune(
                                   "step of example documents), so long documents do not shrink their neighbours' "
                                   "gradient."),
     bf16: bool = typer.Option(T.bf16, "--bf16", help="CPU mixed precision: bfloat16 matmuls under autocast, "
-                              "float32 weights and optimizer (up to 1.6× faster where the CPU has avx512_bf16; a GPU "
-                              "computes in bf16 anyway)."),
+                              "float32 weights and optimizer (QLoRA: its weights that are not 4-bit in bf16); up to "
+                              "1.6× faster where the CPU has avx512_bf16; a GPU with bf16 computes in it anyway."),
     lora_r: int = typer.Option(T.lora_r, "--lora-r"),
     lora_alpha: int = typer.Option(T.lora_alpha, "--lora-alpha"),
     lora_dropout: float = typer.Option(T.lora_dropout, "--lora-dropout"),

@@ -203,9 +203,10 @@ def load_tokenizer(path: str):
 
 
 def load_model(model: str | Path, *, adapter: str | Path | None = None, method: str | None = None,
-               device: str | None = None, for_training: bool = False) -> tuple[Any, Any]:
-    """(model, tokenizer). `method="qlora"` loads the base in NF4 with double quantisation (compute float32 on
-    CPU, bf16 on CUDA); otherwise in full precision (float32 on CPU, bf16 on CUDA unless full training).
+               device: str | None = None, for_training: bool = False, bf16: bool = False) -> tuple[Any, Any]:
+    """(model, tokenizer). `method="qlora"` loads the base in NF4 with double quantisation, its other weights and
+    its compute in bf16 on CUDA or with `bf16`, else float32; otherwise in full precision (float32 on CPU, bf16 on
+    CUDA unless full training).
     `adapter` (adapter or run folder) is attached with peft (trainable if `for_training`). For training the
     model stays where the Trainer will place it; otherwise it is moved to `device` and put in eval mode."""
     path, local = resolve_model(model)
@@ -221,9 +222,11 @@ def load_model(model: str | Path, *, adapter: str | Path | None = None, method: 
     kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if cuda and not (for_training and method == "full")
                               else torch.float32}
     if method == "qlora":
+        half = cuda or bf16
+        kwargs["dtype"] = torch.bfloat16 if half else torch.float32
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if cuda else torch.float32)
+            bnb_4bit_compute_dtype=torch.bfloat16 if half else torch.float32)
         kwargs["device_map"] = {"": _local_rank_device(dev)}
     tokenizer = load_tokenizer(path)
     try:

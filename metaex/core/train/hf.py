@@ -18,20 +18,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from metaex.core.train.compute import Compute
     from metaex.core.train.options import TrainOptions
 
 
-def prepare_model(model: Any, opts: TrainOptions, cuda: bool) -> Any:
-    """Full: the model itself. LoRA/QLoRA: a peft model with fresh adapters (QLoRA first goes through
-    `prepare_model_for_kbit_training`, gradient checkpointing only on CUDA, non-reentrant: torch's recommended
-    variant, which it warns it will require)."""
+def prepare_model(model: Any, opts: TrainOptions, compute: Compute) -> Any:
+    """Full: the model itself. LoRA/QLoRA: a peft model with fresh adapters. QLoRA in float32 first goes through
+    peft's `prepare_model_for_kbit_training` (every weight that is not 4-bit cast to float32); in bfloat16 its base
+    stays as loaded (`compute.py`). Gradient checkpointing where `compute` says, non-reentrant: torch's recommended
+    variant, which it warns it will require."""
+    if compute.checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if opts.method == "full":
         return model
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    if opts.method == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cuda,
-                                                gradient_checkpointing_kwargs={"use_reentrant": False})
+    if opts.method == "qlora" and not compute.bf16:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     targets = opts.target_modules
     config = LoraConfig(r=opts.lora_r, lora_alpha=opts.lora_alpha, lora_dropout=opts.lora_dropout,
                         target_modules=targets if targets == "all-linear" else targets.split(","),
@@ -39,8 +42,10 @@ def prepare_model(model: Any, opts: TrainOptions, cuda: bool) -> Any:
     return get_peft_model(model, config)
 
 
-def training_arguments(opts: TrainOptions, checkpoints: str, cuda: bool, has_eval: bool) -> Any:
+def training_arguments(opts: TrainOptions, checkpoints: str, cuda: bool, has_eval: bool, compute: Compute) -> Any:
     from transformers import TrainingArguments
+
+    from metaex.core.train.compute import LIGER_CONFIG
 
     eval_steps = opts.eval_steps if has_eval else None
     save_steps = opts.save_steps
@@ -73,7 +78,9 @@ def training_arguments(opts: TrainOptions, checkpoints: str, cuda: bool, has_eva
         load_best_model_at_end=bool(opts.early_stopping and has_eval),
         metric_for_best_model="eval_loss",
         greater_is_better=False,
-        bf16=(cuda or opts.bf16) and opts.method != "qlora",   # on the CPU: autocast
+        bf16=compute.bf16,                  # autocast (the CPU's too)
+        use_liger_kernel=compute.fused_ce,
+        liger_kernel_config=LIGER_CONFIG if compute.fused_ce else None,
         use_cpu=not cuda,
         include_num_input_tokens_seen="non_padding",
         average_tokens_across_devices=True,

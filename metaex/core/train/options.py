@@ -82,7 +82,5 @@ class TrainOptions:
                 raise InputError(f"{opt} must be {bound}, got {value}")
         if not all(0 <= b < 1 for b in self.betas):
             raise InputError(f"betas must lie in [0, 1), got {self.betas}")
-        if self.bf16 and self.method == "qlora":
-            raise InputError("--bf16 is for --method lora or full (QLoRA sets its own compute dtype)")
         if self.unseen_init and self.method != "full":
             raise InputError("--unseen-init changes embeddings: it needs --method full")

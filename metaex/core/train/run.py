@@ -30,7 +30,9 @@ from metaex.core import files, records
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
 from metaex.core.models import load
-from metaex.core.train import data, hf
+from metaex.core.train import data, hf, memory
+from metaex.core.train.compute import Compute, liger_types
+from metaex.core.train.compute import resolve as resolve_compute
 from metaex.core.train.options import ADDED, TrainOptions
 
 
@@ -49,7 +51,7 @@ class RunResult:
 
 def _versions() -> dict[str, str]:
     out = {"metaex": __version__}
-    for pkg in ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "tokenizers"):
+    for pkg in ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "tokenizers", "liger-kernel"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -138,6 +140,16 @@ def _drop_checkpoints(run_dir: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def _compute(opts: TrainOptions, config: Any, cuda: bool, lengths: list[int]) -> Compute:
+    """This run's precision, checkpointing and fused loss on the device at hand (`compute.resolve`)."""
+    import torch
+
+    card = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory if cuda else None
+    return resolve_compute(opts, config, cuda=cuda, cuda_bf16=cuda and torch.cuda.is_bf16_supported(),
+                           card_bytes=card, step_tokens=memory.largest_step_tokens(lengths, opts.batch_size),
+                           liger=liger_types() if cuda else frozenset())
+
+
 def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, *,
           eval_file: str | Path | None = None, resume: bool = False, device: str | None = None,
           callbacks: Sequence[Any] = (), **options: Any) -> RunResult:
@@ -191,10 +203,12 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
            "base_fingerprint": load.model_fingerprint(base_path), "documents": len(train_set),
            "tokens": sum(len(f["input_ids"]) for f in train_set), "versions": _versions(),
            "mix": data.read_manifest(train_file), "status": "running"}
-    net, _ = load.load_model(base_path, method=opts.method, device=device, for_training=True)
+    net, _ = load.load_model(base_path, method=opts.method, device=device, for_training=True, bf16=opts.bf16)
+    compute = _compute(opts, net.config, cuda, [len(f["input_ids"]) for f in train_set])
+    cfg["compute"] = compute.record()
     set_seed(opts.seed)  # before adapters are initialised
-    net = hf.prepare_model(net, opts, cuda)
-    args = hf.training_arguments(opts, str(run_dir / "checkpoints"), cuda, eval_set is not None)
+    net = hf.prepare_model(net, opts, compute)
+    args = hf.training_arguments(opts, str(run_dir / "checkpoints"), cuda, eval_set is not None, compute)
     metrics_path = run_dir / "metrics.jsonl"
     if opts.early_stopping:
         callbacks = [EarlyStoppingCallback(early_stopping_patience=opts.early_stopping), *callbacks]
