@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from metaex.core.errors import InputError
 from metaex.core.train import memory
 from metaex.core.train.compute import LARGE_VOCAB, resolve
 from metaex.core.train.options import TrainOptions
@@ -72,3 +73,17 @@ def test_a_run_resolves_its_compute_from_the_card_and_the_model():
     cpu = on(cuda=False, card=None, lig=frozenset())
     assert not (cpu.bf16 or cpu.checkpointing or cpu.fused_ce)
     assert on(cuda=False, card=None, opts=TrainOptions(method="qlora", bf16=True)).bf16
+    # asked for: checkpointing on any device; the fused loss only where liger-kernel can give it
+    assert on(cuda=False, card=None, opts=TrainOptions(method="qlora", grad_checkpointing="on")).checkpointing
+    assert not on(card=need, opts=TrainOptions(method="qlora", grad_checkpointing="off")).checkpointing
+    assert not on(opts=TrainOptions(method="qlora", fused_ce="off")).fused_ce
+    assert on(config=smol, opts=TrainOptions(method="qlora", fused_ce="on")).fused_ce
+    with pytest.raises(InputError, match="liger-kernel"):
+        on(cuda=False, card=None, lig=frozenset(), opts=TrainOptions(method="qlora", fused_ce="on"))
+
+
+def test_the_finetune_switches_are_checked_before_anything_is_written(run_cli, tmp_path):
+    bad = run_cli("finetune", tmp_path / "none.jsonl", "--model", tmp_path, "--grad-checkpointing", "sometimes",
+                  "--out", tmp_path / "run")
+    assert bad.exit_code == 2 and "--grad-checkpointing must be one of auto, on, off" in bad.output
+    assert not (tmp_path / "run").exists()

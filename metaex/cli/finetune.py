@@ -11,7 +11,7 @@ import typer
 
 from metaex.core.models.imports import SHIPPED
 from metaex.core.models.tiny import SIZES
-from metaex.core.train.options import DEFAULT_LR, LOSS_NORMS, METHODS
+from metaex.core.train.options import DEFAULT_LR, LOSS_NORMS, METHODS, SWITCHES
 from metaex.core.train.options import TrainOptions as T
 
 model_app = typer.Typer(help="Models: build tiny ones from scratch, import pre-trained GGUF ones.",
@@ -142,6 +142,12 @@ def finetune(
     bf16: bool = typer.Option(T.bf16, "--bf16", help="CPU mixed precision: bfloat16 matmuls under autocast, "
                               "float32 weights and optimizer (QLoRA: its weights that are not 4-bit in bf16); up to "
                               "1.6× faster where the CPU has avx512_bf16; a GPU with bf16 computes in it anyway."),
+    grad_checkpointing: str = typer.Option(T.grad_checkpointing, "--grad-checkpointing", help=" | ".join(SWITCHES)
+                                           + ": recompute activations in the backward pass (auto: on a CUDA GPU "
+                                           "where the largest step would not fit the card without it)."),
+    fused_ce: str = typer.Option(T.fused_ce, "--fused-ce", help=" | ".join(SWITCHES) + ": Liger-Kernel's fused "
+                                 "output layer and loss (auto: on CUDA where liger-kernel is installed, for "
+                                 "vocabularies of 100 k or more)."),
     lora_r: int = typer.Option(T.lora_r, "--lora-r"),
     lora_alpha: int = typer.Option(T.lora_alpha, "--lora-alpha"),
     lora_dropout: float = typer.Option(T.lora_dropout, "--lora-dropout"),
@@ -168,7 +174,7 @@ def finetune(
                    callbacks=[] if quiet else [_progress_callback()], steps=steps, epochs=epochs,
                    batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
                    weight_decay=weight_decay, max_grad_norm=max_grad_norm, loss_norm=loss_norm, unseen_init=unseen_init,
-                   bf16=bf16,
+                   bf16=bf16, grad_checkpointing=grad_checkpointing, fused_ce=fused_ce,
                    lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                    target_modules=target_modules, seed=seed, shuffle=shuffle, eval_steps=eval_steps,
                    early_stopping=early_stopping, save_steps=save_steps, log_steps=log_steps)

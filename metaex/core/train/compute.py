@@ -23,7 +23,6 @@ from typing import Any
 from metaex.core.errors import InputError
 from metaex.core.train import memory
 
-SWITCHES = ("auto", "on", "off")
 LARGE_VOCAB = 100_000
 # Liger's kernels that metaex applies: the fused linear cross-entropy alone (its RMSNorm, RoPE and SwiGLU kernels
 # would patch transformers' modules for the whole process, other models included)
@@ -58,13 +57,13 @@ def resolve(opts: Any, config: Any, *, cuda: bool, cuda_bf16: bool, card_bytes: 
     bf16 = cuda_bf16 if cuda else bool(opts.bf16)
     shape = memory.Shape.of(config)
     model_type = config.get("model_type") if isinstance(config, dict) else getattr(config, "model_type", None)
-    fused_mode = getattr(opts, "fused_ce", "auto")
+    fused_mode = opts.fused_ce
     if fused_mode == "on" and not (cuda and model_type in liger):
         raise InputError("--fused-ce on needs a CUDA GPU and liger-kernel installed (pip install liger-kernel) "
                          f"that knows the model type {model_type!r}")
     fused = fused_mode == "on" or (fused_mode == "auto" and cuda and model_type in liger
                                    and shape.vocab >= LARGE_VOCAB)
-    ckpt_mode = getattr(opts, "grad_checkpointing", "auto")
+    ckpt_mode = opts.grad_checkpointing
     checkpointing = ckpt_mode == "on" or (
         ckpt_mode == "auto" and cuda and card_bytes is not None
         and memory.needs_checkpointing(shape, opts.method, step_tokens, card_bytes, fused_ce=fused,

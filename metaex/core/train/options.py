@@ -12,7 +12,9 @@ from metaex.core.errors import InputError
 
 METHODS = ("full", "lora", "qlora")
 LOSS_NORMS = ("tokens", "fixed")
-ADDED = {"bf16": False}   # options added after run folders were first written, with what those folders ran
+SWITCHES = ("auto", "on", "off")
+# options added after run folders were first written, with what those folders ran
+ADDED = {"bf16": False, "grad_checkpointing": "auto", "fused_ce": "auto"}
 DEFAULT_LR = {"full": 3e-3, "lora": 2e-4, "qlora": 2e-4}  # full: the tiny-from-scratch pilot (STUDY.md)
 
 
@@ -48,6 +50,10 @@ class TrainOptions:
     # computes in bf16 whatever this says); on a CPU with avx512_bf16 1.6× faster on 512-token steps, ~1.35× a
     # SmolLM2 study seed; slow without
     bf16: bool = False
+    # on, off, or auto: on a CUDA GPU where the file's largest step would not fit the card without it (compute.py)
+    grad_checkpointing: str = "auto"
+    # Liger-Kernel's fused linear cross-entropy: on, off, or auto: on CUDA where installed, vocabularies ≥ 100 k
+    fused_ce: str = "auto"
     row_tokens: int | None = 128        # packed row length cap, raised to the batch's longest document (attention
     #                                     cost grows with the square of the row length: 128 measured 1.45× faster than 512)
 
@@ -65,6 +71,9 @@ class TrainOptions:
             raise InputError(f"unknown method {self.method!r} (choose from {', '.join(METHODS)})")
         if self.loss_norm not in LOSS_NORMS:
             raise InputError(f"unknown loss normalisation {self.loss_norm!r} (choose from {', '.join(LOSS_NORMS)})")
+        for opt, value in (("--grad-checkpointing", self.grad_checkpointing), ("--fused-ce", self.fused_ce)):
+            if value not in SWITCHES:
+                raise InputError(f"{opt} must be one of {', '.join(SWITCHES)}, got {value!r}")
         positive = {"--steps": self.steps, "--epochs": self.epochs, "--batch-size": self.batch_size,
                     "--grad-accum": self.grad_accum, "--lr": self.lr, "--lora-r": self.lora_r,
                     "--lora-alpha": self.lora_alpha, "--log-steps": self.log_steps, "--eval-steps": self.eval_steps,
