@@ -129,3 +129,23 @@ def test_a_cancelled_slurm_tasks_lock_is_recovered_by_its_job_state(slurm_cluste
     slurm_cluster.wait_idle(60)
     with Lease(lock, "next") as lease:
         assert lease.broke[0].endswith(f"its SLURM job {array}_3 is CANCELLED")
+
+
+MANY = """
+import sys, time
+from metaex.core.study.lease import Lease
+leases = [Lease(f"{sys.argv[1]}/cell{i}.lock", "many", lease_s=1.5).__enter__() for i in range(40)]
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_one_heartbeat_keeps_many_leases_alive(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", MANY, str(tmp_path)], cwd=ROOT, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdout.readline() == "held\n"
+    time.sleep(3.5)   # over 2 leases: a lock not renewed would be broken as expired
+    for i in (0, 17, 39):
+        with pytest.raises(Held, match=f"pid {holder.pid} "):
+            Lease(tmp_path / f"cell{i}.lock", "other").acquire()
+    holder.communicate("\n", timeout=30)

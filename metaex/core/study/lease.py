@@ -6,11 +6,12 @@ mounts), so a cell that two SLURM tasks on two nodes both start needs a lock tha
 - **Taking it** is one `link()` of a file holding the holder's identity (host, pid and its start time, SLURM job,
   command, a random token, its lease) to the lock's name: atomic on every POSIX and NFS filesystem, and it fails when
   the name exists. (On NFS a lost reply to a link that succeeded is read back through the link count.)
-- **A lease**: while it is held, a heartbeat thread touches the lock file every `lease/6` seconds; the lock belongs to
-  a dead holder when its file is older than the lease (a node that died or hangs, a frozen process), when the holder
-  ran on this host and its process is gone, or when its SLURM job is no longer running (`squeue`: cancelled,
-  preempted, timed out, failed). A lock judged dead is broken under a short-lived second lock (`NAME.break`) after
-  re-reading that it is still the same holder, so two takers never break a lock that one of them took meanwhile.
+- **A lease**: while it is held, a heartbeat thread (one per process, for all its locks) touches the lock file
+  every `lease/6` seconds; the lock belongs to a dead holder when its file is older than the lease (a node that
+  died or hangs, a frozen process), when the holder ran on this host and its process is gone, or when its SLURM
+  job is no longer running (`squeue`: cancelled, preempted, timed out, failed). A lock judged dead is broken under
+  a short-lived second lock (`NAME.break`) after re-reading that it is still the same holder, so two takers never
+  break a lock that one of them took meanwhile.
 - **Fencing**: the heartbeat also checks that the lock file is still its own; a holder whose lease was broken (it
   froze past it, or its host's clock ran ahead) stops hard with a one-line message rather than write beside the new
   holder. Outputs are atomic (metaex.core.files), so that leaves no half-written file.
@@ -160,6 +161,44 @@ def _break(path: Path, token: str | None) -> bool:
         guard.unlink(missing_ok=True)
 
 
+class _Heart:
+    """One thread per process renews every lease the process holds (a whole study run holds one per cell)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.due: dict[Lease, float] = {}
+        self.thread: threading.Thread | None = None
+
+    def add(self, lease: Lease) -> None:
+        with self.cond:
+            self.due[lease] = time.monotonic() + lease.lease_s / 6
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="metaex lease heartbeat", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+
+    def remove(self, lease: Lease) -> None:
+        with self.cond:
+            self.due.pop(lease, None)
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                now = time.monotonic()
+                ready = [lease for lease, t in self.due.items() if t <= now]
+                if not ready:
+                    self.cond.wait(min(self.due.values(), default=now + 60) - now)
+                    continue
+                for lease in ready:
+                    self.due[lease] = now + lease.lease_s / 6
+            for lease in ready:
+                lease.renew()
+
+
+_HEART = _Heart()
+os.register_at_fork(after_in_child=lambda: globals().update(_HEART=_Heart()))   # threads do not survive a fork
+
+
 class Lease:
     """Hold the lock file `path` for the duration of a `with` block (see the module's doc)."""
 
@@ -169,8 +208,7 @@ class Lease:
         self.what = what or str(self.path)
         self.info: dict | None = None
         self.broke: list[str] = []       # why each dead holder's lock was broken (for the caller's log)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._mu = threading.Lock()      # a renewal and the release never interleave
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,8 +216,7 @@ class Lease:
         for _ in range(20):
             if _link(self.path, json.dumps(mine)):
                 self.info = mine
-                self._thread = threading.Thread(target=self._beat, name=f"lease {self.path.name}", daemon=True)
-                self._thread.start()
+                _HEART.add(self)
                 return
             info, mtime = read(self.path)
             if info is None:
@@ -193,19 +230,21 @@ class Lease:
                 time.sleep(0.1)
         raise Held(f"{self.what}: could not take its lock {self.path} (others kept taking it)")
 
-    def _lost(self) -> str | None:
+    def _lost(self, token: str) -> str | None:
         """Why this lock is no longer ours, or None while it is."""
         info, _ = read(self.path)
-        if info is not None and info.get("token") == self.info["token"]:
+        if info is not None and info.get("token") == token:
             return None
         holder = f" to {describe(info)}" if info else ""
         return (f"{self.what}: lost its lock {self.path}{holder} (this process stopped renewing it for over "
                 f"{self.lease_s:.0f} s)")
 
-    def _beat(self) -> None:
-        every = self.lease_s / 6
-        while not self._stop.wait(every):
-            lost = self._lost()
+    def renew(self) -> None:
+        """The heartbeat: touch the lock file, or stop the process hard if the lock is no longer ours (fencing)."""
+        with self._mu:
+            if self.info is None:
+                return
+            lost = self._lost(self.info["token"])
             if lost:
                 sys.stderr.write(f"metaex: error: {lost}; stopping\n")
                 sys.stderr.flush()
@@ -217,14 +256,15 @@ class Lease:
 
     def release(self) -> str | None:
         """Remove the lock if it is still ours; returns why it was not (another took it over), else None."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        lost = self._lost() if self.info is not None else None
-        if self.info is not None and lost is None:
-            self.path.unlink(missing_ok=True)
-        self.info = None
-        return lost
+        _HEART.remove(self)
+        with self._mu:
+            if self.info is None:
+                return None
+            lost = self._lost(self.info["token"])
+            if lost is None:
+                self.path.unlink(missing_ok=True)
+            self.info = None
+            return lost
 
     def __enter__(self) -> Lease:
         self.acquire()
