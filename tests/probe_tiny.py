@@ -43,7 +43,7 @@ def build_lora_run(run_dir: Path, base: Path, *, mix: dict | None = None, seed: 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from metaex.core.models.load import model_fingerprint
+    from metaex.core.models.provenance import model_fingerprint
 
     model = AutoModelForCausalLM.from_pretrained(base)
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))

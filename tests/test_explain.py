@@ -10,12 +10,12 @@ from metaex.core.explain import explanation_vocabulary
 from metaex.core.explain.facts import Fact, derive_facts
 from metaex.core.explain.parse import parse_bnf, parse_constraints
 from metaex.core.explain.render import prose_form, rules_of
-from metaex.core.explain.text import terminal_runs, tokens
 from metaex.core.grammar.instantiate import instantiate
 from metaex.core.grammar.pcfg import load_grammar, parse_grammar
 from metaex.core.grammar.random_gen import random_grammar
 from metaex.core.grammar.recognize import recognizer
 from metaex.core.grammar.sample import sample_strings
+from metaex.core.text import terminal_runs, tokens
 from tests.conftest import GRAMMARS
 
 SHIPPED = sorted(p.stem for p in GRAMMARS.glob("*.pcfg"))

@@ -12,13 +12,13 @@ import pytest
 from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.explain import explain
-from metaex.core.explain.text import tokens
 from metaex.core.grammar.instantiate import instantiate_many
 from metaex.core.grammar.pairs import minimal_pairs
 from metaex.core.grammar.pcfg import load_grammar
 from metaex.core.grammar.random_gen import random_grammar
 from metaex.core.grammar.recognize import recognizer
 from metaex.core.grammar.sample import sample_split, sample_strings
+from metaex.core.text import tokens
 from tests.conftest import GRAMMARS
 
 STUDY = ("reber", "counting", "arith", "agreement")
@@ -138,9 +138,9 @@ def test_filler_is_token_matched_to_explained(run_cli, study, tmp_path, extra_pa
 
 
 def test_filler_repeats_and_trims_to_the_target_or_refuses():
-    from metaex.core.explain.text import tokens
     from metaex.core.mix.build import Doc, filler_docs
     from metaex.core.mix.inputs import Source
+    from metaex.core.text import tokens
 
     src = Source("f.jsonl", 1)
     long = {"text": "In Zib , " + " ".join(f"w{i}" for i in range(46)) + " .", "grammar": "Zib", "style": "prose"}

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from metaex.core import formats, records
 from metaex.core.errors import InputError
 from metaex.core.explain import STYLES, Explainer
-from metaex.core.explain.text import tokens
 from metaex.core.grammar.pcfg import Grammar
+from metaex.core.text import tokens
 
 _MAX_LEN = 40  # strings longer than this many terminals are not drawn (documents stay short)
 _TEXTBOOK_EXAMPLES = 4  # example lines per textbook document

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from metaex.core import formats
 from metaex.core.errors import InputError
-from metaex.core.explain.text import token_spans, tokens
 from metaex.core.mix.inputs import Source, StudyGrammar
+from metaex.core.text import token_spans, tokens
 
 CONDITIONS = ("examples", "explained", "mismatched", "filler", "explanations-only", "worked")
 ORDERS = ("interleaved", "explanations-first", "explanations-last")
@@ -148,7 +148,7 @@ def filler_docs(targets: Sequence[Doc], pool: Sequence[tuple[dict, Source]], see
 
 
 def first_tokens(text: str, n: int) -> str:
-    """The beginning of `text` that holds exactly its first `n` tokens (`explain.text.tokens`)."""
+    """The beginning of `text` that holds exactly its first `n` tokens (`text.tokens`)."""
     spans = token_spans(text)
     if n >= len(spans):
         return text

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from metaex.core.errors import InputError
-from metaex.core.explain.text import longest_shared, terminal_runs
 from metaex.core.mix.inputs import Source
+from metaex.core.text import longest_shared, terminal_runs
 
 
 def check_examples(used: dict[str, Sequence[tuple[str, Source]]], tests: dict[str, dict[str, Source]],

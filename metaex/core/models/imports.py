@@ -137,7 +137,7 @@ def _convert(gguf: Path, folder: Path, source: str, log) -> dict[str, Any]:
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from metaex.core.models.load import quiet_transformers
+    from metaex.core.models.environment import quiet_transformers
 
     quiet_transformers()
     log("de-quantising to float32 (tens of seconds)")

@@ -4,7 +4,7 @@
 hub model (safetensors weights, `tokenizer.json`). The tokenizer splits on whitespace, keeps each newline as a
 token of its own (as real tokenizers do: a line break ends a quoted example in a textbook or worked document,
 and generation stops at it), isolates punctuation (`"Vemo:"` → `Vemo`, `:`) and single digits, and knows only
-the words it was built from: anything else becomes `<unk>`, which `metaex.core.models.load.check_coverage`
+the words it was built from: anything else becomes `<unk>`, which `metaex.core.models.vocab.check_coverage`
 turns into a clear error at finetune/probe time.
 Special tokens: `<pad>` 0, `<unk>` 1, `<s>` 2 (prepended to every encoding, as Llama does), `</s>` 3
 (appended by the training code to every document); pad ≠ eos.
@@ -140,7 +140,7 @@ def build_tiny(vocab_words: Iterable[str], out_dir: str | Path, *, size: str = "
     from transformers import LlamaForCausalLM
 
     from metaex.core.files import atomic_dir
-    from metaex.core.models.load import quiet_transformers
+    from metaex.core.models.environment import quiet_transformers
 
     quiet_transformers()
     tokenizer = make_tokenizer(vocab_words)

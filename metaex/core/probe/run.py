@@ -43,7 +43,8 @@ class Target:
 
 def resolve_target(model: str | None, adapter: str | None) -> Target:
     """From `--model` / `--adapter` arguments: the base model comes from the run folder when not given."""
-    from metaex.core.models.load import is_run_dir, resolve_adapter, resolve_model, resolve_run
+    from metaex.core.models.load import resolve_adapter, resolve_model
+    from metaex.core.models.runs import is_run_dir, resolve_run
 
     if adapter is not None:
         if not Path(adapter).exists():
@@ -167,7 +168,8 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     run_name = Path(target.run_dir).name if target.run_dir else None
     arm = arm or (target.run_config or {}).get("arm") or Path(str((target.run_config or {}).get("base_model")
                                                                    or target.model)).name
-    from metaex.core.models.load import lineage, model_fingerprint, parameter_count, resolve_model
+    from metaex.core.models.load import resolve_model
+    from metaex.core.models.provenance import lineage, model_fingerprint, parameter_count
 
     runs = lineage(target.run_dir or target.model)
 
@@ -269,7 +271,7 @@ def _is_qlora(target: Target) -> bool:
 
 def _check_coverage(tokenizer: Any, gs: Sequence[Grammar], items: dict[str, GrammarItems],
                     explanations: str | Path | None) -> None:
-    from metaex.core.models.load import check_coverage
+    from metaex.core.models.vocab import check_coverage
 
     for g in gs:
         check_coverage(tokenizer, [" ".join([g.name, *g.terminals])], g.source or g.name)

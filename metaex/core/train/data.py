@@ -69,7 +69,7 @@ def read_manifest(train_file: str | Path) -> dict | None:
 def tokenize_documents(tokenizer: Any, texts: list[str], where: str, max_length: int | None = None) -> list[dict]:
     """[{"input_ids": [...]}] per document: the tokenizer's own special tokens (BOS for Llama-like ones) plus
     EOS at the end, which stays in the loss. Words a word-level tokenizer lacks are InputErrors (file:line)."""
-    from metaex.core.models.load import check_coverage, first_positions
+    from metaex.core.models.vocab import check_coverage, first_positions
 
     check_coverage(tokenizer, texts, where)
     eos = tokenizer.eos_token_id

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
-from metaex.core.models import load
+from metaex.core.models import load, runs
 
 MERGED = "metaex_merged.json"   # in a merged model folder: what was merged (it may be replaced by a new merge)
 
@@ -16,9 +16,9 @@ def merge(run_dir: str | Path, out: str | Path, *, device: str | None = "cpu") -
     """Write base + adapter of a LoRA/QLoRA run folder (or an adapter folder) as one full model with its
     tokenizer to `out`, atomically. The base is the one recorded in the run and is loaded in float32."""
     adapter = load.resolve_adapter(run_dir)
-    meta_file = adapter / load.ADAPTER_META
+    meta_file = adapter / runs.ADAPTER_META
     if not meta_file.is_file():
-        raise InputError(f"adapter has no {load.ADAPTER_META} naming its base model (not written by metaex)",
+        raise InputError(f"adapter has no {runs.ADAPTER_META} naming its base model (not written by metaex)",
                          str(adapter))
     base = json.loads(meta_file.read_text())["base_model"]
     guard_outputs([run_dir, adapter, *([base] if Path(base).exists() else [])],

@@ -29,7 +29,7 @@ from metaex import __version__
 from metaex.core import files, records
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
-from metaex.core.models import load
+from metaex.core.models import environment, load, provenance, runs
 from metaex.core.train import data, hf, memory
 from metaex.core.train.compute import Compute, liger_types
 from metaex.core.train.compute import resolve as resolve_compute
@@ -65,14 +65,14 @@ def _identity(cfg: dict) -> dict:
 
 def _own_run(folder: Path) -> bool:
     """A folder `train` may write into: a run folder, or what a killed run left before its config.json."""
-    return load.is_run_dir(folder) or {p.name for p in folder.iterdir()} <= {"checkpoints", "metrics.jsonl"}
+    return runs.is_run_dir(folder) or {p.name for p in folder.iterdir()} <= {"checkpoints", "metrics.jsonl"}
 
 
 def _check_existing(run_dir: Path, identity: dict, resume: bool) -> dict | None:
     """The existing config of a reusable run folder, None for a new one; InputError when it cannot be reused."""
     if not run_dir.exists():
         return None
-    if not load.is_run_dir(run_dir):
+    if not runs.is_run_dir(run_dir):
         if run_dir.is_dir() and _own_run(run_dir):
             # a run killed before its config.json: nothing in it was trained under known options, start afresh
             files.remove_outputs([run_dir / "checkpoints", run_dir / "metrics.jsonl"])
@@ -96,7 +96,7 @@ def _finished_config(run_dir: Path, cfg: dict) -> dict | None:
     after final/ appeared but before config.json was rewritten leaves a finished run, which this restores."""
     if cfg.get("status") == "finished" and "result" in cfg:
         return cfg
-    committed = run_dir / "final" / load.FINAL_RUN
+    committed = run_dir / "final" / runs.FINAL_RUN
     if not committed.is_file():
         return None
     done = json.loads(committed.read_text())
@@ -181,7 +181,7 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
             _drop_checkpoints(run_dir)   # left by a kill between final/ and their deletion, or by an older metaex
             return _result_of(run_dir, done, list(records.read(run_dir / "metrics.jsonl", "train_metric")), True)
     if local:
-        load.go_offline()
+        environment.go_offline()
     return _train(run_dir, identity, base_path, train_file, docs, eval_file, eval_texts, opts,
                   resume, device, list(callbacks))
 
@@ -198,9 +198,9 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
     max_len = max_len if isinstance(max_len, int) and max_len < 10**9 else None
     train_set = data.tokenize_documents(tokenizer, [d["text"] for d in docs], str(train_file), max_len)
     eval_set = data.tokenize_documents(tokenizer, eval_texts, str(eval_file), max_len) if eval_texts else None
-    cfg = {"schema": load.RUN_SCHEMA, **identity, "train_file": str(train_file),
+    cfg = {"schema": runs.RUN_SCHEMA, **identity, "train_file": str(train_file),
            "eval_file": str(eval_file) if eval_file is not None else None, "base_path": base_path,
-           "base_fingerprint": load.model_fingerprint(base_path), "documents": len(train_set),
+           "base_fingerprint": provenance.model_fingerprint(base_path), "documents": len(train_set),
            "tokens": sum(len(f["input_ids"]) for f in train_set), "versions": _versions(),
            "mix": data.read_manifest(train_file), "status": "running"}
     net, _ = load.load_model(base_path, method=opts.method, device=device, for_training=True, bf16=opts.bf16)
@@ -250,9 +250,9 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
             trainer.save_model(str(tmp))
             (tmp / "training_args.bin").unlink(missing_ok=True)
             if opts.method != "full":
-                records.write_json(tmp / load.ADAPTER_META, {"base_model": base_path,
+                records.write_json(tmp / runs.ADAPTER_META, {"base_model": base_path,
                                                             "base_fingerprint": cfg["base_fingerprint"]})
-            records.write_json(tmp / load.FINAL_RUN, cfg)
+            records.write_json(tmp / runs.FINAL_RUN, cfg)
         records.write_json(run_dir / "config.json", cfg)
     trainer.accelerator.wait_for_everyone()
     if main:

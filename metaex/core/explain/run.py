@@ -1,0 +1,124 @@
+"""Explanations of a grammar, generated mechanically from its rules, in three styles with many paraphrases.
+
+- `prose`: rule by rule, nonterminals named by their glosses or neutrally ("a phrase of type B");
+- `bnf`: compact rules (`S ::= 'ka' B | …`) plus the start symbol;
+- `constraints`: facts derived from the rules (first/last symbols, what may follow what, lengths, counts,
+  bracket-like nesting; see `facts.py`).
+
+Every text is checked before it is returned: bnf parses back to exactly the grammar's rules, constraints parse
+back to exactly the derived facts, and no text contains a run of terminals (≥ 2) that is a string of the
+language. Paraphrase i of a style is seeded by (seed, grammar, style, i), so the first N of a larger set are the
+same N texts.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable
+
+from metaex.core import records
+from metaex.core.errors import InputError
+from metaex.core.explain import templates as T
+from metaex.core.explain.facts import LIMIT, derive_facts
+from metaex.core.explain.parse import parse_bnf, parse_constraints
+from metaex.core.explain.render import (
+    gloss_head,
+    leaky_runs,
+    render_bnf,
+    render_constraints,
+    render_prose,
+    rules_of,
+)
+from metaex.core.grammar.pcfg import Grammar
+from metaex.core.text import terminal_runs, tokens
+
+STYLES = ("prose", "bnf", "constraints")
+_ATTEMPTS = 200  # renderings tried per paraphrase before giving up on finding a new distinct text
+
+
+def explanation_vocabulary(grammars: Iterable[Grammar] = ()) -> set[str]:
+    """Every token (`text.tokens`) a template can emit, numbers 0..LIMIT, and the given grammars' gloss words.
+
+    Grammar names, terminals and nonterminal symbols are not included: they come with each grammar.
+    """
+    words = {str(n) for n in range(LIMIT + 1)}
+    for group in T.ALL_TEMPLATES:
+        for template in group:
+            words.update(tokens(re.sub(r"\{\w+\}", " ", template)))
+    for g in grammars:
+        for gloss in g.glosses.values():
+            words.update(tokens(gloss_head(gloss)))
+    return words
+
+
+def parse_styles(spec: str) -> list[str]:
+    """`"prose,bnf"` → ["prose", "bnf"]; unknown or repeated names are an InputError."""
+    styles = [s.strip() for s in spec.split(",") if s.strip()]
+    for s in styles:
+        if s not in STYLES:
+            raise InputError(f"unknown style {s!r} (styles: {', '.join(STYLES)})")
+    if not styles or len(set(styles)) != len(styles):
+        raise InputError(f"--styles needs distinct names from {', '.join(STYLES)}, got {spec!r}")
+    return styles
+
+
+class Explainer:
+    """Renders and verifies explanations of one grammar."""
+
+    def __init__(self, g: Grammar):
+        from metaex.core.grammar.recognize import recognizer
+
+        self.g = g
+        self.accepts = recognizer(g).accepts
+        self.facts = derive_facts(g)
+        self.leaky = leaky_runs(g, self.accepts)
+        self.terminals = frozenset(g.terminals)
+
+    def render(self, style: str, rng: random.Random) -> str:
+        g = self.g
+        if style == "prose":
+            text = render_prose(g, rng)
+        elif style == "bnf":
+            text = render_bnf(g, rng, self.leaky)
+            if parse_bnf(text, g.name) != (g.start, rules_of(g)):
+                raise AssertionError(f"bnf of {g.name} does not parse back to its rules:\n{text}")
+        else:
+            text = render_constraints(g, rng, self.facts)
+            if parse_constraints(text, g.name, g.terminals) != set(self.facts):
+                raise AssertionError(f"constraints of {g.name} do not parse back to its facts:\n{text}")
+        for run in terminal_runs(text, self.terminals):
+            for i in range(len(run)):
+                for j in range(i + 2, len(run) + 1):
+                    if self.accepts(" ".join(run[i:j])):
+                        raise AssertionError(f"{style} explanation of {g.name} quotes a string: {run[i:j]}")
+        return text
+
+    def paraphrases(self, style: str, n: int, seed: int) -> list[str]:
+        """n distinct texts of one style; InputError when the grammar is too small to give n."""
+        texts: list[str] = []
+        seen: set[str] = set()
+        for p in range(n):
+            for attempt in range(_ATTEMPTS):
+                rng = random.Random(f"metaex-explain:{seed}:{self.g.name}:{self.g.hash}:{style}:{p}:{attempt}")
+                text = self.render(style, rng)
+                if text not in seen:
+                    break
+            else:
+                raise InputError(f"grammar {self.g.name} gives only {len(texts)} distinct {style} paraphrases, "
+                                 f"{n} were asked for", self.g.source)
+            seen.add(text)
+            texts.append(text)
+        return texts
+
+
+def explain(g: Grammar, styles: list[str], paraphrases: int, seed: int) -> list[dict]:
+    """`explanation` records: for each style (in the given order), `paraphrases` distinct texts."""
+    if paraphrases < 1:
+        raise InputError(f"--paraphrases must be at least 1, got {paraphrases}")
+    ex = Explainer(g)
+    producer = records.producer("explain")
+    template = g.meta.get("template", g.name)
+    return [records.make("explanation", text=text, grammar=g.name, grammar_hash=g.hash, style=style,
+                         paraphrase=i, seed=seed, template=template, producer=producer)
+            for style in styles for i, text in enumerate(ex.paraphrases(style, paraphrases, seed))]

@@ -1,0 +1,191 @@
+"""`metaex report`: statistics, tables and figures of a study's probe dirs, written as one report directory.
+
+`make_report(probe_dirs, out)` is the whole command; the CLI only parses options and prints the headline table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metaex.core import records
+from metaex.core.errors import InputError
+from metaex.core.files import atomic_dir, guard_outputs
+from metaex.core.report import figures
+from metaex.core.report.analysis import FIT, HEADLINE, METHOD, analyse, control_sentences, controls
+from metaex.core.report.by_grammar import grammar_blocks, grammar_rows
+from metaex.core.report.capability import capability_rows, capability_sentences
+from metaex.core.report.document import (
+    FILLER_COLUMNS,
+    HEADLINE_COLUMNS,
+    METRIC_COLUMNS,
+    render,
+    table,
+    write_texts,
+)
+from metaex.core.report.exchange import exchange_rows, exchange_sentences, exchange_table
+from metaex.core.report.in_context import in_context_rows, in_context_sentences, in_context_table
+from metaex.core.report.load import Study, load_study
+from metaex.core.report.noise import noise_rows, noise_sentence, noise_table, pooled
+
+SCHEMA = "metaex/report@1"
+
+
+def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None = None, n_resamples: int = 2000,
+                seed: int = 0, contrasts: bool = True, resample_items: bool = False) -> dict[str, Any]:
+    """Read, analyse and write REPORT_DIR (report.md, report.html, report.json, *.png); returns report.json's dict.
+
+    metrics: which to analyse (default: all present); the headline is `novel_valid` when analysed, else the
+    first. contrasts: compare every condition with `examples` (required then), and with `filler` and
+    `mismatched` when present.
+    resample_items: the two-level bootstrap (seeds, then items within), wider than calibrated (see stats).
+    Everything is validated and computed before the directory appears; the directory is replaced atomically.
+    """
+    if n_resamples < 2:
+        raise InputError(f"--bootstrap must be at least 2, got {n_resamples}")
+    guard_outputs(probe_dirs, [(out, "folder", is_report_dir)])
+    study = load_study(probe_dirs, metrics)
+    if contrasts:
+        lacking = sorted({(a, d) for (_, a, d), des in study.designs.items() if "examples" not in des.conditions})
+        if lacking:
+            arm, dose = lacking[0]
+            raise InputError(f"condition contrasts need an `examples` condition; arm {arm!r} dose {dose} has none "
+                             "(pass --no-contrasts to report levels and Δ only)", str(probe_dirs[0]))
+    rows = analyse(study, n_resamples=n_resamples, seed=seed, contrasts=contrasts, resample_items=resample_items)
+    names = metrics or study.metrics
+    headline = HEADLINE if HEADLINE in names else names[0]
+    keys = [(a, d, c) for a in study.arms for d in study.doses for c in study.conditions]
+    tables = {m: table(rows, m, HEADLINE_COLUMNS if m == headline else METRIC_COLUMNS, keys) for m in names}
+    report: dict[str, Any] = {
+        "schema": SCHEMA, "producer": records.producer("report"), "headline_metric": headline,
+        "settings": {"bootstrap": n_resamples, "seed": seed, "level": 0.95, "method": METHOD,
+                     "contrasts": contrasts, "resample_items": resample_items},
+        "inputs": [str(p) for p in probe_dirs],
+        "arms": {a: {"variant": study.variants[a], "model_params": study.model_params.get(a),
+                     "bridged": study.bridged.get(a)} for a in study.arms},
+        "arm_order": study.arms,   # smallest model first (report.json sorts the keys of "arms")
+        "doses": study.doses, "conditions": study.conditions, "metrics": names,
+        "headline_table": tables[headline], "results": rows,
+    }
+    report["noise"] = noise_rows(study, names)
+    report["noise_pooled"] = pooled(report["noise"])
+    fit = FIT if FIT in names and FIT != headline else None
+    if contrasts:
+        cap_rng = np.random.default_rng(seed)
+        report["capability"] = [c for m in (headline, fit) if m for c in capability_rows(study, rows, m, cap_rng)]
+        report["exchange"] = [r for m in (headline, fit) if m
+                              for r in exchange_rows(study, rows, m, n_resamples=n_resamples, rng=cap_rng)]
+        report["controls"] = controls(rows, headline, study.bridged)
+        report["by_grammar"] = grammar_rows(study, [m for m in (headline, fit) if m])
+        if fit:
+            report["controls_fit"] = controls(rows, fit, study.bridged)
+    report["in_context"] = in_context_rows(study, np.random.default_rng(seed))
+    with atomic_dir(out) as folder:
+        report["figures"] = _figures(study, rows, headline, folder, contrasts, fit=fit,
+                                     rates=report.get("exchange", []))
+        blocks = _blocks(report, tables, rows, keys, study)
+        write_texts(folder, *render(blocks, folder), report)
+    return report
+
+
+def is_report_dir(folder: Path) -> bool:
+    """Whether `folder` holds a report this command wrote (it may be replaced)."""
+    try:
+        return json.loads((folder / "report.json").read_text(encoding="utf-8")).get("schema") == SCHEMA
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrasts: bool,
+             fit: str | None = None, rates: list[dict] | None = None) -> list[dict[str, str]]:
+    arms, doses, conds = study.arms, study.doses, study.conditions
+    made = [("levels.png", f"{metric} per condition, explained and unexplained grammars separately",
+             lambda p: figures.levels_figure(rows, metric, arms, doses, conds, p))]
+    if contrasts:
+        made += [("effect_vs_dose.png", f"Explanation effect Δ − Δ(examples) on {metric} against dose",
+                  lambda p: figures.did_vs_dose_figure(rows, metric, arms, doses, conds, p)),
+                 ("effect_by_arm.png", f"Explanation effect Δ − Δ(examples) on {metric} by arm / model size",
+                  lambda p: figures.did_by_arm_figure(rows, metric, arms, doses, conds, study.model_params, p))]
+        if fit:
+            made.append((f"effect_vs_dose_{fit}.png", f"Explanation effect Δ − Δ(examples) on {fit} against dose",
+                         lambda p: figures.did_vs_dose_figure(rows, fit, arms, doses, conds, p)))
+    for m in (metric, fit):
+        if m and any(r["metric"] == m for r in rates or ()):
+            made.append((f"exchange_{m}.png", f"The `examples` dose-response on {m}, each condition at its equivalent "
+                         "dose", lambda p, m=m: figures.exchange_figure(rows, rates, m, arms, conds, p)))
+    if study.curves:
+        made.append(("loss_curves.png", "Training loss of every run",
+                     lambda p: figures.loss_figure(study.curves, arms, conds, p)))
+    for name, _, draw in made:
+        draw(folder / name)
+    return [{"file": name, "caption": caption} for name, caption, _ in made]
+
+
+def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Study) -> list[tuple[str, Any]]:
+    metric = report["headline_metric"]
+    max_seeds = max(r["n_seeds"] for r in rows)
+    blocks: list[tuple[str, Any]] = [
+        ("h1", "metaex report"),
+        ("p", f"{len(report['inputs'])} probe dirs; arms: {', '.join(f'`{a}`' for a in study.arms)}; doses: "
+              f"{', '.join(map(str, study.doses))}; conditions: {', '.join(f'`{c}`' for c in study.conditions)}."),
+        ("p", f"Statistics: {METHOD}{'; items resampled within seeds too' if report['settings']['resample_items'] else ''}; "
+              f"{report['settings']['bootstrap']} bootstrap resamples, seed {report['settings']['seed']}. Δ = metric of the explained grammars − metric of the unexplained "
+              "grammars in the same run; Δ − Δ(examples) pairs each run with the `examples` run of the same arm, "
+              "dose and seed, so grammar difficulty cancels. E/U change: how the explained/unexplained grammars "
+              "moved against `examples`."),
+        ("p", f"Read Δ − Δ(examples) (and Δ − Δ(filler)) as the effect of a condition's extra documents, and an "
+              "explanation effect as `explained` above both `examples` and `mismatched` (the same words bound to the "
+              "wrong names). The CI of the plain Δ is wide "
+              "when grammars differ in difficulty: complementary seed pairs cancel that difference in the mean but "
+              f"not in the spread between seeds. With {max_seeds} seeds the smallest attainable sign-flip p is "
+              f"{2 / 2 ** max_seeds:.3g}."),
+        ("h2", f"Headline: {metric}"),
+        ("table", tables[metric]),
+    ]
+    if report.get("exchange"):
+        blocks += [("h2", "Headline: what the extra documents are worth (exchange rate)"),
+                   ("p", "The level each condition reached on the grammars it explains (the seed's explained "
+                         "half), read on the arm's `examples` dose-response on the same grammars (isotonic in dose, "
+                         "linear in log dose between the ladder's doses): the extra example strings per grammar "
+                         "that `examples` would need to reach it, with seed-cluster bootstrap t-intervals (the "
+                         "curve refitted in every resample). The last column reads the other half the same way: "
+                         "what the documents did to grammars they do not mention. `filler`'s worth is that of "
+                         "extra documents as such; a condition's worth beyond it is its information."),
+                   ("table", exchange_table(report["exchange"])), ("list", exchange_sentences(report["exchange"]))]
+    if "controls" in report:
+        blocks += [("h2", "Controls"), ("p", f"On the headline metric, `{metric}`:"),
+                   ("list", control_sentences(report["controls"]))]
+    if "controls_fit" in report:
+        blocks += [("p", f"On held-out fit, `{report['controls_fit']['metric']}` (mean log-prob per token of held-out valid strings: what extra "
+                         "strings of a grammar should improve first, scored without sampling noise):"),
+                   ("list", control_sentences(report["controls_fit"]))]
+    for m in (metric, report.get("controls_fit", {}).get("metric")):
+        if m:
+            blocks += grammar_blocks(report, m)
+    if report.get("in_context"):
+        blocks += [("h2", "The in-context ceiling"),
+                   ("p", "The fine-tuned models sampled and scored again with one of the grammar's explanations before "
+                         "the prompt, against a sibling grammar's explanation with the name swapped in: can the model "
+                         "use an explanation at all when it is in its context window?"),
+                   ("list", in_context_sentences(report["in_context"], report.get("controls"), study.arms)),
+                   ("table", in_context_table(report["in_context"]))]
+    if report.get("capability"):
+        blocks += [("h2", "Does the effect grow with capability?"),
+                   ("p", "Arms in order of parameter count; the trend is the per-seed slope of the effect against "
+                         "log10(parameters), summarised over seeds (t-interval, sign-flip p):"),
+                   ("list", capability_sentences(report["capability"]))]
+    noise = [r for r in report["noise"] if r["metric"] == metric]
+    if noise:
+        blocks += [("h2", f"Sampling noise against seed noise ({metric})"),
+                   ("p", noise_sentence(noise, metric)), ("table", noise_table(noise))]
+    if report["settings"]["contrasts"] and "filler" in study.conditions:
+        blocks += [("h2", f"{metric} against `filler` (same extra tokens, no explanation)"),
+                   ("table", table(rows, metric, FILLER_COLUMNS, keys))]
+    blocks += [("h2", "Figures")] + [("figure", (f["file"], f["caption"])) for f in report["figures"]]
+    for name, tab in tables.items():
+        if name != metric:
+            blocks += [("h2", f"Metric: {name}"), ("table", tab)]
+    return blocks
