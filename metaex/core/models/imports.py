@@ -1,7 +1,7 @@
 """`metaex model import`: a GGUF file, or a pre-trained model shipped in a package, as a plain HF model folder.
 
 No model hub is reachable here; two real pre-trained causal LMs install from the package registry as GGUF files
-(shared/STACK.md). transformers reads GGUF (with the `gguf` package), de-quantising to float32, but refuses to save
+(docs/STACK.md). transformers reads GGUF (with the `gguf` package), de-quantising to float32, but refuses to save
 such a model ("quantized with gguf"); the model is therefore rebuilt from its config without the quantisation
 entry and given the loaded weights, then saved as safetensors beside the tokenizer, with `metaex.json` recording
 the source file's sha256 and the package it came from. The folder loads through `--model DIR` like any model.
