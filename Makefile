@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup test test-fast bench lint study study-pretrained study-ladder study-gpu models clean
+.PHONY: setup test test-fast bench lint study study-pretrained study-ladder study-gpu models results clean
 
 setup: $(STAMP)
 
@@ -67,6 +67,11 @@ $(STUDY_DIR)/shard-%.done: $(STAMP) $(STUDY_CONFIG)
 
 $(STUDY_DIR)/report/report.md: $(STUDY_SHARDS)
 	$(STUDY_RUN) --stage report
+
+# The docs' result tables (docs/results.md and README's headline block) from a finished study's report, with the
+# commit, dates, machine, config and command: run it on the machine that ran the study, right after it.
+results: $(STAMP)
+	$(METAEX) results $(STUDY_DIR)/report --out docs/results.md --readme README.md
 
 # The capability ladder on the CPU: the tiny arms and SmolLM2-135M with LoRA (64 min on 2 cores with avx512_bf16,
 # ~100 min in float32), and with Gemma-3-270M too (its arm ~100 min more); the same two shards, one thread each (two 1-thread processes train and decode SmolLM2 ~1.35x

@@ -54,3 +54,17 @@ def test_design_is_the_design_and_the_notebook_is_dated():
         for field in ("**Date:**", "**Machine:**", "**Command:**", "**Code:**"):
             assert field in head, f"{entry.name}: no {field}"
         assert f"]({entry.name})" in index, f"{entry.name} is not in notebook/README.md"
+
+
+def test_the_readme_shows_the_headline_of_docs_results():
+    """README's results block is written with docs/results.md by `metaex results`: never a hand-copied table."""
+    from metaex.core.report.results import BEGIN, END, NOT_YET
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index(BEGIN) + len(BEGIN):readme.index(END)]
+    results = (ROOT / "docs" / "results.md").read_text()
+    if NOT_YET in results:
+        assert NOT_YET in block and "|" not in block
+    else:
+        table = [line for line in block.splitlines() if line.startswith("|")]
+        assert table and "\n".join(table) in results

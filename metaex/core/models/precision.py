@@ -16,15 +16,22 @@ AUTO = "auto"
 FLAGS = ("avx512_bf16", "amx_bf16")   # the CPU flags of native bfloat16 arithmetic (Linux /proc/cpuinfo names)
 
 
-def cpu_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
-    """True when the CPU has native bfloat16 arithmetic (a flag of `FLAGS`)."""
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str] | None:
+    """The CPU's feature flags as Linux lists them; None where there is no /proc/cpuinfo."""
     try:
         text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
     except OSError:
+        return None
+    return {f for line in text.splitlines() if line.startswith("flags") for f in line.split(":", 1)[-1].split()}
+
+
+def cpu_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True when the CPU has native bfloat16 arithmetic (a flag of `FLAGS`)."""
+    flags = cpu_flags(cpuinfo)
+    if flags is None:
         import torch
 
         return bool(torch.cpu._is_avx512_bf16_supported())
-    flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split(":", 1)[-1].split()}
     return any(f in flags for f in FLAGS)
 
 
