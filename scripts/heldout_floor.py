@@ -1,5 +1,5 @@
 """The floor of held-out fit: a test string's log-probability under its own PCFG, per model token, beside what the
-fine-tuned models of a study reached (DESIGN.md, "Why the plant stays weak on SmolLM2").
+fine-tuned models of a study reached (docs/notebook/2026-12-03-why-plant-weak-smollm2.md).
 
     python scripts/heldout_floor.py STUDY_DIR ARM MODEL_DIR [--dose 16] [--seeds 0 1 2 3]
                                     [--conditions examples filler worked]

@@ -1,5 +1,5 @@
 """Seed-level against pair-level t intervals of Δ − Δ(reference) when grammar templates respond differently to a
-condition (DESIGN.md, "Why the plant stays weak on SmolLM2": why the pair interval was not adopted).
+condition (docs/notebook/2026-12-03-why-plant-weak-smollm2.md: why the pair interval was not adopted).
 
     python scripts/pair_interval_sim.py
 

@@ -241,6 +241,22 @@ def info(
         console.print(f"  {s}", markup=False, highlight=False)
 
 
+@grammar_app.command("list")
+def list_grammars(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per grammar on stdout."),
+) -> None:
+    """The grammars shipped with metaex: name, description and the file (what a study config's names refer to)."""
+    import json
+
+    from metaex.core.grammar.pcfg import load_grammar
+    from metaex.core.shipped import grammars
+
+    for path in grammars():
+        g = load_grammar(path)
+        row = {"name": path.stem, "description": g.description, "path": str(path)}
+        typer.echo(json.dumps(row, ensure_ascii=False) if as_json else f"{path.stem}\t{g.description}\t{path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the `grammar` command group to the top-level app."""
     app.add_typer(grammar_app, name="grammar")

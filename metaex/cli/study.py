@@ -163,6 +163,15 @@ def run(
                       f"report: {steps[-1].outputs[0] if steps and steps[-1].stage == 'report' else out / 'report'}")
 
 
+@study_app.command("configs")
+def list_configs() -> None:
+    """The study configs shipped with metaex: name, what it runs, and the file (pass it to `study plan|run`)."""
+    from metaex.core.shipped import configs, summary
+
+    for path in configs():
+        typer.echo(f"{path.stem}\t{summary(path)}\t{path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add `metaex study …` (and keep the whole app: a study runs each step through it)."""
     global _APP

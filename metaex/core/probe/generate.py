@@ -167,7 +167,7 @@ def _pick(logits: Any, temperature: float, gens: list[Any]) -> Any:
 
     Inverse-CDF sampling: one uniform per row, placed on the row's cumulative distribution (summed in float64, so
     no token's share is lost to rounding). The exponential race it replaced drew one number per vocabulary entry
-    and row: on Gemma's 262 k tokens, more than its output layer for a full batch (DESIGN.md, "Sampling cost").
+    and row: on Gemma's 262 k tokens, more than its output layer for a full batch (docs/notebook/2026-12-05-sampler-cost.md).
     """
     import torch
 
