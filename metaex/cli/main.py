@@ -62,7 +62,7 @@ app = typer.Typer(
     name="metaex",
     help="Grammar explanations as separate fine-tuning documents: build data, train, probe, report.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
