@@ -35,20 +35,26 @@ class Row:
     max_words: int | None = None
 
 
-_STOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # tokenizer -> its stop ids (decoding them is
-#                                                                   seconds on a 262 k vocabulary: once a process)
+# tokenizer -> (its stop ids, the most words each token can add): decoding every token alone takes seconds on a
+# 262 k vocabulary, so once a process
+_VOCAB: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _vocab(tokenizer: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if tokenizer not in _VOCAB:
+        ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+        texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        ids += [i for i, text in enumerate(texts) if _breaks(text) and i not in ids]
+        # appending a token's text to a row adds at most its own whitespace-separated pieces as words (at least
+        # one is assumed, for byte pieces that decode to nothing alone)
+        _VOCAB[tokenizer] = tuple(ids), tuple(max(1, len(text.split())) for text in texts)
+    return _VOCAB[tokenizer]
 
 
 def stop_token_ids(tokenizer: Any) -> list[int]:
     """EOS, then every token whose decoded text holds a line break (any of `str.splitlines`' separators), in id
     order: a sample is one line, whichever token its line break comes in."""
-    if tokenizer in _STOPS:
-        return list(_STOPS[tokenizer])
-    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
-    ids += [i for i, text in enumerate(texts) if _breaks(text) and i not in ids]
-    _STOPS[tokenizer] = tuple(ids)
-    return ids
+    return list(_vocab(tokenizer)[0])
 
 
 def _breaks(text: str) -> bool:
@@ -124,12 +130,19 @@ def _decode_batch(model: Any, tokenizer: Any, reqs: list[Row], temperature: floa
     prompts = list(dict.fromkeys(tuple(r.prompt) for r in reqs))
     where = {p: k for k, p in enumerate(prompts)}
     spread = torch.tensor([where[tuple(r.prompt)] for r in reqs], dtype=torch.long, device=device)
-    width, pad, stops = max(len(p) for p in prompts), pad_id(tokenizer), set(stop_token_ids(tokenizer))
+    width, pad = max(len(p) for p in prompts), pad_id(tokenizer)
+    stop_ids, grows = _vocab(tokenizer)
+    stops = set(stop_ids)
     ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], dtype=torch.long, device=device)
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], dtype=torch.long, device=device)
     sampling = temperature > 0
-    gens = [torch.Generator(device=device).manual_seed(r.seed) if sampling else None for r in reqs]
+    # each row's uniforms come from its own CPU generator (one small copy a step: a CUDA generator per row would
+    # launch a kernel per row and step), so a row draws the same on any device
+    gens = [torch.Generator().manual_seed(r.seed) if sampling else None for r in reqs]
     made: list[list[int]] = [[] for _ in reqs]
+    # a row's word count is read (decoded) only when it could have passed its limit: `words` is the count at the
+    # last reading, `grown` the most that the tokens since can have added
+    words, grown = [0] * len(reqs), [0] * len(reqs)
     ended = [False] * len(reqs)
     active = list(range(len(reqs)))
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -146,10 +159,14 @@ def _decode_batch(model: Any, tokenizer: Any, reqs: list[Row], temperature: floa
             keep = []
             for j, (i, token) in enumerate(zip(active, picked.tolist(), strict=True)):
                 made[i].append(token)
+                limit = reqs[i].max_words
+                if limit is not None:
+                    grown[i] += grows[token] if token < len(grows) else 1
+                    if words[i] + grown[i] > limit:
+                        words[i], grown[i] = _words(tokenizer, made[i]), 0
                 if token in stops:
                     ended[i] = True
-                elif len(made[i]) < reqs[i].max_new_tokens and not (
-                        reqs[i].max_words is not None and _words(tokenizer, made[i]) > reqs[i].max_words):
+                elif len(made[i]) < reqs[i].max_new_tokens and not (limit is not None and words[i] > limit):
                     keep.append(j)
             if len(keep) < len(active):
                 if not keep:
@@ -173,7 +190,7 @@ def _pick(logits: Any, temperature: float, gens: list[Any]) -> Any:
 
     probs = torch.softmax(logits / temperature, dim=-1)
     cdf = probs.cumsum(-1, dtype=torch.float64)
-    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64, device=probs.device) for g in gens])
+    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in gens]).to(probs.device)
     # u < 1, so u × total < total and the search lands on a token; the clamp only guards float64 rounding
     return torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True)[:, 0].clamp_(max=probs.shape[-1] - 1)
 
