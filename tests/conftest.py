@@ -46,6 +46,17 @@ def run_subprocess():
 
 
 @pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The imported SmolLM2-135M folder (`make test` imports it first; a bare pytest run imports it here once)."""
+    folder = ROOT / "models" / "smollm2-135m"
+    if not (folder / "metaex.json").is_file():
+        from metaex.core.models.imports import import_model
+
+        import_model("smollm2-135m", folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def grammars_dir() -> Path:
     return GRAMMARS
 

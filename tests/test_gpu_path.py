@@ -87,3 +87,20 @@ def test_the_finetune_switches_are_checked_before_anything_is_written(run_cli, t
                   "--out", tmp_path / "run")
     assert bad.exit_code == 2 and "--grad-checkpointing must be one of auto, on, off" in bad.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_the_gpu_benchmark_runs_its_smoke_mode_on_the_cpu(tmp_path, smollm2):
+    """benchmarks/gpu_qlora.py, which a lent GPU runs once for its figures, runs end to end here in tiny shapes:
+    the plain Trainer + peft + bitsandbytes and metaex's train on the same steps, both decoders on the same asks."""
+    from benchmarks import gpu_qlora
+
+    assert gpu_qlora.main(["--smoke", "--out", str(tmp_path), "--tokenizer", str(smollm2)]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    train = [r for r in rows if r["kind"] == "train"]
+    assert [r["side"] for r in train] == ["plain", "metaex", "metaex"]
+    assert all("error" not in r and r["tokens_per_s"] > 0 for r in train), train
+    assert train[2]["compute"]["checkpointing"] and not train[1]["compute"]["checkpointing"]
+    (decode,) = [r for r in rows if r["kind"] == "decode"]
+    assert "error" not in decode and decode["samples"] == decode["generate_samples"] == len(gpu_qlora.GRAMMARS) * 2
+    assert "| smollm2-135m | plain |" in (tmp_path / "table.md").read_text()

@@ -12,17 +12,6 @@ import pytest
 from tests.conftest import GRAMMARS
 
 ROOT = Path(__file__).resolve().parent.parent
-SMOLLM2 = ROOT / "models" / "smollm2-135m"
-
-
-@pytest.fixture(scope="session")
-def smollm2() -> Path:
-    """The imported model folder (`make test` imports it first; a bare pytest run imports it here once)."""
-    if not (SMOLLM2 / "metaex.json").is_file():
-        from metaex.core.models.imports import import_model
-
-        import_model("smollm2-135m", SMOLLM2)
-    return SMOLLM2
 
 
 @pytest.fixture(scope="module")
