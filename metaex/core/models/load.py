@@ -14,7 +14,7 @@ from typing import Any
 
 from metaex.core.errors import InputError
 from metaex.core.models.environment import go_offline, quiet_transformers
-from metaex.core.models.provenance import model_fingerprint
+from metaex.core.models.provenance import model_fingerprint, same_base
 from metaex.core.models.runs import ADAPTER_META, is_run_dir, resolve_run
 
 
@@ -142,6 +142,6 @@ def check_adapter_base(adapter_path: Path, base_path: str) -> None:
     if not meta.is_file():
         return
     recorded = json.loads(meta.read_text())
-    if recorded.get("base_fingerprint") not in (None, model_fingerprint(base_path)):
+    if not same_base(recorded.get("base_fingerprint"), model_fingerprint(base_path)):
         raise InputError(f"adapter was trained on another base model ({recorded.get('base_model')}), not "
                          f"{base_path}", str(adapter_path))

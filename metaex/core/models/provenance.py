@@ -10,12 +10,24 @@ from typing import Any
 from metaex.core.models.runs import is_run_dir, resolve_run
 
 
+def hub_revision(model_id: str) -> str | None:
+    """The commit of hub model `model_id` that loading it offline reads: the snapshot the local Hugging Face cache's
+    refs/main names (huggingface_hub's own cache lookup, which HF_HOME / HF_HUB_CACHE place; never the network).
+    None where the cache holds no config.json of it."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model_id, "config.json")
+    return Path(found).parent.name if isinstance(found, str) else None
+
+
 def model_fingerprint(model: str) -> str:
     """A cheap identity of a base model: for a local folder, its config and the size, head and tail of each
-    weights file (tiny models of different seeds differ there); for a hub id, the id."""
+    weights file (tiny models of different seeds differ there); for a hub id, `hub:ID@COMMIT`, the commit its
+    cached snapshot came from (`hub:ID` while the cache holds none: before its first download)."""
     p = Path(model)
     if not p.is_dir():
-        return f"hub:{model}"
+        revision = hub_revision(str(model))
+        return f"hub:{model}@{revision}" if revision else f"hub:{model}"
     h = hashlib.sha256((p / "config.json").read_bytes())
     for w in sorted(p.glob("*.safetensors")):
         size = w.stat().st_size
@@ -25,6 +37,13 @@ def model_fingerprint(model: str) -> str:
             fh.seek(max(0, size - (1 << 20)))
             h.update(fh.read())
     return h.hexdigest()[:16]
+
+
+def same_base(recorded: str | None, current: str) -> bool:
+    """Whether a recorded base fingerprint names the model whose fingerprint is `current`: equal, or a hub id
+    recorded without its commit (before commits were recorded, or before the first download) for any commit."""
+    return recorded is None or recorded == current or (
+        recorded.startswith("hub:") and "@" not in recorded and current.split("@", 1)[0] == recorded)
 
 
 def parameter_count(model: str) -> int | None:

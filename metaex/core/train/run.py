@@ -200,10 +200,12 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
     eval_set = data.tokenize_documents(tokenizer, eval_texts, str(eval_file), max_len) if eval_texts else None
     cfg = {"schema": runs.RUN_SCHEMA, **identity, "train_file": str(train_file),
            "eval_file": str(eval_file) if eval_file is not None else None, "base_path": base_path,
-           "base_fingerprint": provenance.model_fingerprint(base_path), "documents": len(train_set),
+           "documents": len(train_set),
            "tokens": sum(len(f["input_ids"]) for f in train_set), "versions": _versions(),
            "mix": data.read_manifest(train_file), "status": "running"}
     net, _ = load.load_model(base_path, method=opts.method, device=device, for_training=True, bf16=opts.bf16)
+    # after loading: a hub model is then in the local cache, and its fingerprint names the commit it came from
+    cfg["base_fingerprint"] = provenance.model_fingerprint(base_path)
     compute = _compute(opts, net.config, cuda, [len(f["input_ids"]) for f in train_set])
     cfg["compute"] = compute.record()
     set_seed(opts.seed)  # before adapters are initialised
