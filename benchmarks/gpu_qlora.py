@@ -18,8 +18,9 @@ study's batch (configs/study-gpu.toml) and loss normalisation:
   temperature sampling: top_k 0, top_p 1; the same stop tokens and token budget), on the QLoRA base a study
   probes: seconds for the same prompts and number of samples.
 
-The documents: 85 % example strings (2–20 nonce words), 12 % explanations (150–350 words), 3 % worked documents
-(16 example lines). Writes DIR/results.jsonl (a row per measurement, written as it is made) and DIR/table.md (rewritten after each
+The documents, like a GPU-study mix's (seed 0 of configs/study-gpu.toml: 13 % explanations of ~80 words, up to 8 %
+worked documents of ~900 tokens): 85 % example strings (2–20 nonce words), 12 % explanations (40–120 words), 3 %
+worked documents (16 example lines). Writes DIR/results.jsonl (a row per measurement, written as it is made) and DIR/table.md (rewritten after each
 model, so a run cut short keeps what it measured); models and runs go to --work.
 """
 
@@ -66,7 +67,7 @@ def documents(n: int, seed: int = 0) -> list[dict]:
         if r < 0.03:
             kind, text = "worked", "\n".join(f"{name}: {example()}" for _ in range(16))
         elif r < 0.15:
-            kind, text = "explanation", " ".join(rng.choice(PROSE + WORDS) for _ in range(rng.randint(150, 350)))
+            kind, text = "explanation", " ".join(rng.choice(PROSE + WORDS) for _ in range(rng.randint(40, 120)))
         else:
             kind, text = "example", f"{name}: {example()}"
         docs.append({"schema": "metaex/document@1", "kind": "document", "doc_kind": kind, "grammar": name,
