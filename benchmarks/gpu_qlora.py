@@ -39,8 +39,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "metaex" / "data" / "configs"
-MODELS = {"smollm2-135m": "HuggingFaceTB--SmolLM2-135M", "qwen2.5-0.5b": "Qwen--Qwen2.5-0.5B",
-          "qwen2.5-1.5b": "Qwen--Qwen2.5-1.5B", "qwen2.5-7b": "Qwen--Qwen2.5-7B"}
+# in the order a run measures them: the 7B first (the targets are its), so a run cut short still has its figures
+MODELS = {"qwen2.5-7b": "Qwen--Qwen2.5-7B", "qwen2.5-0.5b": "Qwen--Qwen2.5-0.5B", "qwen2.5-1.5b": "Qwen--Qwen2.5-1.5B",
+          "smollm2-135m": "HuggingFaceTB--SmolLM2-135M"}
 SMOKE_SHAPE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                "num_key_value_heads": 2, "head_dim": 16}
 GRAMMARS = ("Vemo", "Dura", "Kelish", "Tamb")           # the study's four grammars' worth of prompts
@@ -275,6 +276,7 @@ def attempt(fn: Any, *args: Any, **kwargs: Any) -> dict:
 def table(rows: list[dict]) -> str:
     """The markdown table of docs/finetune.md from the result rows."""
     lines = ["| model | side | settings | peak GiB | real tokens/s | ratio to plain |", "|---|---|---|---|---|---|"]
+    rows = sorted(rows, key=lambda r: (r["kind"] == "decode", r["model"], r.get("side") != "plain"))
     plain = {r["model"]: r.get("tokens_per_s") for r in rows if r["kind"] == "train" and r["side"] == "plain"}
     for r in rows:
         if r["kind"] == "train":
@@ -339,15 +341,15 @@ def main(argv: list[str]) -> int:
         path = build(name, args.tokenizer, work / name, args.smoke)
         common = {"model": name, "batch": batch, "steps": steps, "real_tokens": sum(lengths)}
         warmup = 1 if args.smoke else WARMUP
-        plain = attempt(plain_side, path, texts, work / f"{name}-plain", steps, batch)
-        note({**common, "kind": "train", "side": "plain",
-              "tokens_per_s": tokens_per_s(lengths, batch, plain.pop("times"), warmup), **plain})
-        for k, variant in enumerate(variants(name, args.smoke)):
+        for k, variant in enumerate(variants(name, args.smoke)):      # metaex first: the 7B's target rows
             ours = attempt(metaex_side, path, work / "train.jsonl", work / f"{name}-metaex-{k}", steps, batch,
                            **variant)
             note({**common, "kind": "train", "side": "metaex", "variant": variant,
                   "settings": ", ".join(f"{a}={int(b)}" for a, b in ours.get("compute", {}).items()),
                   "tokens_per_s": tokens_per_s(lengths, batch, ours.pop("times"), warmup), **ours})
+        plain = attempt(plain_side, path, texts, work / f"{name}-plain", steps, batch)
+        note({**common, "kind": "train", "side": "plain",
+              "tokens_per_s": tokens_per_s(lengths, batch, plain.pop("times"), warmup), **plain})
         note({"model": name, "kind": "decode",
               **attempt(decoding, path, samples, 2 if args.smoke else settings["max_len"])})
         shutil.rmtree(path, ignore_errors=True)
