@@ -59,10 +59,14 @@ def _spawn(config: Path, out: Path, env: dict[str, str]) -> int:
             os.environ.update(env)
             import sys
 
-            from metaex.cli.study import _invoke
+            from typer.main import get_command
+
+            from metaex.cli.main import app
 
             sys.stderr = open(out.parent / f"{out.name}.log", "a")   # noqa: SIM115  (the child's messages)
-            code = _invoke(("study", "run", str(config), "--out", str(out), "--threads", "1"))
+            rc = get_command(app).main(["study", "run", str(config), "--out", str(out), "--threads", "1"],
+                                       prog_name="metaex", standalone_mode=False)
+            code = rc if isinstance(rc, int) else 0
         finally:
             os._exit(code)
     return pid

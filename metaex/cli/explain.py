@@ -19,17 +19,9 @@ def explain_command(
     out: str = typer.Option("-", "-o", "--out", help="Output JSONL of explanation records (`-`: stdout)."),
 ) -> None:
     """Explanations generated from the grammar's rules: no example strings, checked against the rules."""
-    from metaex.core import records
-    from metaex.core.explain import explain, parse_styles
-    from metaex.core.files import guard_outputs
-    from metaex.core.grammar.pcfg import load_grammar
+    from metaex.core.explain import write_explanations
 
-    guard_outputs([grammar], [(out, "file")])
-    chosen = parse_styles(styles)
-    g = load_grammar(grammar)
-    recs = explain(g, chosen, paraphrases, seed)
-    records.write(out, recs)
-    typer.echo(f"{out}: {len(recs)} explanations of {g.name} ({', '.join(chosen)}; {paraphrases} each)", err=True)
+    typer.echo(write_explanations(grammar, styles, paraphrases, seed, out), err=True)
 
 
 def register(app: typer.Typer) -> None:

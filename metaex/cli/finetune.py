@@ -33,16 +33,10 @@ def model_tiny(
                                     "words the files use (untrained tokens keep probability mass)."),
 ) -> None:
     """A randomly initialised Llama with a word-level tokenizer covering the given files."""
-    from metaex.core.files import guard_outputs
-    from metaex.core.models import build_tiny, collect_vocab
-    from metaex.core.models.tiny import is_tiny_dir
+    from metaex.core.models.tiny import write_tiny
 
-    guard_outputs(vocab_from, [(out, "folder", is_tiny_dir)])
-    words = collect_vocab(vocab_from, builtin=not no_builtin, lexicon=not no_lexicon)
-    summary = build_tiny(words, out, size=size, seed=seed)
-    typer.echo(f"{out}: {summary['size']} model, {summary['parameters']:,} parameters, "
-               f"{summary['vocab_size']} tokens, seed {seed}", err=True)
-
+    typer.echo(write_tiny(vocab_from, out, size=size, seed=seed, builtin=not no_builtin, lexicon=not no_lexicon),
+               err=True)
 
 @model_app.command("import")
 def model_import(

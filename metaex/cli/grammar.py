@@ -6,13 +6,10 @@ messages to stderr. rich and the core modules are imported inside the commands, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from metaex.core.files import guard_outputs, remove_outputs
 from metaex.core.grammar.pairs import PERTURBATIONS
 from metaex.core.grammar.random_gen import FAMILIES
 from metaex.core.records import SPLITS
@@ -25,19 +22,6 @@ _GRAMMAR = typer.Argument(..., help="A grammar file (.pcfg, nltk PCFG format).",
 
 def _say(message: str) -> None:
     typer.echo(message, err=True)
-
-
-@contextmanager
-def _about(path: Path) -> Iterator[None]:
-    """Name the grammar file in errors that concern the grammar but carry no file of their own."""
-    from metaex.core.errors import InputError
-
-    try:
-        yield
-    except InputError as err:
-        if err.path is None:
-            raise InputError(str(err), str(path)) from None
-        raise
 
 
 @grammar_app.command("sample")
@@ -54,40 +38,10 @@ def sample(
     out: Path = typer.Option(Path("-"), "-o", "--out", help="Output JSONL of example records ('-' = stdout)."),
 ) -> None:
     """Draw strings from the PCFG as `example` records."""
-    from metaex.core import records
-    from metaex.core.errors import InputError
-    from metaex.core.grammar.pcfg import load_grammar
-    from metaex.core.grammar.sample import sample_split, sample_strings
+    from metaex.core.grammar import run
 
-    if split not in records.SPLITS:
-        raise InputError(f"--split must be one of {', '.join(records.SPLITS)} (got {split!r})")
-    if (n_test is None) != (test_out is None):
-        raise InputError("--test and --test-out go together")
-    if n_test is not None and str(test_out) == "-" and str(out) == "-":
-        raise InputError("--test-out and -o cannot both be stdout")
-    if n_test is not None and split == "test":
-        raise InputError("with --test, -o holds the train strings: drop --split test")
-    guard_outputs([grammar], [(out, "file"), (test_out, "file")])
-    g = load_grammar(grammar)
-
-    def recs(texts: list[str], label: str) -> list[dict]:
-        extra = {k: g.meta[k] for k in ("template",) if k in g.meta}
-        return [records.make("example", text=t, grammar=g.name, grammar_hash=g.hash, seed=seed, split=label,
-                             producer=records.producer("grammar sample"), **extra) for t in texts]
-
-    if n_test is None:
-        with _about(grammar):
-            texts = sample_strings(g, n, seed, max_len=max_len, distinct=distinct)
-        records.write(out, recs(texts, split))
-        _say(f"{len(texts)} strings of {g.name} ({len(set(texts))} distinct)")
-        return
-    with _about(grammar):
-        train, test = sample_split(g, n, n_test, seed, max_len=max_len)
-    train_recs, test_recs = recs(train, "train"), recs(test, "test")
-    remove_outputs([out, test_out])   # a kill between the two writes leaves neither old file beside a new one
-    records.write(out, train_recs)
-    records.write(test_out, test_recs)
-    _say(f"{len(train)} train and {len(test)} test strings of {g.name}, distinct and disjoint")
+    _say(run.sample(grammar, n, seed, out=out, max_len=max_len, distinct=distinct, split=split, n_test=n_test,
+                    test_out=test_out))
 
 
 @grammar_app.command("check")
@@ -98,18 +52,9 @@ def check(
     out: Path = typer.Option(Path("-"), "-o", "--out", help="Output JSONL of check records ('-' = stdout)."),
 ) -> None:
     """Check each string's membership; writes `check` records with `text` and `valid`."""
-    from metaex.core import records
-    from metaex.core.grammar.pcfg import load_grammar
-    from metaex.core.grammar.recognize import recognizer
+    from metaex.core.grammar import run
 
-    guard_outputs([grammar, input], [(out, "file")])
-    g = load_grammar(grammar)
-    rec = recognizer(g)
-    producer = records.producer("grammar check")
-    rows = [records.make("check", text=text, valid=rec.accepts(text), grammar=g.name, grammar_hash=g.hash,
-                         producer=producer) for _, _, text, _ in records.read_texts(input)]
-    records.write(out, rows)
-    _say(f"{sum(r['valid'] for r in rows)} of {len(rows)} strings are in {g.name}")
+    _say(run.check(grammar, input, out=out))
 
 
 @grammar_app.command("pairs")
@@ -124,26 +69,9 @@ def pairs(
     out: Path = typer.Option(Path("-"), "-o", "--out", help="Output JSONL of pair records ('-' = stdout)."),
 ) -> None:
     """Minimal pairs (`good` in the language, `bad` one edit away and out of it) as `pair` records."""
-    from metaex.core import records
-    from metaex.core.errors import InputError
-    from metaex.core.grammar.pairs import minimal_pairs
-    from metaex.core.grammar.pcfg import load_grammar
+    from metaex.core.grammar import run
 
-    guard_outputs([grammar, input], [(out, "file")])
-    g = load_grammar(grammar)
-    texts = []
-    for path, line, text, rec in records.read_texts(input):
-        if rec is not None and rec.get("grammar_hash") not in (None, g.hash):
-            raise InputError(f"record of grammar {rec.get('grammar')!r} (hash {rec.get('grammar_hash')}), "
-                             f"not of {g.name} ({g.hash})", path, line)
-        if rec is None or rec.get("valid", True) is not False:
-            texts.append(text)
-    rows = minimal_pairs(g, texts, seed, per_string=per_string, perturbations=perturbation)
-    if not rows:
-        raise InputError(f"no minimal pairs: no string of {g.name} in the input has a perturbation "
-                         "outside the language", "<stdin>" if str(input) == "-" else str(input))
-    records.write(out, rows)
-    _say(f"{len(rows)} minimal pairs from {len({r['good'] for r in rows})} strings of {g.name}")
+    _say(run.pairs(grammar, input, seed, out=out, per_string=per_string, perturbations=perturbation))
 
 
 @grammar_app.command("instantiate")
@@ -155,20 +83,9 @@ def instantiate(
     out: Path = typer.Option(Path("-"), "-o", "--out", help="Output .pcfg ('-' = stdout)."),
 ) -> None:
     """The grammar under a fresh nonce name and nonce alphabet from the shipped lexicon."""
-    from metaex.core import records
-    from metaex.core.grammar.instantiate import instantiate as make_instance
-    from metaex.core.grammar.instantiate import words_of
-    from metaex.core.grammar.pcfg import load_grammar
+    from metaex.core.grammar import run
 
-    guard_outputs([grammar, *avoid], [(out, "file")])
-    g = load_grammar(grammar)
-    taken: set[str] = set()
-    for other in avoid:
-        taken |= words_of(load_grammar(other))
-    inst = make_instance(g, seed, avoid=taken)
-    with records.atomic_output(out) as fh:
-        fh.write(inst.to_text())
-    _say(f"{g.name} -> {inst.name}: " + ", ".join(inst.terminals))
+    _say(run.instantiate(grammar, seed, avoid=avoid, out=out))
 
 
 @grammar_app.command("random")
@@ -184,14 +101,9 @@ def random(
     out: Path = typer.Option(Path("-"), "-o", "--out", help="Output .pcfg ('-' = stdout)."),
 ) -> None:
     """A random proper PCFG that passes the validator (placeholder terminals t1, t2, …)."""
-    from metaex.core import records
-    from metaex.core.grammar.random_gen import random_grammar
+    from metaex.core.grammar import run
 
-    guard_outputs([], [(out, "file")])
-    g = random_grammar(family, seed, nonterminals=nonterminals, terminals=terminals, depth=depth)
-    with records.atomic_output(out) as fh:
-        fh.write(g.to_text())
-    _say(f"{g.name}: {len(g.rules)} rules, expected length {g.expected_length:.1f}")
+    _say(run.random(family, seed, out=out, nonterminals=nonterminals, terminals=terminals, depth=depth))
 
 
 @grammar_app.command("info")

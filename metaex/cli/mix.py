@@ -52,8 +52,7 @@ def mix_command(
                                          "none when OUT is stdout)."),
 ) -> None:
     """Build one condition's training stream: passes over the examples, extra documents on top."""
-    from metaex.core.files import guard_outputs
-    from metaex.core.mix import MixOptions, build_mix, manifest_path, write_with_manifest
+    from metaex.core.mix import MixOptions, run_mix
 
     opt = MixOptions(condition=condition, dose=dose, seed=seed, examples=[str(p) for p in examples],
                      explanations=[str(p) for p in explanations], filler=[str(p) for p in filler],
@@ -61,15 +60,7 @@ def mix_command(
                      grammar_files=[str(p) for p in grammars], paraphrases=paraphrases, order=order,
                      passes=passes, extra_passes=extra_passes, worked_strings=worked_strings,
                      worked_per_doc=worked_per_doc)
-    target = manifest if manifest is not None else (None if out == "-" else manifest_path(out))
-    guard_outputs([*examples, *explanations, *filler, *pool, *tests, *grammars], [(out, "file"), (target, "file")])
-    recs, info = build_mix(opt)
-    write_with_manifest(out, recs, info, target)
-    explained = [g["name"] for g in info["grammars"] if g["explained"]]
-    kinds = ", ".join(f"{n} {k}" for k, n in info["documents"].items())
-    typer.echo(f"{out}: {condition}, {len(recs)} documents ({kinds}), {info['tokens']['total']} tokens; "
-               f"explained: {', '.join(explained)}", err=True)
-
+    typer.echo(run_mix(opt, out, manifest), err=True)
 
 def bridge_command(
     grammars: int = typer.Option(..., "--grammars", help="How many random grammars."),
@@ -85,21 +76,12 @@ def bridge_command(
                                               "explanation followed by examples and Q&A) per grammar."),
 ) -> None:
     """A bridging corpus: random grammars with textbook, example, explanation and Q&A documents."""
-    from metaex.core.files import guard_outputs
-    from metaex.core.mix import manifest_path, write_with_manifest
-    from metaex.core.mix.bridge import BridgeOptions, build_bridge
+    from metaex.core.mix.bridge import BridgeOptions, run_bridge
 
     opt = BridgeOptions(grammars=grammars, seed=seed, examples=examples_per_grammar,
                         avoid=[str(p) for p in avoid], paraphrases=paraphrases, qa=qa_per_grammar,
                         textbooks=textbooks_per_grammar)
-    target = None if out == "-" else manifest_path(out)
-    guard_outputs(avoid, [(out, "file"), (target, "file")])
-    recs, info = build_bridge(opt)
-    write_with_manifest(out, recs, info, target)
-    kinds = ", ".join(f"{n} {k}" for k, n in info["documents"].items())
-    typer.echo(f"{out}: bridging corpus of {grammars} grammars, {len(recs)} documents ({kinds}), "
-               f"{info['tokens']['total']} tokens", err=True)
-
+    typer.echo(run_bridge(opt, out), err=True)
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""

@@ -1,11 +1,8 @@
-"""`metaex study plan|run`: a whole study from one config, as metaex commands run in one process."""
+"""`metaex study plan|run`: a whole study from one config; the plan and the runner are in metaex.core.study."""
 
 from __future__ import annotations
 
-import gc
 import json
-import os
-import time
 from pathlib import Path
 
 import typer
@@ -24,72 +21,30 @@ def _models(models: str | None) -> list[str] | None:
 
 
 @study_app.command("plan")
-def plan(config: Path = _CONFIG, out: Path = _OUT, models: str = _MODELS) -> None:
+def plan(config: Path = _CONFIG, out: Path = _OUT, models: str = _MODELS,
+         as_json: bool = typer.Option(False, "--json", help="The plan's cells as JSON (id, stage, seed, arm, the "
+                                      "cells each needs, its steps' command lines and outputs, whether it is "
+                                      "done): what a cluster scheduler submits, one task per cell.")) -> None:
     """Print the study as a shell script: every metaex command, in order, with the files it writes."""
     from metaex.core.study import build_plan, load_config
 
     cfg = load_config(config, models=_models(models))
+    the_plan = build_plan(cfg, out)
+    if as_json:
+        cells = [{"id": c.id, "stage": c.stage, "seed": c.seed, "arm": c.arm, "needs": list(c.needs),
+                  "done": c.done(), "steps": [{"name": s.name, "kind": s.kind, "argv": s.argv(), "shell": s.shell(),
+                                               "outputs": list(map(str, s.outputs))} for s in c.steps]}
+                 for c in the_plan.cells()]
+        typer.echo(json.dumps({"config": str(config), "out": str(out), "cells": cells}, indent=1))
+        return
     lines = ["#!/usr/bin/env bash", f"# metaex study plan {config} (out: {out})", "set -euo pipefail"]
     stage = None
-    for step in build_plan(cfg, out):
+    for step in the_plan.steps:
         if step.stage != stage:
             stage = step.stage
             lines.append(f"\n# --- {stage}")
         lines.append(step.shell())
     typer.echo("\n".join(lines))
-
-
-def _check_runnable(cfg, arms) -> None:
-    """Fail at once (not after hours, not on a hub time-out) when an arm cannot run on this machine."""
-    from metaex.core.errors import InputError
-
-    for arm in arms:
-        if arm.tiny:
-            continue
-        if arm.train_method == "qlora":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise InputError(f"arm {arm.name} fine-tunes {arm.model} with QLoRA, which needs a CUDA GPU; "
-                                 "none is visible here (run `make study` for the CPU study)", cfg.path)
-        if not Path(arm.model).is_dir() and os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise InputError(f"model {arm.model} is not a local folder and the hub is offline (HF_HUB_OFFLINE=1): "
-                             "import it first (`make models` for the shipped ones) or unset HF_HUB_OFFLINE", cfg.path)
-
-
-def _shard_spec(spec: str) -> tuple[int, int]:
-    from metaex.core.errors import InputError
-
-    try:
-        i, n = (int(x) for x in spec.split("/"))
-        assert 0 <= i < n
-    except (ValueError, AssertionError):
-        raise InputError(f"--shard should be I/N with 0 <= I < N, got {spec!r}") from None
-    return i, n
-
-
-def _shard(steps, spec: tuple[int, int], cfg) -> list:
-    """The steps of shard I of N, whole seeds (a shard never waits on another's files), dealt in a snake:
-    0 1 1 0 0 1 … for N = 2. Seeds 2k and 2k+1 explain opposite halves of the grammars, whose explanations differ
-    in length and so in training time; dealt I modulo N, one shard would get every even seed."""
-    i, n = spec
-    mine = {seed for k, seed in enumerate(cfg.seeds) if min(k % (2 * n), 2 * n - 1 - k % (2 * n)) == i}
-    return [s for s in steps if s.seed in mine]
-
-
-_APP: typer.Typer | None = None   # the `metaex` app, set by register()
-
-
-def _invoke(args: tuple[str, ...]) -> int:
-    from typer.main import get_command
-
-    from metaex.core.study.files import concat
-
-    if args[0] == "concat":
-        concat(args[1], list(args[2:]))
-        return 0
-    rc = get_command(_APP).main(list(args), prog_name="metaex", standalone_mode=False)
-    return rc if isinstance(rc, int) else 0
 
 
 @study_app.command("run")
@@ -102,6 +57,8 @@ def run(
     models: str = _MODELS,
     shard: str = typer.Option(None, "--shard", help="I/N: only the seeds of shard I of N (their data and cells), "
                               "e.g. one shard per GPU or per CPU core; the report stage joins them."),
+    cell: list[str] = typer.Option(None, "--cell", help="Only this cell (repeatable; ids from `study plan "
+                                   "--json`): cells run side by side in one folder, one process each."),
     threads: int = typer.Option(None, "--threads", help="torch CPU threads (1 suits tiny models: run one shard "
                                 "per core instead)."),
     check: bool = typer.Option(False, "--check", help="Only check that every arm can run here, then exit."),
@@ -109,58 +66,25 @@ def run(
     """Run every step not yet done, in one process: finished steps are skipped, so a rerun resumes."""
     from rich.console import Console
 
-    from metaex.core.errors import InputError, MetaexError
-    from metaex.core.files import guard_outputs
-    from metaex.core.study import STAGES, build_plan, load_config
-    from metaex.core.study.lock import study_lock
-    from metaex.core.study.resume import clean_temps, is_study_dir, record_config
+    from metaex.core.study import load_config
+    from metaex.core.study.runner import Selection, check_runnable, parse_shard, run_study
 
-    if stage is not None and stage not in STAGES:
-        raise InputError(f"--stage should be one of {', '.join(STAGES)}, got {stage!r}")
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads should be at least 1, got {threads}")
     cfg = load_config(config, models=_models(models))
-    arms = [cfg.arm(a) for a in arm] if arm else list(cfg.arms)
-    spec = _shard_spec(shard) if shard is not None else None
-    steps = [s for s in build_plan(cfg, out, [a.name for a in arms] if arm else None)
-             if stage is None or s.stage == stage]
-    if spec is not None:
-        steps = _shard(steps, spec, cfg)
-    if stage in (None, "train") or check:
-        _check_runnable(cfg, arms)
-        if check:
-            return
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    selection = Selection(stage=stage, arms=tuple(arm) if arm else None,
+                          shard=parse_shard(shard) if shard is not None else None,
+                          cells=tuple(cell) if cell else None)
+    if check:
+        check_runnable(cfg, [cfg.arm(a) for a in arm] if arm else list(cfg.arms))
+        return
     console = Console(stderr=True)
-    guard_outputs([config, *(cfg.grammar_path(g) for g in cfg.grammars)], [(out, "folder", is_study_dir)])
-    with study_lock(out, spec, f"metaex study run {config}" + (f" --shard {shard}" if shard else "")):
-        record_config(cfg, out)
-        for step in steps:   # what killed steps left, done ones included (a kill after a step's last commit)
-            clean_temps(step)
-        todo = [s for s in steps if not s.done()]
-        console.print(f"study {config}: {len(steps)} steps, {len(steps) - len(todo)} already done, "
-                      f"{len(todo)} to run")
-        t_start = time.perf_counter()
-        for i, step in enumerate(todo, 1):
-            t0 = time.perf_counter()
-            console.print(f"[{i}/{len(todo)}] {step.name}", highlight=False)
-            rc = _invoke(step.args)
-            # what survives a step (imported modules, caches) leaves the garbage collector's view: the collections
-            # inside the next steps (accelerate's gc.collect() at every run's end, Python's full collections)
-            # then scan only that step's own objects: 0.4 s a call otherwise, with torch and transformers imported
-            gc.collect()
-            gc.freeze()
-            if rc:
-                raise MetaexError(f"step '{step.name}' failed (exit {rc}): {step.shell()}  — fix it and rerun; "
-                                  "finished steps are kept")
-            with open(out / "timings.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"step": step.name, "stage": step.stage,
-                                     "seconds": round(time.perf_counter() - t0, 3)}) + "\n")
-        console.print(f"done: {len(todo)} steps in {time.perf_counter() - t_start:.0f} s; "
-                      f"report: {steps[-1].outputs[0] if steps and steps[-1].stage == 'report' else out / 'report'}")
+    command = f"metaex study run {config}" + (f" --shard {shard}" if shard else "") + \
+        "".join(f" --cell {c}" for c in cell or ())
+    try:
+        run_study(cfg, out, selection, command=command, threads=threads,
+                  log=lambda message: console.print(message, highlight=False, markup=False))
+    except KeyboardInterrupt:
+        typer.echo("metaex: interrupted: finished steps are kept; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
 
 
 @study_app.command("configs")
@@ -173,7 +97,5 @@ def list_configs() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `metaex study …` (and keep the whole app: a study runs each step through it)."""
-    global _APP
-    _APP = app
+    """Add `metaex study …`."""
     app.add_typer(study_app, name="study")

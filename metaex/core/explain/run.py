@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from metaex.core import records
 from metaex.core.errors import InputError
@@ -122,3 +123,16 @@ def explain(g: Grammar, styles: list[str], paraphrases: int, seed: int) -> list[
     return [records.make("explanation", text=text, grammar=g.name, grammar_hash=g.hash, style=style,
                          paraphrase=i, seed=seed, template=template, producer=producer)
             for style in styles for i, text in enumerate(ex.paraphrases(style, paraphrases, seed))]
+
+
+def write_explanations(grammar: str | Path, styles: str, paraphrases: int, seed: int, out: str | Path = "-") -> str:
+    """`metaex explain`: the explanation records of one grammar file written to `out`; the summary line."""
+    from metaex.core.files import guard_outputs
+    from metaex.core.grammar.pcfg import load_grammar
+
+    guard_outputs([grammar], [(out, "file")])
+    chosen = parse_styles(styles)
+    g = load_grammar(grammar)
+    recs = explain(g, chosen, paraphrases, seed)
+    records.write(out, recs)
+    return f"{out}: {len(recs)} explanations of {g.name} ({', '.join(chosen)}; {paraphrases} each)"

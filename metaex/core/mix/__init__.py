@@ -3,6 +3,6 @@
 
 from metaex.core.mix.build import CONDITIONS, ORDERS
 from metaex.core.mix.options import MixOptions
-from metaex.core.mix.run import build_mix, manifest_path, write_with_manifest
+from metaex.core.mix.run import build_mix, manifest_path, run_mix, write_with_manifest
 
-__all__ = ["CONDITIONS", "ORDERS", "MixOptions", "build_mix", "manifest_path", "write_with_manifest"]
+__all__ = ["CONDITIONS", "ORDERS", "MixOptions", "build_mix", "manifest_path", "run_mix", "write_with_manifest"]

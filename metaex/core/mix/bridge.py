@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
-from metaex.core import formats, records
+from metaex.core import formats, options, records
 from metaex.core.errors import InputError
 from metaex.core.explain import STYLES, Explainer
 from metaex.core.grammar.pcfg import Grammar
+from metaex.core.options import option
 from metaex.core.text import tokens
 
 _MAX_LEN = 40  # strings longer than this many terminals are not drawn (documents stay short)
@@ -28,20 +30,21 @@ _TEXTBOOK_QA = 2  # Q&A lines per textbook document (one Yes, one No)
 
 @dataclass
 class BridgeOptions:
-    grammars: int
-    seed: int
-    examples: int = 16
-    avoid: list[str] = field(default_factory=list)
-    paraphrases: int = 2
-    qa: int = 8
-    textbooks: int = 2
+    """A bridging corpus: what `metaex bridge` takes, one definition per option (`metaex.core.options`)."""
+
+    grammars: int = option(help="How many random grammars.", low=1)
+    seed: int = option(help="Seed of the grammars, their words and the documents.", low=0)
+    examples: int = option(16, "Example documents per grammar.", flag="--examples-per-grammar", low=0)
+    avoid: list[str] = option([], "Study grammars (.pcfg instances) whose words the corpus must not use "
+                              "(repeatable).")
+    paraphrases: int = option(2, "Explanation paraphrases per style per grammar.", low=1)
+    qa: int = option(8, "Judgement Q&A documents per grammar (half Yes, half No: even).", flag="--qa-per-grammar",
+                     low=0)
+    textbooks: int = option(2, "Textbook documents (an explanation followed by examples and Q&A) per grammar.",
+                            flag="--textbooks-per-grammar", low=0)
 
     def check(self) -> None:
-        for opt, value, low in (("--grammars", self.grammars, 1), ("--examples-per-grammar", self.examples, 0),
-                                ("--paraphrases", self.paraphrases, 1), ("--qa-per-grammar", self.qa, 0),
-                                ("--textbooks-per-grammar", self.textbooks, 0)):
-            if value < low:
-                raise InputError(f"{opt} must be at least {low}, got {value}")
+        options.check(self)
         if self.qa % 2:
             raise InputError(f"--qa-per-grammar must be even (half Yes, half No), got {self.qa}")
 
@@ -128,3 +131,17 @@ def build_bridge(opt: BridgeOptions) -> tuple[list[dict], dict]:
                    "unit": "whitespace and punctuation tokens"},
     }
     return docs, manifest
+
+
+def run_bridge(opt: BridgeOptions, out: str | Path) -> str:
+    """`metaex bridge`: build the corpus and write it to `out`, its manifest beside it; the summary line."""
+    from metaex.core.files import guard_outputs
+    from metaex.core.mix import manifest_path, write_with_manifest
+
+    target = None if str(out) == "-" else manifest_path(out)
+    guard_outputs(opt.avoid, [(out, "file"), (target, "file")])
+    recs, info = build_bridge(opt)
+    write_with_manifest(out, recs, info, target)
+    kinds = ", ".join(f"{n} {k}" for k, n in info["documents"].items())
+    return (f"{out}: bridging corpus of {opt.grammars} grammars, {len(recs)} documents ({kinds}), "
+            f"{info['tokens']['total']} tokens")

@@ -1,42 +1,44 @@
-"""`MixOptions`: what one `metaex mix` run is asked for, checked before any input is read."""
+"""`MixOptions`: what one `metaex mix` run is asked for, one definition per option (`metaex.core.options`),
+checked before any input is read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from metaex.core import options
 from metaex.core.errors import InputError
 from metaex.core.mix.build import CONDITIONS, ORDERS
+from metaex.core.options import option
 
 
 @dataclass
 class MixOptions:
-    condition: str
-    dose: int
-    seed: int
-    examples: list[str]
-    explanations: list[str] = field(default_factory=list)
-    filler: list[str] = field(default_factory=list)
-    pool: list[str] = field(default_factory=list)
-    tests: list[str] = field(default_factory=list)
-    grammar_files: list[str] = field(default_factory=list)
-    paraphrases: int = 20
-    order: str = "interleaved"
-    passes: int = 1
-    extra_passes: int | None = None    # appearances of each extra document in the stream; default: passes
-    worked_strings: int | None = None  # extra strings per explained grammar; default 2 × dose
-    worked_per_doc: int | None = None  # strings per worked document; default: spread over all explanations
+    """One condition's stream: what `metaex mix` takes, one definition per option (`metaex.core.options`)."""
+
+    condition: str = option(help="The condition whose stream this is.", choices=CONDITIONS)
+    dose: int = option(help="Examples per grammar: the first N of each grammar's train examples, so doses nest.",
+                       low=1, unit="examples per grammar")
+    seed: int = option(help="Seed: picks the explained half (seeds 2k, 2k+1 explain complementary halves) and "
+                       "every permutation.", low=0)
+    examples: list[str] = option(help="Train example files of K >= 2 grammars (repeatable).")
+    explanations: list[str] = option([], "Explanation files of the study grammars (repeatable).")
+    filler: list[str] = option([], "Explanation files of grammars outside the study, for `filler` (repeatable).")
+    pool: list[str] = option([], "Extra strings (split pool) for `worked` (repeatable).")
+    tests: list[str] = option([], "Test examples and minimal pairs for the leakage guard (repeatable).")
+    grammar_files: list[str] = option([], "The study grammars' .pcfg files (repeatable): recorded in the manifest "
+                                      "and used for their alphabets.", flag="--grammar")
+    paraphrases: int = option(20, "Paraphrases per style per explained grammar.", low=1)
+    order: str = option("interleaved", "Order of the documents within each pass.", choices=ORDERS)
+    passes: int = option(1, "Passes over the example documents.", low=1)
+    extra_passes: int | None = option(None, "Times each extra document (explanation, filler, …) appears in the "
+                                      "stream, spread evenly over the passes (default: once per pass).", low=1)
+    worked_strings: int | None = option(None, "`worked`: extra strings per explained grammar (default 2 x dose).",
+                                        low=0)
+    worked_per_doc: int | None = option(None, "`worked`: strings per document, each document one explanation "
+                                        "(default: the strings spread over all the grammar's explanations).", low=1)
 
     def check(self) -> None:
-        if self.condition not in CONDITIONS:
-            raise InputError(f"unknown condition {self.condition!r} (conditions: {', '.join(CONDITIONS)})")
-        if self.order not in ORDERS:
-            raise InputError(f"unknown order {self.order!r} (orders: {', '.join(ORDERS)})")
-        for opt, value, low in (("--dose", self.dose, 1), ("--passes", self.passes, 1),
-                                ("--extra-passes", self.extra_passes, 1),
-                                ("--paraphrases", self.paraphrases, 1), ("--worked-strings", self.worked_strings, 0),
-                                ("--worked-per-doc", self.worked_per_doc, 1)):
-            if value is not None and value < low:
-                raise InputError(f"{opt} must be at least {low}, got {value}")
+        options.check(self)
         needs = {"explained": ["explanations"], "mismatched": ["explanations"], "explanations-only": ["explanations"],
                  "filler": ["explanations", "filler"], "worked": ["explanations", "pool"]}
         for name in needs.get(self.condition, []):

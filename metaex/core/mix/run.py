@@ -134,3 +134,17 @@ def write_with_manifest(out: str | Path, recs: list[dict], manifest: dict, manif
         if str(out) != "-":
             Path(out).unlink(missing_ok=True)
         raise
+
+
+def run_mix(opt: MixOptions, out: str | Path, manifest: str | Path | None = None) -> str:
+    """`metaex mix`: build the stream and write it to `out`, its manifest beside it (or to `manifest`; none when
+    `out` is stdout); the summary line."""
+    target = manifest if manifest is not None else (None if str(out) == "-" else manifest_path(out))
+    files.guard_outputs([*opt.examples, *opt.explanations, *opt.filler, *opt.pool, *opt.tests, *opt.grammar_files],
+                        [(out, "file"), (target, "file")])
+    recs, info = build_mix(opt)
+    write_with_manifest(out, recs, info, target)
+    explained = [g["name"] for g in info["grammars"] if g["explained"]]
+    kinds = ", ".join(f"{n} {k}" for k, n in info["documents"].items())
+    return (f"{out}: {opt.condition}, {len(recs)} documents ({kinds}), {info['tokens']['total']} tokens; "
+            f"explained: {', '.join(explained)}")

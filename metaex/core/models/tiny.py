@@ -156,3 +156,16 @@ def build_tiny(vocab_words: Iterable[str], out_dir: str | Path, *, size: str = "
         tokenizer.save_pretrained(tmp)
         (tmp / TINY_META).write_text(json.dumps(summary, sort_keys=True, indent=2) + "\n")
     return summary
+
+
+def write_tiny(vocab_from: Iterable[str | Path], out: str | Path, *, size: str = "tiny", seed: int = 0,
+               builtin: bool = True, lexicon: bool = True) -> str:
+    """`metaex model tiny`: a tiny model whose tokenizer covers the files' words, written to `out`; the summary."""
+    from metaex.core.files import guard_outputs
+
+    vocab_from = list(vocab_from)
+    guard_outputs(vocab_from, [(out, "folder", is_tiny_dir)])
+    words = collect_vocab(vocab_from, builtin=builtin, lexicon=lexicon)
+    summary = build_tiny(words, out, size=size, seed=seed)
+    return (f"{out}: {summary['size']} model, {summary['parameters']:,} parameters, "
+            f"{summary['vocab_size']} tokens, seed {seed}")

@@ -1,11 +1,14 @@
-"""The probe's options: everything besides the inputs that changes a probe's numbers (light: no numpy, no torch).
-
-The CLI takes its defaults and choices from here; the study config reads the same defaults.
+"""The probe's options: everything besides the inputs that changes a probe's numbers, one definition each
+(`metaex.core.options`): the `probe` command's parameters, the study config's `[probe]` keys and a plan's
+command lines are derived from these fields. Light: no numpy, no torch.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
+
+from metaex.core import options
+from metaex.core.options import option
 
 LENGTH_REFERENCES = ("grammar", "data")
 
@@ -14,53 +17,45 @@ LENGTH_REFERENCES = ("grammar", "data")
 class ProbeOptions:
     """Everything besides the inputs that changes a probe's numbers (hashed to key reusable parts)."""
 
-    samples: int = 200          # temperature samples of `"{name}:"` per grammar and variant
-    temperature: float = 1.0
-    seed: int = 0
-    limit: int | None = None    # cap on samples, test strings, pairs and explanations per grammar
-    verbal: int | None = None   # verbalization questions per grammar (None: one per explanation, up to limit)
-    batch_size: int = 64        # rows per batch (on CUDA decoding grows it to what memory holds: memory.py)
-    cuts: tuple[int, ...] = (1, 2, 3)  # greedy from the first k terminals of each test string
-    n_items: int = 100          # test strings (and pairs) made from the grammar when no files are given
-    reference: int = 2000       # grammar samples estimating the true length distribution
-    max_len: int | None = None  # the data's length cap (terminals); None: see inputs.length_cap
-    # true length distribution for length_tv: "grammar" samples under the cap, or "data": the lengths of the
-    # given test and training strings (distinct sampling skews the data towards longer strings)
-    length_reference: str = "grammar"
-    # the in-context ceiling: sample and score held-out strings again after one of the grammar's explanations,
-    # and after a sibling's (the control); needs the grammars' explanations (metaex.core.probe.in_context)
-    in_context: bool = False
-    in_context_samples: int | None = None   # samples per in-context prompt kind (None: as many as `samples`)
-    # in context only for the base model of an adapter (the ceiling before fine-tuning), not for the adapter: a
-    # study reads the fine-tuned ceiling on `examples` models; an adapter's in-context rows are 40 of the 60 rows
-    # per grammar it decodes, and 40 of its long scored ones (the time saved is not yet measured)
-    in_context_base_only: bool = False
-    # decoding (sampling, greedy) under bfloat16 autocast on the CPU; log-likelihoods are always float32. bf16 rows
-    # are not promised batch-invariant (float32 ones are, tested)
-    bf16: bool = False
-
-    def cli_args(self) -> tuple[str, ...]:
-        """These options as `metaex probe` arguments (what a study's probe steps run with): every count given,
-        the temperature and length reference only where they differ from the default."""
-        d = ProbeOptions()
-        return ("--samples", str(self.samples), *(("--max-len", str(self.max_len)) if self.max_len else ()),
-                *(("--limit", str(self.limit)) if self.limit else ()),
-                *(("--verbal", str(self.verbal)) if self.verbal else ()),
-                "--cuts", ",".join(map(str, self.cuts)),
-                *(("--temperature", str(self.temperature)) if self.temperature != d.temperature else ()),
-                *(("--length-reference", self.length_reference) if self.length_reference != d.length_reference
-                  else ()),
-                *(("--in-context",) if self.in_context else ()),
-                *(("--in-context-samples", str(self.in_context_samples)) if self.in_context_samples else ()),
-                *(("--in-context-base-only",) if self.in_context_base_only else ()),
-                *(("--bf16",) if self.bf16 else ()),
-                "--seed", str(self.seed), "--batch-size", str(self.batch_size))
+    samples: int = option(200, "Sampled strings per grammar and variant.", low=1)
+    temperature: float = option(1.0, "Sampling temperature (0 = greedy).", low=0)
+    seed: int = option(0, "Seed of sampling and of items made from the grammar.", low=0)
+    limit: int | None = option(None, "At most K samples, tests, pairs and explanations per grammar (quick looks).",
+                               low=1)
+    verbal: int | None = option(None, "At most N verbalization questions per grammar, cycling through the styles "
+                                "(default: one per explanation).", low=1)
+    batch_size: int = option(64, "Rows per forward/generate call (halved on out-of-memory); on a CUDA GPU a "
+                             "decoding batch holds as many rows as its free memory does, at least this many "
+                             "(memory.py).", low=1, unit="rows")
+    cuts: tuple[int, ...] = option((1, 2, 3), "Greedy continuations from the first k terminals of each test "
+                                   "string, for each k listed (comma-separated; greedy_* metrics).", low=1,
+                                   nonempty=True, distinct=True)
+    n_items: int = option(100, "Test strings (and pairs) made from the grammar when no files are given.",
+                          flag="--items", low=1)
+    reference: int = option(2000, "Grammar samples estimating the true length distribution.", low=1)
+    max_len: int | None = option(None, "Length cap (terminals) the data was sampled under (default: the longest "
+                                 "test/train string).", low=1, unit="terminals")
+    length_reference: str = option("grammar", "True length distribution for length_tv: grammar samples under the "
+                                   "cap, or the lengths of the given test and training strings (distinct "
+                                   "sampling skews the data towards longer strings).", choices=LENGTH_REFERENCES)
+    in_context: bool = option(False, "The in-context ceiling: sample and score held-out strings again after one of "
+                              "the grammar's explanations (icl_*) and after a sibling's with the name swapped "
+                              "(icl_control_*); needs --explanations (on in a study).", study=True, before=False)
+    in_context_samples: int | None = option(None, "Samples per grammar after each in-context prompt kind "
+                                            "(default: --samples).", low=1)
+    # an adapter's in-context rows are 40 of the 60 rows per grammar it decodes: a study reads the fine-tuned
+    # ceiling on `examples` models only, and the ceiling before fine-tuning on every base
+    in_context_base_only: bool = option(False, "With --in-context: in context for an adapter's base model only "
+                                        "(the ceiling before fine-tuning), not for the adapter nor a --model.",
+                                        added=False)
+    # log-likelihoods are always float32; bf16 rows are not promised batch-invariant (float32 ones are, tested)
+    bf16: bool = option(False, "Decode (sample, greedy) under bfloat16 autocast on the CPU (up to 1.3× faster "
+                        "where it has avx512_bf16); every log-likelihood stays float32.", added=False)
 
     def key(self) -> dict:
-        """The options as plain values (hashed into a part's key; config.json's `options`). A field added since
-        parts were first keyed is left out at its default, so earlier parts keep their keys."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
-                if not (k in ("in_context_base_only", "bf16") and not v)}
+        """The options as plain values (hashed into a part's key; config.json's `options`). An option added since
+        parts were first keyed is left out at its `added` value, so earlier parts keep their keys."""
+        return options.record(self)
 
     def for_variant(self, variant: str) -> ProbeOptions:
         """The options one variant (`base`, `adapter` or `model`) is probed with: in context everywhere, or with
@@ -72,22 +67,7 @@ class ProbeOptions:
 
     def check(self) -> None:
         """InputError (naming the CLI option) for any value a probe cannot use; called before anything is read."""
-        from metaex.core.errors import InputError
-
-        for opt, value in (("--samples", self.samples), ("--in-context-samples", self.in_context_samples),
-                           ("--limit", self.limit), ("--verbal", self.verbal), ("--batch-size", self.batch_size), ("--max-len", self.max_len),
-                           ("--items", self.n_items), ("--reference", self.reference)):
-            if value is not None and not (isinstance(value, int) and value >= 1):
-                raise InputError(f"{opt} must be a positive integer, got {value}")
-        if not self.temperature >= 0:
-            raise InputError(f"--temperature must be at least 0 (0 = greedy), got {self.temperature}")
-        if not self.cuts or min(self.cuts) < 1:
-            raise InputError(f"--cuts should list positive integers, got {list(self.cuts)}")
-        if self.length_reference not in LENGTH_REFERENCES:
-            raise InputError(f"--length-reference must be one of {', '.join(LENGTH_REFERENCES)}, "
-                             f"not {self.length_reference!r}")
+        options.check(self)
 
     def capped(self, n: int) -> int:
         return n if self.limit is None else min(n, self.limit)
-
-

@@ -1,9 +1,12 @@
-"""One writer per study folder: `study run` holds a lock on it while it runs.
+"""One writer per study folder, and per cell: `study run` holds locks while it runs.
 
 A whole run takes `STUDY/.lock` exclusively; a `--shard I/N` run shares it and takes `STUDY/.lock-shard-I-of-N`
-exclusively, so shards run side by side while a second whole run, or a second copy of one shard, fails at once
-with a one-line error naming the holder (its pid, host and start). The locks are `fcntl.flock` locks: the kernel
-drops them when the holder exits, however it exits, so a killed run never leaves the folder locked.
+exclusively; a `--cell` run shares it. Each run also holds `cell_lock` on every cell while it runs that cell's
+steps (`STUDY/.locks/CELL.lock`). So shards and cells run side by side, while a second whole run, a second copy
+of one shard, or a second process on one cell fails at once with a one-line error naming the holder (its pid,
+host and start). The locks are `fcntl.flock` locks: the kernel drops them when the holder exits, however it
+exits, so a killed run never leaves the folder locked. `cell_lock` is the one interface the runner takes per cell:
+a scheduler with its own exclusion (one array task per cell) may replace it.
 """
 
 from __future__ import annotations
@@ -44,15 +47,14 @@ def _held(path: Path) -> bool:
         os.close(fd)
 
 
-def _take(path: Path, mode: int, what: str, command: str) -> int:
+def _take(path: Path, mode: int, what: str, command: str, folder: Path | None = None) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        shards = sorted(p for p in path.parent.glob(".lock-shard-*") if _held(p)) if path.name == ".lock" else []
-        holders = "; ".join(f"{p.name.removeprefix('.lock-')}: {_holder(p)}" for p in shards) or _holder(path)
-        raise Locked(f"{path.parent}: {what} is running here already ({holders}); wait for it or use "
+        holders = "; ".join(f"{name}: {_holder(p)}" for name, p in _parts(path)) or _holder(path)
+        raise Locked(f"{folder or path.parent}: {what} is running here already ({holders}); wait for it or use "
                      "another --out") from None
     if mode == fcntl.LOCK_EX:
         os.ftruncate(fd, 0)
@@ -61,15 +63,31 @@ def _take(path: Path, mode: int, what: str, command: str) -> int:
     return fd
 
 
+def _parts(path: Path) -> list[tuple[str, Path]]:
+    """(name, lock file) of the shards and cells that hold a study folder's parts now (for `.lock` only)."""
+    if path.name != ".lock":
+        return []
+    shards = [(p.name.removeprefix(".lock-"), p) for p in sorted(path.parent.glob(".lock-shard-*"))]
+    cells = [(f"cell {p.relative_to(path.parent / CELLS).with_suffix('')}", p)
+             for p in sorted((path.parent / CELLS).rglob("*.lock"))]
+    return [(name, p) for name, p in shards + cells if _held(p)]
+
+
+CELLS = ".locks"   # cell locks: STUDY/.locks/CELL.lock
+
+
 @contextmanager
-def study_lock(folder: str | Path, shard: tuple[int, int] | None, command: str) -> Iterator[None]:
-    """Hold the study folder (whole, or one shard of it) for the duration of the block."""
+def study_lock(folder: str | Path, shard: tuple[int, int] | None, command: str, *,
+               shared: bool = False) -> Iterator[None]:
+    """Hold the study folder for the duration of the block: whole (exclusively), one shard of it, or (`shared`)
+    beside other runs of single cells."""
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     fds = []
     try:
         if shard is None:
-            fds.append(_take(root / ".lock", fcntl.LOCK_EX, "a study run", command))
+            fds.append(_take(root / ".lock", fcntl.LOCK_SH if shared else fcntl.LOCK_EX,
+                             "a whole-study run" if shared else "a study run", command))
         else:
             fds.append(_take(root / ".lock", fcntl.LOCK_SH, "a whole-study run", command))
             i, n = shard
@@ -78,3 +96,15 @@ def study_lock(folder: str | Path, shard: tuple[int, int] | None, command: str) 
     finally:
         for fd in fds:
             os.close(fd)
+
+
+@contextmanager
+def cell_lock(folder: str | Path, cell: str, command: str) -> Iterator[None]:
+    """Hold one cell of the study folder for the duration of the block (Locked at once if another process does)."""
+    path = Path(folder) / CELLS / f"{cell}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = _take(path, fcntl.LOCK_EX, f"cell {cell}", command, Path(folder))
+    try:
+        yield
+    finally:
+        os.close(fd)

@@ -1,8 +1,21 @@
-"""A study as a list of steps, each a `metaex` command line with the files it writes.
+"""A study as a list of typed steps, grouped into cells (the units a cluster schedules).
 
-The plan is the study: `metaex study plan` prints it as a shell script, `metaex study run` executes it in one
-process (no import cost per cell, STUDY.md speed traps), skipping every step whose outputs already exist, so an
-interrupted study resumes where it stopped. Outputs are written atomically by the commands themselves.
+The plan is the study: `metaex study plan` prints it as a shell script (each step's `metaex` command line),
+`metaex study run` executes it in one process through `metaex.core.study.runner` (no import cost per cell,
+STUDY.md speed traps), skipping every step whose outputs already exist, so an interrupted study resumes where it
+stopped. Each step is a typed call (`metaex.core.study.steps`): its kind, its arguments and options, its inputs
+and outputs, its stage, seed, arm and cell.
+
+Cells, with the cells each needs done first (`Plan.needs`); an id is the folder (under the study folder) that
+holds the cell's own outputs:
+  seed{s}/data                    every data step of seed s: instances, strings, pairs, explanations, filler,
+                                  mixes, the bridging corpus, the tiny initial model; needs nothing
+  seed{s}/{ARM}/pretrain          the bridged arm's pre-training on seed s's bridging corpus; needs seed{s}/data
+  seed{s}/{ARM}/{COND}-d{DOSE}    one fine-tune and its probe; needs seed{s}/data (and seed{s}/{ARM}/pretrain
+                                  when the arm is bridged)
+  report  (report-ARM+…  for a plan of some arms)   the report; needs every fine-tune cell of the plan
+Cells of different ids may run at the same time (in one study folder, from different processes); the adapters
+of one arm and seed share a probe parts folder (parts/ARM/seed{s}/) whose parts are written atomically.
 
 Layout under the study folder (per seed s):
   seed{s}/grammars/NAME.pcfg               instances (fresh nonce name and alphabet per seed)
@@ -18,10 +31,12 @@ Layout under the study folder (per seed s):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from metaex.core.mix import manifest_path
+from metaex.core.mix import MixOptions, manifest_path
+from metaex.core.mix.bridge import BridgeOptions
+from metaex.core.study import steps as S
 from metaex.core.study.config import Arm, StudyConfig
 from metaex.core.train.options import TrainOptions
 
@@ -30,184 +45,196 @@ STAGES = ("data", "train", "report")
 
 @dataclass(frozen=True)
 class Step:
-    """One command of the study. `args` is a `metaex` command line, or `("concat", OUT, IN…)` (an internal
-    step that joins JSONL files, shown in the shell plan as `cat`)."""
+    """One step of the study: a typed call, the outputs whose existence marks it done, and where it belongs."""
 
     stage: str
     name: str
-    args: tuple[str, ...]
+    call: S.Call
     outputs: tuple[Path, ...]
+    cell: str
     arm: str | None = None
     seed: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.call.kind
+
+    @property
+    def inputs(self) -> tuple[Path, ...]:
+        return self.call.inputs()
+
+    def argv(self) -> list[str]:
+        return self.call.argv()
 
     def done(self) -> bool:
         return all(p.exists() for p in self.outputs)
 
+    def run(self) -> str:
+        """Do the step in this process (the same core function its command calls); its one-line summary."""
+        return self.call.run()
+
     def shell(self) -> str:
-        if self.args[0] == "concat":
-            return f"cat {' '.join(self.args[2:])} > {self.args[1]}"
-        return "metaex " + " ".join(_quote(a) for a in self.args)
+        args = self.argv()
+        if self.kind == "concat":
+            return f"cat {' '.join(args[2:])} > {args[1]}"
+        return "metaex " + " ".join(_quote(a) for a in args)
 
 
 def _quote(arg: str) -> str:
     return arg if arg and all(c.isalnum() or c in "-_./=,:+" for c in arg) else "'" + arg.replace("'", "'\\''") + "'"
 
 
-def build_plan(cfg: StudyConfig, out: str | Path, arms: list[str] | None = None) -> list[Step]:
+@dataclass(frozen=True)
+class Cell:
+    """A unit of scheduling: its steps in order, and the cells that must be done before it starts."""
+
+    id: str
+    stage: str
+    steps: tuple[Step, ...]
+    needs: tuple[str, ...]
+    seed: int | None = None
+    arm: str | None = None
+
+    def done(self) -> bool:
+        return all(s.done() for s in self.steps)
+
+
+@dataclass
+class Plan:
+    steps: list[Step]
+    needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def cells(self) -> list[Cell]:
+        """The cells of the plan's steps, in plan order."""
+        by_id: dict[str, list[Step]] = {}
+        for s in self.steps:
+            by_id.setdefault(s.cell, []).append(s)
+        return [Cell(i, ss[0].stage, tuple(ss), self.needs.get(i, ()), ss[0].seed, ss[0].arm)
+                for i, ss in by_id.items()]
+
+
+def data_cell(seed: int) -> str:
+    return f"seed{seed}/data"
+
+
+def build_plan(cfg: StudyConfig, out: str | Path, arms: list[str] | None = None) -> Plan:
     """Every step of the study; with `arms`, only theirs, and a report of those arms alone (`report-ARM…/`, so the
     whole study's report is never replaced by a part of it)."""
     root = Path(out)
     chosen = [a for a in cfg.arms if arms is None or a.name in arms]
-    steps: list[Step] = []
+    plan = Plan([])
     for seed in cfg.seeds:
-        steps += _data_steps(cfg, root, seed)
+        plan.steps += _data_steps(cfg, root, seed)
     for arm in chosen:
         for seed in cfg.seeds:
-            steps += _train_steps(cfg, root, seed, arm)
-    probes = [s.outputs[0].parent for s in steps if s.args[0] == "probe"]
+            _train_steps(cfg, root, seed, arm, plan)
+    probes = [s.call.out for s in plan.steps if s.kind == "probe"]
     folder = root / ("report" if len(chosen) == len(cfg.arms) else "report-" + "+".join(a.name for a in chosen))
-    steps.append(Step("report", "report", ("report", *map(str, probes), "--out", str(folder)),
-                      (folder / "report.md",)))
-    return steps
+    plan.needs[folder.name] = tuple(dict.fromkeys(s.cell for s in plan.steps if s.kind == "probe"))
+    plan.steps.append(Step("report", "report", S.Report(tuple(probes), folder), (folder / "report.md",),
+                           folder.name))
+    return plan
 
 
 def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
     d = root / f"seed{seed}"
     gdir, data, fdir = d / "grammars", d / "data", d / "filler"
     steps: list[Step] = []
+
+    def step(name: str, call: S.Call, *outputs: Path) -> None:
+        steps.append(Step("data", f"seed{seed} {name}", call, outputs or (call.out,), data_cell(seed), seed=seed))
+
     instances: list[Path] = []
     for name in cfg.grammars:
         inst = gdir / f"{name}.pcfg"
-        avoid = [a for p in instances for a in ("--avoid", str(p))]
-        steps.append(Step("data", f"seed{seed} instantiate {name}",
-                          ("grammar", "instantiate", str(cfg.grammar_path(name)), "--seed", str(seed), *avoid, "-o", str(inst)),
-                          (inst,)))
+        step(f"instantiate {name}", S.Instantiate(cfg.grammar_path(name), seed, inst, tuple(instances)))
         instances.append(inst)
-    max_dose = cfg.max_dose
     for name, inst in zip(cfg.grammars, instances, strict=True):
         train, test = data / f"{name}.train.jsonl", data / f"{name}.test.jsonl"
-        common = ("--max-len", str(cfg.max_len), "--distinct")
-        steps.append(Step("data", f"seed{seed} sample {name}",
-                          ("grammar", "sample", str(inst), "-n", str(max_dose), "--seed", str(seed), *common,
-                           "--split", "train", "--test", str(cfg.test_strings), "--test-out", str(test),
-                           "-o", str(train)), (train, test)))
-        steps.append(Step("data", f"seed{seed} pairs {name}",
-                          ("grammar", "pairs", str(inst), str(test), "--seed", str(seed), "-o",
-                           str(data / f"{name}.pairs.jsonl")), (data / f"{name}.pairs.jsonl",)))
-        steps.append(Step("data", f"seed{seed} explain {name}",
-                          ("explain", str(inst), "--styles", cfg.styles, "--paraphrases", str(cfg.paraphrases),
-                           "--seed", str(seed), "-o", str(data / f"{name}.expl.jsonl")),
-                          (data / f"{name}.expl.jsonl",)))
+        step(f"sample {name}", S.Sample(inst, cfg.max_dose, seed, cfg.max_len, "train", train, cfg.test_strings, test),
+             train, test)
+        step(f"pairs {name}", S.Pairs(inst, test, seed, data / f"{name}.pairs.jsonl"))
+        step(f"explain {name}", S.Explain(inst, cfg.styles, cfg.paraphrases, seed, data / f"{name}.expl.jsonl"))
         if cfg.pool_size:
             # drawn with another seed; `mix` drops any that are train or test strings
-            n = cfg.pool_size + max_dose + cfg.test_strings
-            steps.append(Step("data", f"seed{seed} pool {name}",
-                              ("grammar", "sample", str(inst), "-n", str(n), "--seed", str(seed + 7919), *common,
-                               "--split", "pool", "-o", str(data / f"{name}.pool.jsonl")),
-                              (data / f"{name}.pool.jsonl",)))
+            n = cfg.pool_size + cfg.max_dose + cfg.test_strings
+            step(f"pool {name}", S.Sample(inst, n, seed + 7919, cfg.max_len, "pool", data / f"{name}.pool.jsonl"))
     for kind in ("test", "pairs", "expl"):
         out = data / f"{kind}.jsonl" if kind != "test" else data / "tests.jsonl"
-        ins = [str(data / f"{name}.{kind}.jsonl") for name in cfg.grammars]
-        steps.append(Step("data", f"seed{seed} join {kind}", ("concat", str(out), *ins), (out,)))
-    fillers = []
+        step(f"join {kind}", S.Concat(out, tuple(data / f"{name}.{kind}.jsonl" for name in cfg.grammars)))
+    fillers: list[Path] = []
     for i in range(cfg.filler_grammars if "filler" in cfg.conditions else 0):
         raw, inst = fdir / f"F{i}.raw.pcfg", fdir / f"F{i}.pcfg"
-        family = "regular" if i % 2 else "cfg"
-        steps.append(Step("data", f"seed{seed} filler grammar {i}",
-                          ("grammar", "random", "--family", family, "--seed", str(1000 * seed + i), "-o", str(raw)),
-                          (raw,)))
-        avoid = [a for p in instances + fillers for a in ("--avoid", str(p))]
-        steps.append(Step("data", f"seed{seed} filler instance {i}",
-                          ("grammar", "instantiate", str(raw), "--seed", str(seed), *avoid, "-o", str(inst)), (inst,)))
+        step(f"filler grammar {i}", S.RandomGrammar("regular" if i % 2 else "cfg", 1000 * seed + i, raw))
+        step(f"filler instance {i}", S.Instantiate(raw, seed, inst, tuple(instances + fillers)))
         fillers.append(inst)
-        steps.append(Step("data", f"seed{seed} filler explain {i}",
-                          ("explain", str(inst), "--styles", cfg.styles, "--paraphrases", str(cfg.paraphrases),
-                           "--seed", str(seed), "-o", str(fdir / f"F{i}.expl.jsonl")), (fdir / f"F{i}.expl.jsonl",)))
+        step(f"filler explain {i}", S.Explain(inst, cfg.styles, cfg.paraphrases, seed, fdir / f"F{i}.expl.jsonl"))
     streams = {(c, dose, cfg.mix_name(c, dose, arm)): cfg.stream(c, dose, arm)
                for arm in cfg.arms for c, dose in cfg.cells(arm)}
     for (cond, dose, stem), (passes, extra) in streams.items():
         out = d / "mix" / f"{stem}.jsonl"
-        args = ["mix", "--condition", cond, "--dose", str(dose), "--seed", str(seed),
-                "--passes", str(passes), "--paraphrases", str(cfg.paraphrases), "-o", str(out)]
-        for name, inst in zip(cfg.grammars, instances, strict=True):
-            args += ["--examples", str(data / f"{name}.train.jsonl"), "--grammar", str(inst),
-                     "--explanations", str(data / f"{name}.expl.jsonl"),
-                     "--tests", str(data / f"{name}.test.jsonl"), "--tests", str(data / f"{name}.pairs.jsonl")]
-            if cond == "worked":
-                args += ["--pool", str(data / f"{name}.pool.jsonl")]
-        if extra is not None:
-            args += ["--extra-passes", str(extra)]
-        if cond == "worked":
-            args += ["--worked-strings", str(int(round(cfg.worked_multiplier * dose)))]
-            if cfg.worked_per_doc:
-                args += ["--worked-per-doc", str(cfg.worked_per_doc)]
-        if cond == "filler":
-            args += [a for i in range(len(fillers)) for a in ("--filler", str(fdir / f"F{i}.expl.jsonl"))]
-        steps.append(Step("data", f"seed{seed} mix {stem.replace(f'-d{dose}', f' d{dose}')}", tuple(args),
-                          (out, manifest_path(out))))
+        worked = cond == "worked"
+        opt = MixOptions(
+            condition=cond, dose=dose, seed=seed, passes=passes, paraphrases=cfg.paraphrases, extra_passes=extra,
+            examples=[str(data / f"{n}.train.jsonl") for n in cfg.grammars], grammar_files=list(map(str, instances)),
+            explanations=[str(data / f"{n}.expl.jsonl") for n in cfg.grammars],
+            tests=[str(data / f"{n}.{k}.jsonl") for n in cfg.grammars for k in ("test", "pairs")],
+            pool=[str(data / f"{n}.pool.jsonl") for n in cfg.grammars] if worked else [],
+            worked_strings=int(round(cfg.worked_multiplier * dose)) if worked else None,
+            worked_per_doc=cfg.worked_per_doc if worked else None,
+            filler=[str(fdir / f"F{i}.expl.jsonl") for i in range(len(fillers))] if cond == "filler" else [])
+        step(f"mix {stem.replace(f'-d{dose}', f' d{dose}')}", S.Mix(opt, out), out, manifest_path(out))
     if any(a.bridged for a in cfg.arms):
         arm = next(a for a in cfg.arms if a.bridged)
-        avoid = [a for p in instances + fillers for a in ("--avoid", str(p))]
-        steps.append(Step("data", f"seed{seed} bridging corpus",
-                          ("bridge", "--grammars", str(arm.bridge_grammars), "--seed", str(seed),
-                           "--examples-per-grammar", str(arm.bridge_examples), *avoid, "-o", str(d / "bridge.jsonl")),
-                          (d / "bridge.jsonl", manifest_path(d / "bridge.jsonl"))))
+        corpus = d / "bridge.jsonl"
+        step("bridging corpus", S.Bridge(BridgeOptions(grammars=arm.bridge_grammars, seed=seed,
+                                                       examples=arm.bridge_examples,
+                                                       avoid=list(map(str, instances + fillers))), corpus),
+             corpus, manifest_path(corpus))
     if any(a.tiny for a in cfg.arms):
-        vocab = [a for p in instances + fillers for a in ("--vocab-from", str(p))]
-        vocab += [a for i in range(len(fillers)) for a in ("--vocab-from", str(fdir / f"F{i}.expl.jsonl"))]
+        vocab = [*instances, *fillers, *(fdir / f"F{i}.expl.jsonl" for i in range(len(fillers)))]
         if any(a.bridged for a in cfg.arms):
-            vocab += ["--vocab-from", str(d / "bridge.jsonl")]
-        steps.append(Step("data", f"seed{seed} tiny model",
-                          ("model", "tiny", *vocab, "--vocab-from", str(data / "expl.jsonl"),
-                           "--no-lexicon", "--size", cfg.size,
-                           "--seed", str(seed), "-o", str(d / "init")), (d / "init" / "config.json",)))
-    return [replace(s, seed=seed) for s in steps]
+            vocab.append(d / "bridge.jsonl")
+        vocab.append(data / "expl.jsonl")
+        step("tiny model", S.TinyModel(tuple(vocab), cfg.size, seed, d / "init"), d / "init" / "config.json")
+    return steps
 
 
-def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm) -> list[Step]:
+def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm, plan: Plan) -> None:
     d = root / f"seed{seed}"
     data = d / "data"
-    steps: list[Step] = []
     base = str(d / "init") if arm.tiny else str(arm.model)
     lr = arm.lr if arm.lr is not None else cfg.lr
-    common = ["--batch-size", str(cfg.batch(arm)), "--seed", str(seed), "--quiet", "--save-steps",
-              str(cfg.save_steps), "--resume"]
-    if lr is not None:
-        common += ["--lr", str(lr)]
-    if cfg.clip(arm) != TrainOptions.max_grad_norm:  # only where set: the plans of folders started before the key
-        common += ["--max-grad-norm", str(cfg.clip(arm))]
-    bf16 = ("--bf16",) if cfg.uses_bf16(arm) else ()
+    common = dict(batch_size=cfg.batch(arm), seed=seed, save_steps=cfg.save_steps, lr=lr,
+                  max_grad_norm=cfg.clip(arm))
+    needs: tuple[str, ...] = (data_cell(seed),)
     if arm.bridged:
         pre = d / arm.name / "pretrain"
-        steps.append(Step("train", f"seed{seed} {arm.name} bridging pre-training",
-                          ("finetune", str(d / "bridge.jsonl"), "--model", base, "--method", "full", "--out", str(pre),
-                           "--epochs", str(arm.bridge_epochs), "--shuffle", "--unseen-init", *common),
-                          (pre / "final",), arm.name, seed))
-        base = str(pre)
+        cell = f"seed{seed}/{arm.name}/pretrain"
+        opts = TrainOptions(method="full", epochs=arm.bridge_epochs, shuffle=True, unseen_init=True, **common)
+        plan.steps.append(Step("train", f"seed{seed} {arm.name} bridging pre-training",
+                               S.Finetune(d / "bridge.jsonl", base, opts, pre), (pre / "final",), cell, arm.name,
+                               seed))
+        plan.needs[cell] = needs
+        needs, base = (*needs, cell), str(pre)
     # the novelty reference: every string some condition of this seed trained on, read from its mixes
     # (the design's cells; a ladder cell adds its own mix: no other model saw its extra strings)
-    design = list(dict.fromkeys(str(d / "mix" / f"{cfg.mix_name(c, dose, a)}.jsonl") for a in cfg.arms
+    design = list(dict.fromkeys(d / "mix" / f"{cfg.mix_name(c, dose, a)}.jsonl" for a in cfg.arms
                                 for c in cfg.conditions for dose in cfg.doses))
+    grammars = tuple(d / "grammars" / f"{n}.pcfg" for n in cfg.grammars)
+    adapter = arm.train_method in ("lora", "qlora")
     for cond, dose in cfg.cells(arm):
-        own = str(d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl")
-        train_sets = design if own in design else [*design, own]
+        own = d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl"
         run = d / arm.name / f"{cond}-d{dose}"
-        steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
-                          ("finetune", str(d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl"), "--model", base,
-                           "--method", arm.train_method, "--out", str(run), "--loss-norm", cfg.loss_norm,
-                           *common, *bf16),
-                          (run / "final",), arm.name, seed))
+        cell = f"seed{seed}/{arm.name}/{cond}-d{dose}"
+        opts = TrainOptions(method=arm.train_method, loss_norm=cfg.loss_norm, bf16=cfg.uses_bf16(arm), **common)
+        plan.steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
+                               S.Finetune(own, base, opts, run), (run / "final",), cell, arm.name, seed))
         probe = root / "probes" / arm.name / f"seed{seed}-{cond}-d{dose}"
-        grammars = [a for n in cfg.grammars for a in ("--grammar", str(d / "grammars" / f"{n}.pcfg"))]
-        adapter = arm.train_method in ("lora", "qlora")
-        variant = ("--adapter", str(run)) if adapter else ("--model", str(run))
         # adapters of one base share a parts folder per seed: the base model is probed once per seed
-        shared = ("--parts", str(root / "parts" / arm.name / f"seed{seed}")) if adapter else ()
-        steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}",
-                          ("probe", *variant, *grammars, "--tests", str(data / "tests.jsonl"),
-                           "--pairs", str(data / "pairs.jsonl"), "--explanations", str(data / "expl.jsonl"),
-                           *[a for t in train_sets for a in ("--train", t)],
-                           *cfg.probe_options(seed, cond, arm).cli_args(),
-                           "--arm", arm.name,
-                           *shared, "--out", str(probe)), (probe / "config.json",), arm.name, seed))
-    return steps
+        call = S.Probe(run, adapter, grammars, data / "tests.jsonl", data / "pairs.jsonl", data / "expl.jsonl",
+                       tuple(design if own in design else [*design, own]), cfg.probe_options(seed, cond, arm),
+                       arm.name, probe, root / "parts" / arm.name / f"seed{seed}" if adapter else None)
+        plan.steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}", call,
+                               (probe / "config.json",), cell, arm.name, seed))
+        plan.needs[cell] = needs
