@@ -55,3 +55,24 @@ def test_a_model_whose_config_is_not_at_hand_is_counted_but_not_costed(tmp_path)
     (cost,) = E.estimate([E.Work("x", "nobody/unknown-model", "qlora", 4, mix)], example_steps=1, max_len=20)
     assert cost.gpu_hours is None and cost.peak_small_gib is None and "not at hand" in cost.rate
     assert "GPU-hours unknown" in "\n".join(E.lines([cost]))
+
+
+def test_study_plan_estimate_ends_the_script_with_each_arm_s_cost(run_cli, tmp_path):
+    """The shipped GPU config (three Qwen arms, hub ids; no network): every arm costed from the shipped configs and
+    the anchors, said to be unmeasured; the estimate is shell comments, so the plan still runs as a script."""
+    from metaex.core.study import load_config
+    from tests.conftest import ROOT
+
+    config = ROOT / "configs" / "study-gpu.toml"
+    cfg = load_config(config)
+    result = run_cli("study", "plan", config, "--out", tmp_path / "s", "--estimate")
+    assert result.exit_code == 0, result.output
+    tail = result.output[result.output.index("# estimate"):].strip().splitlines()
+    assert all(line.startswith("#") for line in tail)
+    arms = [line for line in tail if line.startswith("# Qwen2.5-")]
+    assert [a.split(":")[0] for a in arms] == [f"# {arm.name}" for arm in cfg.arms]
+    for line, arm in zip(arms, cfg.arms, strict=True):
+        assert f"{len(cfg.seeds) * len(cfg.cells(arm))} fine-tunes" in line and "GPU-hours" in line and "peak" in line
+    assert sum("unmeasured here" in line for line in tail) == 3 and "probes not costed" in tail[-2]
+    plain = run_cli("study", "plan", ROOT / "configs" / "study-gpu.toml", "--out", tmp_path / "s")
+    assert "# estimate" not in plain.output and result.output.startswith(plain.output.rstrip("\n"))

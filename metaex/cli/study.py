@@ -24,7 +24,11 @@ def _models(models: str | None) -> list[str] | None:
 def plan(config: Path = _CONFIG, out: Path = _OUT, models: str = _MODELS,
          as_json: bool = typer.Option(False, "--json", help="The plan's cells as JSON (id, stage, seed, arm, the "
                                       "cells each needs, its steps' command lines and outputs, whether it is "
-                                      "done): what a cluster scheduler submits, one task per cell.")) -> None:
+                                      "done): what a cluster scheduler submits, one task per cell."),
+         estimate: bool = typer.Option(False, "--estimate", help="End the plan with each arm's expected GPU-hours "
+                                       "and peak GPU memory (from the measured rates of docs/finetune.md, else "
+                                       "said to be unmeasured; exact token counts once the data stage is built)."))\
+        -> None:
     """Print the study as a shell script: every metaex command, in order, with the files it writes."""
     from metaex.core.study import build_plan, load_config
 
@@ -44,6 +48,11 @@ def plan(config: Path = _CONFIG, out: Path = _OUT, models: str = _MODELS,
             stage = step.stage
             lines.append(f"\n# --- {stage}")
         lines.append(step.shell())
+    if estimate:
+        from metaex.core.study import estimate as cost
+
+        lines += ["", *cost.lines(cost.estimate(cost.work_of(the_plan.steps), example_steps=cfg.example_steps,
+                                                max_len=cfg.max_len))]
     typer.echo("\n".join(lines))
 
 

@@ -10,14 +10,23 @@ from typing import Any
 from metaex.core.models.runs import is_run_dir, resolve_run
 
 
-def hub_revision(model_id: str) -> str | None:
-    """The commit of hub model `model_id` that loading it offline reads: the snapshot the local Hugging Face cache's
+def cached_file(model_id: str, filename: str) -> Path | None:
+    """A file of hub model `model_id` as loading it offline reads it: in the snapshot the local Hugging Face cache's
     refs/main names (huggingface_hub's own cache lookup, which HF_HOME / HF_HUB_CACHE place; never the network).
-    None where the cache holds no config.json of it."""
+    None where the cache holds none, or `model_id` is no hub id (a folder not built yet)."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(model_id, "config.json")
-    return Path(found).parent.name if isinstance(found, str) else None
+    try:
+        found = try_to_load_from_cache(model_id, filename)
+    except ValueError:       # huggingface_hub's HFValidationError: not a repo id
+        return None
+    return Path(found) if isinstance(found, str) else None
+
+
+def hub_revision(model_id: str) -> str | None:
+    """The commit of hub model `model_id` that loading it offline reads (its cached config.json's snapshot)."""
+    found = cached_file(model_id, "config.json")
+    return found.parent.name if found is not None else None
 
 
 def model_fingerprint(model: str) -> str:

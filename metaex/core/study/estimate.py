@@ -84,6 +84,13 @@ class ArmCost:
         return self.tokens / self.tokens_per_s / 3600 if self.tokens_per_s else None
 
 
+def work_of(steps: Iterable) -> list[Work]:
+    """The fine-tunes of a plan's steps (`plan.Step`s whose call is a `steps.Finetune`), in plan order."""
+    return [Work(arm=s.arm or "", model=s.call.model, method=s.call.options.method,
+                 batch=s.call.options.batch_size, mix=Path(s.call.train_file))
+            for s in steps if s.kind == "finetune"]
+
+
 def config_name(model: str) -> str:
     """The shipped config's name of a hub id (`Qwen/Qwen2.5-7B` -> `Qwen--Qwen2.5-7B`)."""
     return model.replace("/", "--")
@@ -98,10 +105,10 @@ def model_config(model: str) -> dict | None:
     shipped = CONFIGS / f"{config_name(model)}.json"
     if shipped.is_file():
         return json.loads(shipped.read_text())
-    from huggingface_hub import try_to_load_from_cache
+    from metaex.core.models.provenance import cached_file
 
-    found = try_to_load_from_cache(model, "config.json")
-    return json.loads(Path(found).read_text()) if isinstance(found, str) else None
+    found = cached_file(model, "config.json")
+    return json.loads(found.read_text()) if found is not None else None
 
 
 def mix_lengths(path: Path) -> list[float] | None:
