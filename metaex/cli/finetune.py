@@ -11,7 +11,8 @@ import typer
 
 from metaex.core.models.imports import SHIPPED
 from metaex.core.models.tiny import SIZES
-from metaex.core.train.options import DEFAULT_LR, LOSS_NORMS, METHODS, SWITCHES
+from metaex.core.options import opt
+from metaex.core.train.options import DEFAULT_LR, LOSS_NORMS, METHODS, REPORT_TO, SWITCHES
 from metaex.core.train.options import TrainOptions as T
 
 model_app = typer.Typer(help="Models: build tiny ones from scratch, import pre-trained GGUF ones.",
@@ -154,6 +155,8 @@ def finetune(
                                               "evaluations without improvement; final/ is the best checkpoint."),
     save_steps: int = typer.Option(T.save_steps, "--save-steps", help="Checkpoint every N steps (0: none)."),
     log_steps: int = typer.Option(T.log_steps, "--log-steps"),
+    report_to: str = typer.Option(T.report_to, "--report-to", help=" | ".join(REPORT_TO) + ": "
+                                  + opt(T, "report_to").spec.help),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in RUN_DIR."),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -171,7 +174,7 @@ def finetune(
                    bf16=bf16, grad_checkpointing=grad_checkpointing, fused_ce=fused_ce,
                    lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                    target_modules=target_modules, seed=seed, shuffle=shuffle, eval_steps=eval_steps,
-                   early_stopping=early_stopping, save_steps=save_steps, log_steps=log_steps)
+                   early_stopping=early_stopping, save_steps=save_steps, log_steps=log_steps, report_to=report_to)
     state = "already finished, nothing to do" if result.already_done else "finished"
     loss = f", loss {result.loss:.4f}" if result.loss is not None else ""
     ev = f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""

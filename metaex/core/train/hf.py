@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from metaex.core.errors import InputError
+
 if TYPE_CHECKING:
     from metaex.core.train.compute import Compute
     from metaex.core.train.options import TrainOptions
@@ -40,6 +42,34 @@ def prepare_model(model: Any, opts: TrainOptions, compute: Compute) -> Any:
                         target_modules=targets if targets == "all-linear" else targets.split(","),
                         task_type="CAUSAL_LM")
     return get_peft_model(model, config)
+
+
+TENSORBOARD_DIR = "tensorboard"   # RUN_DIR/tensorboard/: the event files (checkpoints/ is deleted when a run ends)
+_LOGGER_PACKAGES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}   # any one will do
+
+
+def check_report_to(report_to: str) -> None:
+    """InputError, before anything is written, when the logger asked for is not installed."""
+    from importlib.util import find_spec
+
+    packages = _LOGGER_PACKAGES.get(report_to, ())
+    if packages and not any(find_spec(p) for p in packages):
+        raise InputError(f"--report-to {report_to} needs the {packages[0]} package: pip install "
+                         f"'metaex[{report_to}]'")
+
+
+def logger_callbacks(report_to: str, run_dir: Path) -> list:
+    """The Trainer callbacks that log a run for `report_to`, through the Trainer's own integrations. TensorBoard's
+    writes RUN_DIR/tensorboard/ from the main process (the Trainer's default lies under checkpoints/, which a
+    finished run deletes); Weights & Biases needs none here (`training_arguments` names it; it logs as its
+    environment says: WANDB_PROJECT, WANDB_MODE=offline, …)."""
+    if report_to != "tensorboard":
+        return []
+    from transformers.integrations import TensorBoardCallback
+
+    callback = TensorBoardCallback()
+    callback.logging_dir = str(run_dir / TENSORBOARD_DIR)   # what TENSORBOARD_LOGGING_DIR would set
+    return [callback]
 
 
 def training_arguments(opts: TrainOptions, checkpoints: str, cuda: bool, has_eval: bool, compute: Compute) -> Any:
@@ -88,7 +118,8 @@ def training_arguments(opts: TrainOptions, checkpoints: str, cuda: bool, has_eva
         dataloader_num_workers=0,
         dataloader_pin_memory=cuda,
         disable_tqdm=True,
-        report_to="none",
+        report_to=["wandb"] if opts.report_to == "wandb" else "none",   # tensorboard: logger_callbacks()
+        run_name=Path(checkpoints).parent.name,
     )
 
 

@@ -65,7 +65,7 @@ def _identity(cfg: dict) -> dict:
 
 def _own_run(folder: Path) -> bool:
     """A folder `train` may write into: a run folder, or what a killed run left before its config.json."""
-    return runs.is_run_dir(folder) or {p.name for p in folder.iterdir()} <= {"checkpoints", "metrics.jsonl"}
+    return runs.is_run_dir(folder) or {p.name for p in folder.iterdir()} <= {"checkpoints", "metrics.jsonl", hf.TENSORBOARD_DIR}
 
 
 def _check_existing(run_dir: Path, identity: dict, resume: bool) -> dict | None:
@@ -161,6 +161,7 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
         raise TypeError(f"unknown training options: {sorted(unknown)}")
     opts = TrainOptions(method=method, **options)
     opts.check()
+    hf.check_report_to(opts.report_to)
     if opts.early_stopping and eval_file is None:
         raise InputError("early stopping needs held-out documents (--eval FILE)")
     if device not in (None, "cpu", "cuda"):
@@ -212,6 +213,7 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
     net = hf.prepare_model(net, opts, compute)
     args = hf.training_arguments(opts, str(run_dir / "checkpoints"), cuda, eval_set is not None, compute)
     metrics_path = run_dir / "metrics.jsonl"
+    callbacks = [*hf.logger_callbacks(opts.report_to, run_dir), *callbacks]
     if opts.early_stopping:
         callbacks = [EarlyStoppingCallback(early_stopping_patience=opts.early_stopping), *callbacks]
     loss_tokens = None
