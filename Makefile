@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup test test-fast bench lint study study-pretrained study-ladder study-gpu models results clean
+.PHONY: setup test test-fast bench lint study study-pretrained study-ladder study-gpu study-slurm models results clean
 
 setup: $(STAMP)
 
@@ -96,6 +96,16 @@ study-gpu: $(STAMP)
 	$(GPU_RUN) --stage data
 	scripts/shards.sh "$(GPUS)" $(GPU_RUN) --stage train
 	$(GPU_RUN) --stage report
+
+# The study on a SLURM cluster, from its login node (README, "On a SLURM cluster"); submitting again resumes:
+#   make study-slurm CONFIG=configs/study-gpu.toml MODELS="Qwen/Qwen2.5-0.5B Qwen/Qwen2.5-1.5B" SLURM_ARGS=--dry-run
+CONFIG ?= $(GPU_CONFIG)
+SLURM_DIR ?= study-slurm
+SLURM_ARGS ?=
+
+study-slurm: $(STAMP)
+	HF_HUB_OFFLINE=$(GPU_HUB_OFFLINE) TRANSFORMERS_OFFLINE=$(GPU_HUB_OFFLINE) $(METAEX) study submit $(CONFIG) \
+	  --out $(SLURM_DIR) $(if $(MODELS),--models "$(MODELS)") $(SLURM_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(MODELS_DIR)

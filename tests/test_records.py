@@ -124,3 +124,5 @@ def test_temps_of_dead_writers_are_removed_on_the_next_write(tmp_path):
     records.write(tmp_path / "out.jsonl", [records.make("train_metric", step=1)])
     assert not stale.exists() and not dead_here.exists() and mine.exists() and remote.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.jsonl", mine.name, remote.name])
+    # a caller holding the lock of all that is written there (a study cell's) knows the other host's writer is dead
+    assert files.clean_folder(tmp_path, any_host=True) == [remote] and mine.exists()

@@ -86,18 +86,21 @@ def clean_stale(target: str | Path) -> list[Path]:
     return _clean(target.parent, lambda name: name in (target.name, f"{target.name}.old"))
 
 
-def clean_folder(folder: str | Path) -> list[Path]:
-    """Remove every temp in `folder` left by a process that no longer runs; returns them."""
-    return _clean(Path(folder), lambda name: True)
+def clean_folder(folder: str | Path, any_host: bool = False) -> list[Path]:
+    """Remove every temp in `folder` left by a process that no longer runs; returns them. `any_host`: the caller
+    holds the lock of everything written there (a study cell's), so another host's temp is a dead writer's too."""
+    return _clean(Path(folder), lambda name: True, any_host)
 
 
-def _clean(folder: Path, wanted: Callable[[str], bool]) -> list[Path]:
+def _clean(folder: Path, wanted: Callable[[str], bool], any_host: bool = False) -> list[Path]:
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for p in folder.iterdir():
         m = _TEMP.match(p.name)
-        if m and wanted(m["name"]) and m["host"] in (None, _HOST) and not _alive(int(m["pid"])):
+        if not m or not wanted(m["name"]):
+            continue
+        if (m["host"] in (None, _HOST) and not _alive(int(m["pid"]))) or (any_host and m["host"] not in (None, _HOST)):
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
             else:

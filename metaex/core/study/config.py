@@ -23,9 +23,10 @@ from metaex.core.mix.build import CONDITIONS
 from metaex.core.models.precision import AUTO, cpu_bf16
 from metaex.core.models.tiny import SIZES
 from metaex.core.probe.options import ProbeOptions
+from metaex.core.study.slurm import SlurmConfig, read_table
 from metaex.core.train.options import LOSS_NORMS, METHODS, TrainOptions
 
-SECTIONS = ("study", "data", "model", "probe", "arms")
+SECTIONS = ("study", "data", "model", "probe", "arms")   # what the study computes; [slurm]: where it runs
 
 
 def _key(section: str, help: str, default: Any = MISSING, *, key: str | None = None, choices: tuple = (),
@@ -133,6 +134,8 @@ class StudyConfig:
     probe_batch_size: int = _key("probe", "rows per forward/generate call", ProbeOptions.batch_size,
                                  key="batch_size", low=1)
     arms: tuple[Arm, ...] = ()
+    # how a cluster runs the study, not what it computes: not in resolved(), so a new time limit resumes a folder
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
 
     def arm(self, name: str) -> Arm:
         for a in self.arms:
@@ -316,8 +319,8 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
         raise InputError(f"not a valid TOML study config ({err})", str(path)) from None
     src = str(path)
     for section in raw:
-        if section not in SECTIONS:
-            raise InputError(f"unknown section [{section}]{_closest(section, list(SECTIONS))}", src)
+        if section not in (*SECTIONS, "slurm"):
+            raise InputError(f"unknown section [{section}]{_closest(section, [*SECTIONS, 'slurm'])}", src)
     values: dict[str, Any] = {}
     for section in ("study", "data", "model", "probe"):
         values.update(_read_section(raw.get(section, {}), section, StudyConfig, src, section))
@@ -325,7 +328,8 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
         if name not in values:
             raise InputError(f"[study] needs {name!r}", src)
     arms = _arms(raw.get("arms", {}), src, models)
-    cfg = _resolve_auto(StudyConfig(path=src, arms=arms, **values))
+    slurm = read_table(raw.get("slurm"), src, [a.name for a in arms], bool(models))
+    cfg = _resolve_auto(StudyConfig(path=src, arms=arms, slurm=slurm, **values))
     _check(cfg, src)
     return cfg
 

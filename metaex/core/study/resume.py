@@ -15,6 +15,7 @@ from metaex.core import files, records
 from metaex.core.errors import MetaexError
 from metaex.core.grammar.pcfg import load_grammar
 from metaex.core.study.config import StudyConfig, changed_key
+from metaex.core.study.lock import locked_here
 from metaex.core.study.plan import Step
 
 RESOLVED = "config.resolved.json"
@@ -27,7 +28,7 @@ def resolved_config(cfg: StudyConfig) -> dict:
 
 def is_study_dir(folder: Path) -> bool:
     """Whether `folder` is a study folder `study run` started (it may be resumed)."""
-    return (folder / RESOLVED).is_file() or (folder / ".lock").is_file()
+    return (folder / RESOLVED).is_file() or locked_here(folder)
 
 
 def record_config(cfg: StudyConfig, out: str | Path) -> None:
@@ -47,11 +48,12 @@ def record_config(cfg: StudyConfig, out: str | Path) -> None:
     records.write_json(path, new)
 
 
-def clean_temps(step: Step) -> list[Path]:
-    """Remove the temps that dead processes left in this step's output folders; returns them."""
+def clean_temps(step: Step, locked: bool = False) -> list[Path]:
+    """Remove the temps that dead processes left in this step's output folders; returns them. `locked`: this
+    process holds the step's cell, so the temps of other hosts there are dead writers' too (a node that died)."""
     removed: list[Path] = []
     for out in step.outputs:
-        removed += files.clean_folder(out.parent)
+        removed += files.clean_folder(out.parent, any_host=locked)
         if out.is_dir():
-            removed += files.clean_folder(out)
+            removed += files.clean_folder(out, any_host=locked)
     return removed

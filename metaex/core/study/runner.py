@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metaex.core.errors import InputError, MetaexError
-from metaex.core.study import lock
+from metaex.core.study import lease, lock
 from metaex.core.study.config import Arm, StudyConfig
 from metaex.core.study.plan import STAGES, Cell, Plan, Step, build_plan
 from metaex.core.study.resume import clean_temps, is_study_dir, record_config
@@ -130,6 +130,8 @@ def run_study(cfg: StudyConfig, out: str | Path, selection: Selection = Selectio
         todo = [s for s in steps if not s.done()]
         for cell_id in dict.fromkeys(s.cell for s in todo):    # every cell this run will work on, at once
             held.enter_context(lock.cell_lock(out, cell_id, command))
+        for step in todo:    # its cell is ours now: what another host's dead writer left there goes too
+            clean_temps(step, locked=True)
         log(f"study {cfg.path}: {len(steps)} steps, {len(steps) - len(todo)} already done, {len(todo)} to run")
         cells = {c.id: c for c in plan.cells()}
         t_start, ran, started = time.perf_counter(), [], set()
@@ -154,6 +156,18 @@ def _check_needs(cell: Cell, cells: dict[str, Cell], out: Path, cfg: StudyConfig
                               f"(metaex study run {cfg.path} --out {out} --cell {need})")
 
 
+def where() -> dict[str, str]:
+    """Where a step ran, for timings.jsonl: the host, and under SLURM its job and the GPUs it was given (the step
+    uses exactly those: metaex never sets CUDA_VISIBLE_DEVICES, and CUDA numbers the visible devices from 0)."""
+    out = {"host": lease.host()}
+    job = lease.slurm_job()
+    if job:
+        out["slurm_job"] = job
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        out["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    return out
+
+
 def _run_step(step: Step, out: Path) -> None:
     t0 = time.perf_counter()
     try:
@@ -169,4 +183,4 @@ def _run_step(step: Step, out: Path) -> None:
     gc.freeze()
     with open(out / "timings.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"step": step.name, "stage": step.stage, "cell": step.cell,
-                             "seconds": round(time.perf_counter() - t0, 3)}) + "\n")
+                             "seconds": round(time.perf_counter() - t0, 3), **where()}) + "\n")
