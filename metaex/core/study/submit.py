@@ -38,8 +38,7 @@ def _estimates(arrays: Sequence[slurm.Array], cells: dict[str, Any], cfg: StudyC
     for a in arrays:
         if a.arm is None or cfg.arm(a.arm).tiny:
             continue
-        work = [E.Work(a.arm, s.call.model, s.call.options.method, s.call.options.batch_size, s.call.train_file)
-                for task in a.tasks for cid in task for s in cells[cid].steps if s.kind == "finetune"]
+        work = E.work_of(s for task in a.tasks for cid in task for s in cells[cid].steps)
         if not work:
             continue
         kw = {"example_steps": cfg.example_steps, "max_len": cfg.max_len}
