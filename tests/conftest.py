@@ -61,4 +61,4 @@ def grammars_dir() -> Path:
     return GRAMMARS
 
 
-from tests.slurm_cluster import slurm_cluster  # noqa: E402,F401  (the session's local SLURM cluster fixture)
+from tests.slurm_cluster import slurm_cluster, slurm_session  # noqa: E402,F401  (a local SLURM cluster)

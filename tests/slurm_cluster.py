@@ -5,7 +5,7 @@
 slurmctld and slurmd by hand, each in its own session, and waits until the node is idle; `stop()` cancels what is
 left of the jobs and stops the three daemons by PID. Clients find the cluster through `SLURM_CONF` (`env()`).
 
-The `slurm_cluster` fixture (one cluster per test session) installs the packages with apt-get if they are missing
+The `slurm_cluster` fixture (one cluster per test session, its jobs cancelled after each test) installs the packages with apt-get if they are missing
 and this is root; where the cluster cannot start it skips with the reason, or fails when METAEX_REQUIRE_SLURM=1
 (CI sets it: there the tests must run).
 """
@@ -40,9 +40,10 @@ def install() -> str | None:
     if done.returncode:   # a clean machine may have no package lists yet
         subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env)
         done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if done.returncode or not all(shutil.which(d) for d in DAEMONS):
+    if done.returncode:
         return f"apt-get install {' '.join(PACKAGES)} failed: {done.stderr.strip()[-300:]}"
-    return None
+    missing = [d for d in DAEMONS if not shutil.which(d)]
+    return f"{', '.join(missing)} not on PATH after apt-get install {' '.join(PACKAGES)}" if missing else None
 
 
 def _free_ports(n: int) -> list[int]:
@@ -213,7 +214,7 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
 
 
 @pytest.fixture(scope="session")
-def slurm_cluster(tmp_path_factory):
+def slurm_session(tmp_path_factory):
     """One local SLURM cluster for the session; skipped (failed under METAEX_REQUIRE_SLURM=1) where it cannot run."""
     required = os.environ.get(REQUIRE_ENV) == "1"
 
@@ -236,3 +237,10 @@ def slurm_cluster(tmp_path_factory):
     finally:
         os.environ.pop("SLURM_CONF", None)
         cluster.stop()
+
+
+@pytest.fixture
+def slurm_cluster(slurm_session):
+    """The session's cluster, with whatever a test left queued (a failed one) cancelled after it."""
+    yield slurm_session
+    slurm_session.cancel_all()
