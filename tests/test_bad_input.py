@@ -137,6 +137,18 @@ CASES = [
      "--loss-norm must be one of tokens, fixed, got 'mean'"),
     ("finetune-warmup", "finetune {d}/mix.jsonl --model {d}/tiny --method full --warmup -1 --out {d}/r2",
      "--warmup must be at least 0"),
+    # issue 30: every float option is finite and in range, a seed is not negative (checked once, in the schema)
+    *[(f"finetune-{flag}-{value}", f"finetune {{d}}/mix.jsonl --model {{d}}/tiny --method full --{flag} {value} "
+       "--out {d}/r2", f"--{flag} must be {message}")
+      for flag, value, message in (("lr", "inf", "a finite number, got inf"), ("lr", "1e400", "a finite number, got inf"),
+                                   ("lr", "nan", "a finite number, got nan"), ("lr", "0", "positive, got 0.0"),
+                                   ("weight-decay", "nan", "a finite number"), ("warmup", "nan", "a finite number"),
+                                   ("epochs", "inf", "a finite number"), ("max-grad-norm", "-inf", "a finite number"),
+                                   ("min-lr-ratio", "2", "between 0 and 1"), ("betas", "0.9,1.5", "in [0, 1)"),
+                                   ("seed", "-1", "at least 0"))],
+    ("probe-temperature-nan", "probe --model {d}/tiny --grammar {d}/g.pcfg --temperature nan --out {d}/p2",
+     "--temperature must be a finite number, got nan"),
+    ("mix-seed-negative", "mix {mix_noseed} --condition examples --seed -2 -o {d}/m.jsonl", "--seed must be at least 0"),
     ("finetune-device", "finetune {d}/mix.jsonl --model {d}/tiny --method full --device tpu --out {d}/r2",
      "--device should be cpu or cuda"),
     ("finetune-out-is-model", "finetune {d}/mix.jsonl --model {d}/tiny --method full --out {d}/tiny",
@@ -158,7 +170,7 @@ CASES = [
      "--samples must be at least 1, got 0"),
     ("probe-temperature", "probe --model {d}/tiny --grammar {d}/g.pcfg --temperature -1 --out {d}/p2",
      "--temperature must be at least 0"),
-    ("probe-cuts", "probe --model {d}/tiny --grammar {d}/g.pcfg --cuts 0,2 --out {d}/p2", "--cuts should list"),
+    ("probe-cuts", "probe --model {d}/tiny --grammar {d}/g.pcfg --cuts 0,2 --out {d}/p2", "--cuts must be at least 1, got [0, 2]"),
     ("probe-length-reference", "probe --model {d}/tiny --grammar {d}/g.pcfg --length-reference vibes --out {d}/p2",
      "--length-reference must be one of"),
     ("probe-out-is-model", "probe --model {d}/tiny {probe} --out {d}/tiny", "is also an input"),
@@ -185,7 +197,15 @@ CASES = [
     ("study-out-file", "study run {d}/study.toml --out {d}/file.txt", "is a file, expected a folder"),
     ("study-out-other-folder", "study run {d}/study.toml --out {d}/notes", "this command did not write"),
     ("study-bridge-unused", "study run {d}/unbridged.toml --out {d}/s", "bridge_grammars is set but the arm is not"),
-    ("study-bad-type", "study run {d}/badtype.toml --out {d}/s", "[model] batch_size should be an int"),
+    ("study-bad-type", "study run {d}/badtype.toml --out {d}/s", "[model] batch_size must be an integer"),
+    ("study-lr-zero", "study run {d}/lr-0.toml --out {d}/s", "[model] lr must be positive, got 0.0"),
+    ("study-lr-nan", "study run {d}/lr-nan.toml --out {d}/s", "[model] lr must be a finite number, got nan"),
+    ("study-arm-lr-inf", "study run {d}/lr-inf.toml --out {d}/s", "[arms.tiny-bridged] lr must be a finite number"),
+    ("study-seeds-negative", "study run {d}/seeds-negative.toml --out {d}/s", "[study] seeds must be at least 0"),
+    ("study-seeds-twice", "study run {d}/seeds-twice.toml --out {d}/s", "[study] seeds must not repeat a value"),
+    # a value only a step's options can refuse is found before the study's first step, not after its data stage
+    ("study-step-options", "study run {d}/unseen-lora.toml --out {d}/s",
+     "step 'seed0 tiny-unbridged finetune examples d8': --unseen-init changes embeddings: it needs --method full"),
 ]
 
 
@@ -209,6 +229,16 @@ def _setup(d: Path) -> None:
     (d / "unbridged.toml").write_text(base.replace("[arms.tiny-unbridged]\nbridged = false",
                                                    "[arms.tiny-unbridged]\nbridged = false\nbridge_grammars = 3"))
     (d / "badtype.toml").write_text(base.replace("batch_size = 16", "batch_size = '16'", 1))
+    for name, edit in (("lr-0", ("[model]\n", "[model]\nlr = 0\n")), ("lr-nan", ("[model]\n", "[model]\nlr = nan\n")),
+                       ("lr-inf", ("bridge_epochs = 1", "bridge_epochs = 1\nlr = inf")),
+                       ("seeds-negative", ("seeds = [0, 1]", "seeds = [-2, -1]")),
+                       ("seeds-twice", ("seeds = [0, 1]", "seeds = [0, 0]")),
+                       ("unseen-lora", ("[model]\n", "[model]\nunseen_init = true\n"))):
+        text = base.replace(*edit)
+        if name == "unseen-lora":
+            text = text.replace("[arms.tiny-unbridged]\nbridged = false", "[arms.tiny-unbridged]\nbridged = false\n"
+                                "method = \"lora\"")
+        (d / f"{name}.toml").write_text(text)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -217,7 +247,7 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(w, run_cli, case):
     d = w["d"]
     _setup(d)
     mix = " ".join(map(str, w["mix"]))
-    args = template.format(d=d, mix=mix, mix_nodose=mix.replace("--dose 4 ", ""),
+    args = template.format(d=d, mix=mix, mix_nodose=mix.replace("--dose 4 ", ""), mix_noseed=mix.replace("--seed 0", ""),
                            probe=" ".join(map(str, w["probe"]))).split()
     before = _snapshot(d)
     result = run_cli(*args)

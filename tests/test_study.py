@@ -82,14 +82,14 @@ def test_plan_is_the_study_as_commands(run_cli):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda t: t.replace('"worked"]', '"worked", "nonsense"]'), "[study] conditions should be one of examples"),
+    (lambda t: t.replace('"worked"]', '"worked", "nonsense"]'), "[study] conditions must be one of examples"),
     (lambda t: t.replace("seeds = [0, 1]", "seeds = [0, 1, 2]"), "even number of integers"),
     (lambda t: t.replace('"reber"]', '"nope"]'), "no grammar 'nope'"),
     (lambda t: t.replace('["examples", ', "["), "must include the control `examples`"),
     (lambda t: t.replace("[study]", "[study"), "not a valid TOML"),
     (lambda t: t.replace("batch_size = 16", 'batch_size = 16\nloss_norm = "mean"'),
-     "[model] loss_norm should be one of tokens, fixed"),
-    (lambda t: t.replace("verbal = 2", "verbal = 2\ncuts = [0, 2]"), "[probe] cuts should be at least 1, got 0"),
+     "[model] loss_norm must be one of tokens, fixed"),
+    (lambda t: t.replace("verbal = 2", "verbal = 2\ncuts = [0, 2]"), "[probe] cuts must be at least 1, got [0, 2]"),
     (lambda t: t.replace("[arms.tiny-bridged]\nbridged = true", '[arms.x]\nmodel = "m"\nbridged = true'),
      "only tiny from-scratch arms can be bridged"),
     (lambda t: t.replace("test_strings = 20", "test_strings = 90"),
@@ -441,7 +441,7 @@ def test_bf16_auto_resolves_for_this_cpu_and_a_folder_keeps_its_precision(run_cl
         record_config(study_config.load_config(path), tmp_path / "S")
     bad = run_cli("study", "plan", _config(tmp_path, MICRO.replace("[model]\n", '[model]\nbf16 = "fast"\n')),
                   "--out", "S")
-    assert bad.exit_code == 2 and 'bf16 should be a bool or "auto", got \'fast\'' in bad.output
+    assert bad.exit_code == 2 and '[model] bf16 must be true, false or "auto", got \'fast\'' in bad.output
 
 
 def test_an_arms_bf16_reaches_its_fine_tunes_and_probes_only(run_cli, tmp_path):

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import typer
 
+from metaex.cli.options import OPTIONS, with_options
 from metaex.core.models.imports import SHIPPED
 from metaex.core.models.tiny import SIZES
-from metaex.core.options import opt
-from metaex.core.train.options import DEFAULT_LR, LOSS_NORMS, METHODS, REPORT_TO, SWITCHES
-from metaex.core.train.options import TrainOptions as T
+from metaex.core.train.options import TrainOptions
 
 model_app = typer.Typer(help="Models: build tiny ones from scratch, import pre-trained GGUF ones.",
                         no_args_is_help=True)
@@ -105,76 +104,29 @@ def _progress_callback():
     return RichProgress()
 
 
+@with_options
 def finetune(
     train_file: Path = typer.Argument(..., help="TRAIN.jsonl of `document` records (from `metaex mix`), trained "
                                       "in file order."),
     model: str = typer.Option(..., "--model", envvar="METAEX_MODEL", help="Model folder, full-run folder, or hub "
                               "id."),
-    method: str = typer.Option(T.method, "--method", help=" | ".join(METHODS) + "."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (config.json, metrics.jsonl, final/; "
                              "checkpoints/ until final/ is written)."),
     eval_file: Path | None = typer.Option(None, "--eval", help="Held-out `document` records for eval loss."),
-    steps: int | None = typer.Option(T.steps, "--steps", help="Optimizer steps (default: --epochs passes)."),
-    epochs: float = typer.Option(T.epochs, "--epochs", help="Passes over the file when --steps is not given."),
-    batch_size: int = typer.Option(T.batch_size, "--batch-size", help="Documents per device per micro-batch "
-                                   "(packed)."),
-    grad_accum: int = typer.Option(T.grad_accum, "--grad-accum", help="Micro-batches per optimizer step."),
-    lr: float | None = typer.Option(T.lr, "--lr", help="Peak learning rate (default: "
-                                    + ", ".join(f"{v:g} {k}" for k, v in DEFAULT_LR.items()) + ")."),
-    warmup: float = typer.Option(T.warmup, "--warmup", help="Warm-up: ratio of steps if < 1, else steps."),
-    min_lr_ratio: float = typer.Option(T.min_lr_ratio, "--min-lr-ratio", help="Cosine decays to lr × this."),
-    weight_decay: float = typer.Option(T.weight_decay, "--weight-decay"),
-    max_grad_norm: float = typer.Option(T.max_grad_norm, "--max-grad-norm", help="Clip each step's gradient to "
-                                        "this norm (0: off). A clipped step moves the weights alike whatever it "
-                                        "holds, which undoes --loss-norm fixed."),
-    unseen_init: bool = typer.Option(T.unseen_init, "--unseen-init", help="After training, give tokens that never "
-                                     "occur in TRAIN.jsonl the mean embedding of those that do (pre-training "
-                                     "on a corpus without the words the fine-tune will bring; full only)."),
-    loss_norm: str = typer.Option(T.loss_norm, "--loss-norm", help=" | ".join(LOSS_NORMS) + ": tokens: a step's "
-                                  "loss is the mean over its tokens; fixed: its sum ÷ one constant (the tokens of a "
-                                  "step of example documents), so long documents do not shrink their neighbours' "
-                                  "gradient."),
-    bf16: bool = typer.Option(T.bf16, "--bf16", help="CPU mixed precision: bfloat16 matmuls under autocast, "
-                              "float32 weights and optimizer (QLoRA: its weights that are not 4-bit in bf16); up to "
-                              "1.6× faster where the CPU has avx512_bf16; a GPU with bf16 computes in it anyway."),
-    grad_checkpointing: str = typer.Option(T.grad_checkpointing, "--grad-checkpointing", help=" | ".join(SWITCHES)
-                                           + ": recompute activations in the backward pass (auto: on a CUDA GPU "
-                                           "where the largest step would not fit the card without it)."),
-    fused_ce: str = typer.Option(T.fused_ce, "--fused-ce", help=" | ".join(SWITCHES) + ": Liger-Kernel's fused "
-                                 "output layer and loss (auto: on CUDA where liger-kernel is installed, for "
-                                 "vocabularies of 100 k or more)."),
-    lora_r: int = typer.Option(T.lora_r, "--lora-r"),
-    lora_alpha: int = typer.Option(T.lora_alpha, "--lora-alpha"),
-    lora_dropout: float = typer.Option(T.lora_dropout, "--lora-dropout"),
-    target_modules: str = typer.Option(T.target_modules, "--target-modules", help="all-linear or comma-separated "
-                                       "module names."),
-    seed: int = typer.Option(T.seed, "--seed"),
-    shuffle: bool = typer.Option(T.shuffle, "--shuffle", help="Shuffle documents (breaks the mix's order)."),
-    eval_steps: int = typer.Option(T.eval_steps, "--eval-steps"),
-    early_stopping: int | None = typer.Option(T.early_stopping, "--early-stopping", help="Stop after N "
-                                              "evaluations without improvement; final/ is the best checkpoint."),
-    save_steps: int = typer.Option(T.save_steps, "--save-steps", help="Checkpoint every N steps (0: none)."),
-    log_steps: int = typer.Option(T.log_steps, "--log-steps"),
-    report_to: str = typer.Option(T.report_to, "--report-to", help=" | ".join(REPORT_TO) + ": "
-                                  + opt(T, "report_to").spec.help),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in RUN_DIR."),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    options: TrainOptions = OPTIONS,
 ) -> None:
     """Fine-tune MODEL on TRAIN.jsonl into RUN_DIR (packed documents, no cross-document attention)."""
+    from metaex.core import options as schema
     from metaex.core.models.precision import slow_bf16_warning
     from metaex.core.train import train
 
-    if bf16 and (warning := slow_bf16_warning(device)):
+    if options.bf16 and (warning := slow_bf16_warning(device)):
         typer.echo(warning, err=True)
-    result = train(train_file, model, method, out, eval_file=eval_file, resume=resume, device=device,
-                   callbacks=[] if quiet else [_progress_callback()], steps=steps, epochs=epochs,
-                   batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
-                   weight_decay=weight_decay, max_grad_norm=max_grad_norm, loss_norm=loss_norm, unseen_init=unseen_init,
-                   bf16=bf16, grad_checkpointing=grad_checkpointing, fused_ce=fused_ce,
-                   lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-                   target_modules=target_modules, seed=seed, shuffle=shuffle, eval_steps=eval_steps,
-                   early_stopping=early_stopping, save_steps=save_steps, log_steps=log_steps, report_to=report_to)
+    result = train(train_file, model, options.method, out, eval_file=eval_file, resume=resume, device=device,
+                   callbacks=[] if quiet else [_progress_callback()], **schema.values(options, skip=("method",)))
     state = "already finished, nothing to do" if result.already_done else "finished"
     loss = f", loss {result.loss:.4f}" if result.loss is not None else ""
     ev = f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""

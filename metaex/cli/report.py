@@ -10,18 +10,15 @@ from pathlib import Path
 
 import typer
 
+from metaex.cli.options import OPTIONS, with_options
+from metaex.core.report.options import ReportOptions
 
+
+@with_options
 def report(
     probe_dirs: list[Path] = typer.Argument(..., help="Probe output dirs (config.json, items.jsonl, summary.jsonl)."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Report dir to write (replaced atomically)."),
-    metric: list[str] = typer.Option(None, "--metric", "-m",
-                                     help="Metric to analyse (repeatable; default: every metric found)."),
-    bootstrap: int = typer.Option(2000, "--bootstrap", "-B", help="Cluster-bootstrap resamples per statistic."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and permutation draws."),
-    contrasts: bool = typer.Option(True, "--contrasts/--no-contrasts",
-                                   help="Compare each condition with `examples` (and `filler`); needs `examples`."),
-    resample_items: bool = typer.Option(False, "--resample-items",
-                                        help="Resample items within seeds too (two-level bootstrap; conservative)."),
+    options: ReportOptions = OPTIONS,
 ) -> None:
     """Δ (explained − unexplained grammars), condition contrasts, 95 % cluster-bootstrap CIs, plots, report."""
     from rich.console import Console
@@ -29,8 +26,8 @@ def report(
 
     from metaex.core.report import make_report
 
-    result = make_report(list(probe_dirs), out, metrics=metric or None, n_resamples=bootstrap, seed=seed,
-                         contrasts=contrasts, resample_items=resample_items)
+    result = make_report(list(probe_dirs), out, metrics=options.metrics or None, n_resamples=options.bootstrap,
+                         seed=options.seed, contrasts=options.contrasts, resample_items=options.resample_items)
     tab = result["headline_table"]
     shown = [i for i, name in enumerate(tab["header"]) if "change" not in name]   # full table: report.md
     table = Table(title=f"{result['headline_metric']} (95 % cluster-bootstrap CIs over seeds)")

@@ -7,7 +7,7 @@ overridable from a file or the command line, saved resolved).
 - `argv(obj)`: the command-line arguments that give these values (what a study's plan prints);
 - `parse(opt, text)` / `from_config(opt, raw, where)`: one value from a command line or a TOML config;
 - `record(obj)`: the values as a run folder or a probe part records them (an option `added` since such records
-  were first written is left out at that value, so earlier records keep matching);
+  were first written is left out at that value, so earlier records keep matching; one not `recorded`, never);
 - `metaex.cli.options` derives each command's Typer parameters; `metaex.core.study.config` the config's keys.
 
 Light: no typer, no torch.
@@ -57,6 +57,7 @@ class Spec:
     auto: bool = False               # a config may say "auto": resolved for this machine when it is read
     key: str | None = None           # the study config's key, where it differs from the field name
     cli: bool = True                 # False: set by the program, never on a command line (and not in argv)
+    recorded: bool = True            # False: how a run is watched, not what it computes: left out of records
 
 
 def option(default: Any = MISSING, help: str = "", **spec: Any) -> Any:
@@ -65,6 +66,14 @@ def option(default: Any = MISSING, help: str = "", **spec: Any) -> Any:
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def like(cls: type, name: str, default: Any = UNSET, **changes: Any) -> Any:
+    """A field meaning what option `name` of `cls` means (its bounds, choices, unit, help), with another default
+    or other `Spec` values: one definition where a config key or another command takes the same option."""
+    o = opt(cls, name)
+    spec = {**vars(o.spec), **changes}
+    return option(o.default if default is UNSET else default, spec.pop("help"), **spec)
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,11 @@ def opt(cls: type, name: str) -> Opt:
     return next(o for o in options(cls) if o.name == name)
 
 
+def values(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """{field: value} of every option of `obj` but `skip` (keyword arguments for the function that takes them)."""
+    return {o.name: getattr(obj, o.name) for o in options(type(obj)) if o.name not in skip}
+
+
 def added(cls: type) -> dict[str, Any]:
     """{field: value} of the options added since records were first written (`Spec.added`)."""
     return {o.name: o.spec.added for o in options(cls) if o.spec.added is not UNSET}
@@ -154,7 +168,7 @@ def record(obj: Any) -> dict[str, Any]:
     out = {}
     for o in options(type(obj)):
         value = getattr(obj, o.name)
-        if o.spec.added is not UNSET and value == o.spec.added:
+        if not o.spec.recorded or (o.spec.added is not UNSET and value == o.spec.added):
             continue
         out[o.name] = _plain(value)
     return out

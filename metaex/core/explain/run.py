@@ -17,6 +17,7 @@ import random
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metaex.core import records
 from metaex.core.errors import InputError
@@ -32,6 +33,9 @@ from metaex.core.explain.render import (
     rules_of,
 )
 from metaex.core.grammar.pcfg import Grammar
+
+if TYPE_CHECKING:
+    from metaex.core.explain.options import ExplainOptions
 from metaex.core.text import terminal_runs, tokens
 
 STYLES = ("prose", "bnf", "constraints")
@@ -125,14 +129,15 @@ def explain(g: Grammar, styles: list[str], paraphrases: int, seed: int) -> list[
             for style in styles for i, text in enumerate(ex.paraphrases(style, paraphrases, seed))]
 
 
-def write_explanations(grammar: str | Path, styles: str, paraphrases: int, seed: int, out: str | Path = "-") -> str:
+def write_explanations(grammar: str | Path, options: ExplainOptions, out: str | Path = "-") -> str:
     """`metaex explain`: the explanation records of one grammar file written to `out`; the summary line."""
     from metaex.core.files import guard_outputs
     from metaex.core.grammar.pcfg import load_grammar
 
+    options.check()
     guard_outputs([grammar], [(out, "file")])
-    chosen = parse_styles(styles)
+    chosen = parse_styles(options.styles)
     g = load_grammar(grammar)
-    recs = explain(g, chosen, paraphrases, seed)
+    recs = explain(g, chosen, options.paraphrases, options.seed)
     records.write(out, recs)
-    return f"{out}: {len(recs)} explanations of {g.name} ({', '.join(chosen)}; {paraphrases} each)"
+    return f"{out}: {len(recs)} explanations of {g.name} ({', '.join(chosen)}; {options.paraphrases} each)"

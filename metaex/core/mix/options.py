@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from metaex.core import options
 from metaex.core.errors import InputError
+from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix.build import CONDITIONS, ORDERS
-from metaex.core.options import option
+from metaex.core.options import like, option
 
 
 @dataclass
@@ -27,7 +28,8 @@ class MixOptions:
     tests: list[str] = option([], "Test examples and minimal pairs for the leakage guard (repeatable).")
     grammar_files: list[str] = option([], "The study grammars' .pcfg files (repeatable): recorded in the manifest "
                                       "and used for their alphabets.", flag="--grammar")
-    paraphrases: int = option(20, "Paraphrases per style per explained grammar.", low=1)
+    paraphrases: int = like(ExplainOptions, "paraphrases", help="Paraphrases per style per explained grammar.",
+                            short=None)
     order: str = option("interleaved", "Order of the documents within each pass.", choices=ORDERS)
     passes: int = option(1, "Passes over the example documents.", low=1)
     extra_passes: int | None = option(None, "Times each extra document (explanation, filler, …) appears in the "

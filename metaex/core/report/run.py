@@ -14,6 +14,7 @@ import numpy as np
 from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
+from metaex.core.options import check_value, opt
 from metaex.core.report import figures
 from metaex.core.report.analysis import FIT, HEADLINE, METHOD, analyse, control_sentences, controls
 from metaex.core.report.by_grammar import grammar_blocks, grammar_rows
@@ -30,11 +31,12 @@ from metaex.core.report.exchange import exchange_rows, exchange_sentences, excha
 from metaex.core.report.in_context import in_context_rows, in_context_sentences, in_context_table
 from metaex.core.report.load import Study, load_study
 from metaex.core.report.noise import noise_rows, noise_sentence, noise_table, pooled
+from metaex.core.report.options import ReportOptions
 
 SCHEMA = "metaex/report@1"
 
 
-def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None = None, n_resamples: int = 2000,
+def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None = None, n_resamples: int = ReportOptions.bootstrap,
                 seed: int = 0, contrasts: bool = True, resample_items: bool = False) -> dict[str, Any]:
     """Read, analyse and write REPORT_DIR (report.md, report.html, report.json, *.png); returns report.json's dict.
 
@@ -44,8 +46,7 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     resample_items: the two-level bootstrap (seeds, then items within), wider than calibrated (see stats).
     Everything is validated and computed before the directory appears; the directory is replaced atomically.
     """
-    if n_resamples < 2:
-        raise InputError(f"--bootstrap must be at least 2, got {n_resamples}")
+    check_value(opt(ReportOptions, "bootstrap"), n_resamples, "--bootstrap")
     guard_outputs(probe_dirs, [(out, "folder", is_report_dir)])
     study = load_study(probe_dirs, metrics)
     if contrasts:

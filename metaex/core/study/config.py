@@ -1,75 +1,112 @@
 """A study configuration (TOML): grammars × conditions × doses × arms × seeds, read strictly and resolved whole.
 
-Every key a config may hold is a field of `StudyConfig` (or `Arm`) with its section in the field's metadata; an
-unknown section or key is an error naming the closest valid one, and every key is used. Defaults come from the
-core options the steps run with (`TrainOptions`, `ProbeOptions`, `MixOptions`), choices from their constants.
-`resolved()` is every value after defaults, written to the study folder's `config.resolved.json`; a resumed study
-whose config resolves differently is refused (`changed_key`). A relative `grammar_dir` is relative to the config
-file's folder.
+Every key is an option (`metaex.core.options`), checked where it is read (type, finiteness, range, choices):
+- the study's own keys are the fields of `Design` [study], `Data` [data], `ModelKeys` [model], `ProbeKeys` [probe]
+  and `Arm` [arms.NAME];
+- [model] and [arms.NAME] also take any field of `TrainOptions`, and [probe] any of `ProbeOptions`, as partial
+  options: a field a config leaves out is the option's study default (`Spec.study`, else its default), and an
+  arm's own value overrides the study's; the fields the plan sets per step (`Section.plan_sets`) are not keys.
+  A new training or probe option is a config key with no line here.
+An unknown section or key is an error naming the closest valid one. `resolved()` is every value after defaults,
+written to the study folder's `config.resolved.json`; a resumed study whose config resolves differently is
+refused (`changed_key`). A relative `grammar_dir` is relative to the config file's folder. The plan checks
+every step's options before a study's first step (`metaex.core.study.plan.build_plan`).
 """
 
 from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from metaex.core.errors import InputError
-from metaex.core.explain import STYLES
+from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix import MixOptions
+from metaex.core.mix.bridge import BridgeOptions
 from metaex.core.mix.build import CONDITIONS
-from metaex.core.models.precision import AUTO, cpu_bf16
+from metaex.core.models.precision import cpu_bf16
 from metaex.core.models.tiny import SIZES
+from metaex.core.options import AUTO, UNSET, Opt, from_config, like, option, options
 from metaex.core.probe.options import ProbeOptions
 from metaex.core.study.slurm import SlurmConfig, read_table
-from metaex.core.train.options import LOSS_NORMS, METHODS, TrainOptions
-
-SECTIONS = ("study", "data", "model", "probe", "arms")   # what the study computes; [slurm]: where it runs
+from metaex.core.train.options import TrainOptions
 
 
-def _key(section: str, help: str, default: Any = MISSING, *, key: str | None = None, choices: tuple = (),
-         low: float | None = None, before: Any = MISSING, empty: bool = False, auto: bool = False) -> Any:
-    """A config field: its TOML section (and key, when it differs from the field name), help, choices, bound;
-    `before`: what a study folder started before the key existed ran, when that is not the default; `empty`: a
-    list key that may be [] (none); `auto`: a bool key that may also be "auto", resolved for this machine when the
-    config is read (`_resolve_auto`)."""
-    meta = {"section": section, "key": key, "help": help, "choices": choices, "low": low, "before": before,
-            "empty": empty, "auto": auto}
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata=meta)
-    return field(default=default, metadata=meta)
+@dataclass(frozen=True, kw_only=True)
+class Design:
+    """[study]"""
+
+    grammars: tuple[str, ...] = option(help="shipped templates (GRAMMAR_DIR/NAME.pcfg), instantiated per seed",
+                                       nonempty=True, distinct=True)
+    seeds: tuple[int, ...] = option(help="an even number: seeds 2k and 2k+1 explain complementary halves", low=0,
+                                    nonempty=True, distinct=True)
+    conditions: tuple[str, ...] = option(help="conditions, `examples` among them", choices=CONDITIONS,
+                                         nonempty=True, distinct=True)
+    doses: tuple[int, ...] = option(help="example strings per grammar (doses nest)", low=1, nonempty=True,
+                                    distinct=True)
+    ladder: tuple[int, ...] = option((), "extra doses run for `examples` only: the dose-response the exchange rate "
+                                     "reads", low=1, distinct=True)
+    grammar_dir: str = option("../grammars", "folder of the templates, relative to this config file")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class Data:
+    """[data]"""
+
+    max_len: int = option(20, "longest string sampled", low=1, unit="terminals")
+    test_strings: int = option(150, "held-out strings per grammar", low=1)
+    paraphrases: int = like(ExplainOptions, "paraphrases", help="explanation paraphrases per style", short=None)
+    styles: str = like(ExplainOptions, "styles", help="explanation styles, comma-separated")
+    filler_grammars: int = option(4, "random grammars outside the study whose explanations are filler", low=0)
+    worked_multiplier: float = option(2.0, "planted control: extra strings per explained grammar = this × dose",
+                                      low=0)
+    worked_per_doc: int | None = like(MixOptions, "worked_per_doc", help="strings per worked document")
+    worked_passes: int | None = option(None, "appearances of each worked document (at most the passes over the "
+                                       "examples)", low=1)
+    example_steps: int = option(160, "passes are chosen so `examples` trains about this many steps", low=1)
+    extra_passes: int | None = like(MixOptions, "extra_passes", help="appearances of each extra document (at most "
+                                    "the passes over the examples)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelKeys:
+    """[model]: the tiny models' size (and any field of TrainOptions)"""
+
+    size: str = option("tiny", "tiny model size", choices=tuple(SIZES))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeKeys:
+    """[probe]: which models are probed in context (and any field of ProbeOptions)"""
+
+    in_context_conditions: tuple[str, ...] = option(
+        CONDITIONS, "conditions whose fine-tuned models are probed in context too (a pre-trained arm's base model "
+        "always is, once per seed; a tiny arm's other models are not)", choices=CONDITIONS, nonempty=True,
+        distinct=True)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Arm:
-    """One model line of the study ([arms.NAME]): a tiny model from scratch (bridged or not) or a base model."""
+    """One model line of the study ([arms.NAME]): a tiny model from scratch (bridged or not) or a base model; its
+    `train` holds the TrainOptions fields it sets itself (`method`: full for tiny arms, qlora for base models)."""
 
     name: str
-    model: str | None = _key("arms", "a local model folder or hub id; none: a tiny model built per seed", None)
-    method: str | None = _key("arms", "full | lora | qlora (default: full for tiny arms, qlora for base models)",
-                              None, choices=METHODS)
-    bridged: bool = _key("arms", "pre-train on a bridging corpus of random grammars first (tiny arms)", False)
-    bridge_grammars: int = _key("arms", "random grammars in the bridging corpus", 24, low=1)
-    bridge_examples: int = _key("arms", "example documents per bridging grammar", 32, low=1)
-    bridge_epochs: float = _key("arms", "passes over the bridging corpus", 2.0, low=0)
-    lr: float | None = _key("arms", "this arm's peak learning rate (default: [model] lr)", None, low=0)
-    max_grad_norm: float | None = _key("arms", "this arm's gradient clipping norm (default: [model] max_grad_norm)",
-                                       None, low=0)
-    bf16: bool | None = _key("arms", "this arm's CPU mixed precision: true, false or \"auto\" (default: [model] bf16)",
-                             None, auto=True)
+    model: str | None = option(None, "a local model folder or hub id; none: a tiny model built per seed")
+    bridged: bool = option(False, "pre-train on a bridging corpus of random grammars first (tiny arms)")
+    bridge_grammars: int = like(BridgeOptions, "grammars", 24, help="random grammars in the bridging corpus")
+    bridge_examples: int = like(BridgeOptions, "examples", 32, help="example documents per bridging grammar")
+    bridge_epochs: float = like(TrainOptions, "epochs", 2.0, help="passes over the bridging corpus")
     # an arm may train on its own stream (pre-trained models cost ~100× a tiny one per token): its own mixes then
-    example_steps: int | None = _key("arms", "this arm's `examples` steps (default: [data] example_steps)", None,
-                                     low=1)
-    batch_size: int | None = _key("arms", "this arm's documents per step (default: [model] batch_size)", None, low=1)
-    extra_passes: int | None = _key("arms", "this arm's appearances of each extra document (at most its passes "
-                                            "over the examples)", None, low=1)
-    worked_passes: int | None = _key("arms", "this arm's appearances of each worked document (at most its passes "
-                                             "over the examples)", None, low=1)
-    ladder: tuple[int, ...] | None = _key("arms", "this arm's `examples` ladder (default: [study] ladder; [] for "
-                                          "none, where a pre-trained arm's budget cannot pay for one)", None, low=1,
-                                          empty=True)
+    example_steps: int | None = like(Data, "example_steps", None, help="this arm's `examples` steps (default: "
+                                     "[data] example_steps)")
+    extra_passes: int | None = like(Data, "extra_passes", help="this arm's appearances of each extra document")
+    worked_passes: int | None = like(Data, "worked_passes", help="this arm's appearances of each worked document")
+    ladder: tuple[int, ...] | None = like(Design, "ladder", None, help="this arm's `examples` ladder (default: "
+                                          "[study] ladder; [] for none, where a pre-trained arm's budget cannot pay "
+                                          "for one)")
+    train: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tiny(self) -> bool:
@@ -77,62 +114,43 @@ class Arm:
 
     @property
     def train_method(self) -> str:
-        return self.method or ("full" if self.tiny else "qlora")
+        return self.train.get("method") or ("full" if self.tiny else "qlora")
 
 
 @dataclass(frozen=True)
-class StudyConfig:
+class Section:
+    """A config table: its own keys (the options of `own`) and, partially, the options of `takes`, less those the
+    plan sets per step; `values`: the StudyConfig field holding those partial options."""
+
+    own: type
+    takes: type | None = None
+    plan_sets: tuple[str, ...] = ()
+    values: str | None = None
+
+    def settable(self) -> tuple[Opt, ...]:
+        return tuple(o for o in options(self.takes) if o.name not in self.plan_sets) if self.takes else ()
+
+    def keys(self) -> dict[str, tuple[Opt, bool]]:
+        """{key: (option, whether it is one of `takes`)}."""
+        return {**{o.key: (o, False) for o in options(self.own)}, **{o.key: (o, True) for o in self.settable()}}
+
+
+SECTIONS = {
+    "study": Section(Design),
+    "data": Section(Data),
+    # a study fine-tunes without held-out documents: no evaluation, no early stopping
+    "model": Section(ModelKeys, TrainOptions, ("method", "seed", "eval_steps", "early_stopping"), "train"),
+    # the probe's seed is the run's, its length cap [data] max_len, its precision the arm's training precision
+    "probe": Section(ProbeKeys, ProbeOptions, ("seed", "max_len", "in_context_base_only", "bf16"), "probe"),
+}
+ARMS = Section(Arm, TrainOptions, SECTIONS["model"].plan_sets[1:])   # an arm sets its own method
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyConfig(Design, Data, ModelKeys, ProbeKeys):
     path: str
-    grammars: tuple[str, ...] = _key("study", "shipped templates (GRAMMAR_DIR/NAME.pcfg), instantiated per seed")
-    seeds: tuple[int, ...] = _key("study", "an even number: seeds 2k and 2k+1 explain complementary halves")
-    conditions: tuple[str, ...] = _key("study", "conditions, `examples` among them", choices=CONDITIONS)
-    doses: tuple[int, ...] = _key("study", "example strings per grammar (doses nest)", low=1)
-    ladder: tuple[int, ...] = _key("study", "extra doses run for `examples` only: the dose-response the exchange "
-                                   "rate reads", (), low=1, empty=True)
-    grammar_dir: str = _key("study", "folder of the templates, relative to this config file", "../grammars")
-    max_len: int = _key("data", "longest string (terminals) sampled", 20, low=1)
-    test_strings: int = _key("data", "held-out strings per grammar", 150, low=1)
-    paraphrases: int = _key("data", "explanation paraphrases per style", MixOptions.paraphrases, low=1)
-    styles: str = _key("data", "explanation styles, comma-separated", ",".join(STYLES))
-    filler_grammars: int = _key("data", "random grammars outside the study whose explanations are filler", 4, low=0)
-    worked_multiplier: float = _key("data", "planted control: extra strings per explained grammar = this × dose",
-                                    2.0, low=0)
-    worked_per_doc: int | None = _key("data", "strings per worked document", MixOptions.worked_per_doc, low=1)
-    worked_passes: int | None = _key("data", "appearances of each worked document (at most the passes over the "
-                                             "examples)", None, low=1)
-    example_steps: int = _key("data", "passes are chosen so `examples` trains about this many steps", 160, low=1)
-    extra_passes: int | None = _key("data", "appearances of each extra document (at most the passes over the examples)",
-                                     MixOptions.extra_passes, low=1)
-    size: str = _key("model", "tiny model size", "tiny", choices=tuple(SIZES))
-    batch_size: int = _key("model", "documents per optimizer step", TrainOptions.batch_size, low=1)
-    lr: float | None = _key("model", "peak learning rate (default: the method's)", TrainOptions.lr, low=0)
-    loss_norm: str = _key("model", "fine-tuning loss divisor", TrainOptions.loss_norm, choices=LOSS_NORMS)
-    max_grad_norm: float = _key("model", "clip each step's gradient to this norm (0: off; a clipped step moves the "
-                                "weights alike whatever it holds)", TrainOptions.max_grad_norm, low=0)
-    bf16: bool = _key("model", "CPU mixed precision: fine-tune and decode under bfloat16 autocast (log-likelihoods "
-                      "stay float32); \"auto\": where the CPU computes bfloat16 natively (avx512_bf16), resolved "
-                      "when the config is read", TrainOptions.bf16, auto=True)
-    save_steps: int = _key("model", "checkpoint every N steps (a killed study resumes from them)",
-                           TrainOptions.save_steps, low=0)
-    samples: int = _key("probe", "sampled strings per grammar and run", ProbeOptions.samples, low=1)
-    probe_limit: int | None = _key("probe", "at most this many samples, tests, pairs per grammar",
-                                   ProbeOptions.limit, key="limit", low=1)
-    probe_verbal: int | None = _key("probe", "verbalization questions per grammar", ProbeOptions.verbal,
-                                    key="verbal", low=1)
-    probe_cuts: tuple[int, ...] = _key("probe", "greedy continuations from the first k terminals",
-                                       ProbeOptions.cuts, key="cuts", low=1)
-    probe_in_context: bool = _key("probe", "the in-context ceiling: generation and held-out fit after an explanation "
-                                  "(icl_* metrics; on in a study, off for `metaex probe` alone)", True,
-                                  key="in_context", before=False)
-    probe_in_context_samples: int | None = _key("probe", "samples per grammar after each in-context prompt kind "
-                                                "(default: samples)", ProbeOptions.in_context_samples,
-                                                key="in_context_samples", low=1)
-    probe_in_context_conditions: tuple[str, ...] = _key(
-        "probe", "conditions whose fine-tuned models are probed in context too (a pre-trained arm's base model "
-        "always is, once per seed; a tiny arm's other models are not)", CONDITIONS, key="in_context_conditions",
-        choices=CONDITIONS)
-    probe_batch_size: int = _key("probe", "rows per forward/generate call", ProbeOptions.batch_size,
-                                 key="batch_size", low=1)
+    train: dict[str, Any] = field(default_factory=dict)   # every [model] TrainOptions key, resolved
+    probe: dict[str, Any] = field(default_factory=dict)   # every [probe] ProbeOptions key, resolved
     arms: tuple[Arm, ...] = ()
     # how a cluster runs the study, not what it computes: not in resolved(), so a new time limit resumes a folder
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
@@ -143,23 +161,16 @@ class StudyConfig:
                 return a
         raise InputError(f"no arm {name!r} in the config (arms: {', '.join(a.name for a in self.arms)})", self.path)
 
+    def train_options(self, arm: Arm, seed: int = 0) -> TrainOptions:
+        """The options an arm's fine-tunes run with: the study's, the arm's own over them, the seed."""
+        return TrainOptions(**{**self.train, "method": arm.train_method, **arm.train, "seed": seed})
+
     def passes(self, dose: int, arm: Arm | None = None) -> int:
         """Passes over the example documents so that `examples` trains about `example_steps` steps (the arm's own
         steps and batch size where it sets them)."""
         steps = arm.example_steps if arm is not None and arm.example_steps else self.example_steps
-        docs_per_pass = dose * len(self.grammars)
-        return max(1, round(steps * self.batch(arm) / docs_per_pass))
-
-    def clip(self, arm: Arm | None = None) -> float:
-        """The gradient clipping norm an arm trains with (its own where it sets one; 0: off)."""
-        return arm.max_grad_norm if arm is not None and arm.max_grad_norm is not None else self.max_grad_norm
-
-    def uses_bf16(self, arm: Arm | None = None) -> bool:
-        """Whether an arm fine-tunes and decodes under bf16 autocast (its own setting where it has one)."""
-        return arm.bf16 if arm is not None and arm.bf16 is not None else self.bf16
-
-    def batch(self, arm: Arm | None = None) -> int:
-        return arm.batch_size if arm is not None and arm.batch_size else self.batch_size
+        batch = self.train_options(arm).batch_size if arm is not None else self.train["batch_size"]
+        return max(1, round(steps * batch / (dose * len(self.grammars))))
 
     def stream(self, cond: str, dose: int, arm: Arm | None = None) -> tuple[int, int | None]:
         """(passes over the examples, appearances of each extra document) of a condition's mix for an arm."""
@@ -186,14 +197,13 @@ class StudyConfig:
         return main + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
 
     def probe_options(self, seed: int = 0, condition: str = "examples", arm: Arm | None = None) -> ProbeOptions:
-        """The options the probe of a `condition` model runs with (what its probe step passes on the command line):
-        in context, for its base model alone where the condition is not in `[probe] in_context_conditions`."""
-        return ProbeOptions(samples=self.samples, seed=seed, limit=self.probe_limit, verbal=self.probe_verbal,
-                            batch_size=self.probe_batch_size, cuts=self.probe_cuts, max_len=self.max_len,
-                            in_context=self.probe_in_context,
-                            in_context_samples=self.probe_in_context_samples if self.probe_in_context else None,
-                            in_context_base_only=self.probe_in_context
-                            and condition not in self.probe_in_context_conditions, bf16=self.uses_bf16(arm))
+        """The options the probe of a `condition` model runs with: in context, for its base model alone where the
+        condition is not in `[probe] in_context_conditions`; decoding in the precision the arm trains in."""
+        icl = self.probe["in_context"]
+        precise = (self.train_options(arm) if arm is not None else TrainOptions(**self.train)).bf16
+        return ProbeOptions(**{**self.probe, "in_context_samples": self.probe["in_context_samples"] if icl else None},
+                            seed=seed, max_len=self.max_len, bf16=precise,
+                            in_context_base_only=icl and condition not in self.in_context_conditions)
 
     @property
     def max_dose(self) -> int:
@@ -210,13 +220,16 @@ class StudyConfig:
         return (Path(self.path).resolve().parent / self.grammar_dir / f"{name}.pcfg").resolve()
 
     def resolved(self) -> dict[str, Any]:
-        """Every value of the study after defaults, by section (config.resolved.json)."""
-        out: dict[str, Any] = {s: {} for s in SECTIONS}
-        for f in fields(self):
-            if "section" in f.metadata:
-                out[f.metadata["section"]][f.metadata["key"] or f.name] = _plain(getattr(self, f.name))
+        """Every value of the study after defaults, by section (config.resolved.json); an option that is not
+        `recorded` (how a run is watched) is left out, so changing it resumes a folder."""
+        out: dict[str, Any] = {}
+        for name, section in SECTIONS.items():
+            values = getattr(self, section.values) if section.values else {}
+            out[name] = {key: _plain(values[o.name] if partial else getattr(self, o.name))
+                         for key, (o, partial) in section.keys().items() if o.spec.recorded}
         out["study"]["grammar_dir"] = str(self.grammar_path("x").parent)
-        out["arms"] = {a.name: {**{f.name: _plain(getattr(a, f.name)) for f in fields(a) if f.name != "name"},
+        out["arms"] = {a.name: {**{key: _plain(a.train.get(o.name) if partial else getattr(a, o.name))
+                                   for key, (o, partial) in ARMS.keys().items() if o.spec.recorded},
                                 "method": a.train_method} for a in self.arms}
         return out
 
@@ -247,15 +260,15 @@ def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
 
 def _ran_before(prefix: str, key: str, value: Any) -> bool:
     """Whether `value` is what a folder without config key `key` of section `prefix` ("arms.NAME" for an arm's)
-    ran: the key's default, or its `before` value where the default changed when the key came."""
-    section, cls = ("arms", Arm) if prefix.startswith("arms.") else (prefix, StudyConfig)
-    for f in fields(cls):
-        if f.metadata.get("section") == section and (f.metadata.get("key") or f.name) == key:
-            default = f.default_factory() if f.default_factory is not MISSING else f.default
-            if f.metadata.get("before", MISSING) is not MISSING:
-                default = f.metadata["before"]
-            return default is not MISSING and _plain(default) == value
-    return False
+    ran: the key's `before` value where its default changed when it came, else its (study) default; an arm's
+    TrainOptions key: none (the study's value)."""
+    arm = prefix.startswith("arms.")
+    section = ARMS if arm else SECTIONS.get(prefix)
+    if section is None or key not in section.keys():
+        return False
+    o, partial = section.keys()[key]
+    default = None if arm and partial else o.spec.before if o.spec.before is not UNSET else o.study_default
+    return default is not MISSING and _plain(default) == value
 
 
 def _closest(word: str, valid: list[str]) -> str:
@@ -263,49 +276,22 @@ def _closest(word: str, valid: list[str]) -> str:
     return f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(valid)})"
 
 
-def _value(f, raw: Any, where: str, src: str) -> Any:
-    """One key's value, type-checked against the field's annotation, choices and lower bound."""
-    kind = str(f.type)
-    if f.metadata.get("auto") and raw == AUTO:
-        return raw
-    if kind.startswith("tuple"):
-        item = int if "int" in kind else str
-        if not isinstance(raw, list) or not (raw or f.metadata["empty"]) or not all(_is(v, item) for v in raw):
-            raise InputError(f"{where} should be a {'' if f.metadata['empty'] else 'non-empty '}list of "
-                             f"{item.__name__}s, got {raw!r}", src)
-        values = tuple(raw)
-    else:
-        base = next(t for t in (bool, int, float, str) if t.__name__ in kind)
-        if base is float and _is(raw, int):
-            raw = float(raw)
-        if not _is(raw, base):
-            also = f' or "{AUTO}"' if f.metadata.get("auto") else ""
-            raise InputError(f"{where} should be {'a ' + base.__name__ if base is not int else 'an int'}{also}, "
-                             f"got {raw!r}", src)
-        values = (raw,)
-    for v in values:
-        if f.metadata["choices"] and v not in f.metadata["choices"]:
-            raise InputError(f"{where} should be one of {', '.join(f.metadata['choices'])}, got {v!r}", src)
-        if f.metadata["low"] is not None and v < f.metadata["low"]:
-            raise InputError(f"{where} should be at least {f.metadata['low']}, got {v!r}", src)
-    return values if kind.startswith("tuple") else raw
-
-
-def _is(value: Any, kind: type) -> bool:
-    return isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
-
-
-def _read_section(table: Any, section: str, cls: type, src: str, prefix: str) -> dict[str, Any]:
-    """{field name: value} of one table, every key known to `cls`."""
+def _read_section(table: Any, section: Section, src: str, where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """({own field: value}, {option field: value}) of one table, every key known and checked."""
     if not isinstance(table, dict):
-        raise InputError(f"[{prefix}] should be a table", src)
-    known = {f.metadata.get("key") or f.name: f for f in fields(cls) if f.metadata.get("section") == section}
-    out = {}
+        raise InputError(f"[{where}] should be a table", src)
+    known = section.keys()
+    own: dict[str, Any] = {}
+    partial: dict[str, Any] = {}
     for key, raw in table.items():
         if key not in known:
-            raise InputError(f"unknown key {key!r} in [{prefix}]{_closest(key, sorted(known))}", src)
-        out[known[key].name] = _value(known[key], raw, f"[{prefix}] {key}", src)
-    return out
+            raise InputError(f"unknown key {key!r} in [{where}]{_closest(key, sorted(known))}", src)
+        o, is_option = known[key]
+        try:
+            (partial if is_option else own)[o.name] = from_config(o, raw, f"[{where}] {key}")
+        except InputError as err:
+            raise InputError(str(err), src) from None
+    return own, partial
 
 
 def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyConfig:
@@ -318,15 +304,18 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"not a valid TOML study config ({err})", str(path)) from None
     src = str(path)
-    for section in raw:
-        if section not in (*SECTIONS, "slurm"):
-            raise InputError(f"unknown section [{section}]{_closest(section, [*SECTIONS, 'slurm'])}", src)
+    for name in raw:   # [slurm]: where the study runs (`metaex.core.study.slurm`), not what it computes
+        if name not in (*SECTIONS, "arms", "slurm"):
+            raise InputError(f"unknown section [{name}]{_closest(name, [*SECTIONS, 'arms', 'slurm'])}", src)
     values: dict[str, Any] = {}
-    for section in ("study", "data", "model", "probe"):
-        values.update(_read_section(raw.get(section, {}), section, StudyConfig, src, section))
-    for name in ("grammars", "seeds", "conditions", "doses"):
-        if name not in values:
-            raise InputError(f"[study] needs {name!r}", src)
+    for name, section in SECTIONS.items():
+        own, partial = _read_section(raw.get(name, {}), section, src, name)
+        values.update(own)
+        if section.values:
+            values[section.values] = {o.name: partial.get(o.name, o.study_default) for o in section.settable()}
+    for o in options(Design):
+        if o.required and o.name not in values:
+            raise InputError(f"[study] needs {o.key!r}", src)
     arms = _arms(raw.get("arms", {}), src, models)
     slurm = read_table(raw.get("slurm"), src, [a.name for a in arms], bool(models))
     cfg = _resolve_auto(StudyConfig(path=src, arms=arms, slurm=slurm, **values))
@@ -335,16 +324,19 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
 
 
 def _resolve_auto(cfg: StudyConfig) -> StudyConfig:
-    """Every "auto" value made this machine's (bf16: `precision.cpu_bf16()`), so that config.resolved.json records
-    what ran and a folder resumed on a machine that resolves otherwise is refused, not mixed."""
-    def autos(obj: Any) -> list[str]:
-        return [f.name for f in fields(obj) if f.metadata.get("auto") and getattr(obj, f.name) == AUTO]
-
-    if not any(autos(obj) for obj in (cfg, *cfg.arms)):
+    """Every "auto" of an option that allows it (`Spec.auto`: bf16) made this machine's (`precision.cpu_bf16()`),
+    so that config.resolved.json records what ran and a folder resumed on a machine that resolves otherwise is
+    refused, not mixed."""
+    machine = {o.name for o in options(TrainOptions) if o.spec.auto}
+    tables = [cfg.train, *(a.train for a in cfg.arms)]
+    if not any(table.get(name) == AUTO for table in tables for name in machine):
         return cfg
     native = cpu_bf16()     # read once, however many keys say "auto"
-    return replace(cfg, **dict.fromkeys(autos(cfg), native),
-                   arms=tuple(replace(a, **dict.fromkeys(autos(a), native)) for a in cfg.arms))
+
+    def resolve(table: dict) -> dict:
+        return {k: native if k in machine and v == AUTO else v for k, v in table.items()}
+
+    return replace(cfg, train=resolve(cfg.train), arms=tuple(replace(a, train=resolve(a.train)) for a in cfg.arms))
 
 
 def _check(cfg: StudyConfig, src: str) -> None:
@@ -358,9 +350,10 @@ def _check(cfg: StudyConfig, src: str) -> None:
         if not cfg.grammar_path(g).is_file():
             raise InputError(f"no grammar {g!r} in {cfg.grammar_path(g).parent}/ (grammar_dir is relative to the "
                              "config file)", src)
-    bad = [s for s in cfg.styles.split(",") if s.strip() not in STYLES]
-    if bad:
-        raise InputError(f"[data] styles: unknown style {bad[0]!r} (styles: {', '.join(STYLES)})", src)
+    try:
+        ExplainOptions(styles=cfg.styles).check()
+    except InputError as err:
+        raise InputError(f"[data] styles: {err}", src) from None
     _check_language_sizes(cfg, src)
 
 
@@ -382,16 +375,16 @@ def _check_language_sizes(cfg: StudyConfig, src: str) -> None:
 
 def _arms(table: Any, src: str, models: list[str] | None) -> tuple[Arm, ...]:
     if models:
-        return tuple(Arm(name=m.rstrip("/").split("/")[-1], model=m, method="qlora") for m in models)
+        return tuple(Arm(name=m.rstrip("/").split("/")[-1], model=m, train={"method": "qlora"}) for m in models)
     if not isinstance(table, dict) or not table:
         raise InputError("the config has no [arms.NAME] tables", src)
     arms = []
     for name, spec in table.items():
-        given = _read_section(spec, "arms", Arm, src, f"arms.{name}")
+        given, train = _read_section(spec, ARMS, src, f"arms.{name}")
         if given.get("model") is not None:   # a local folder is relative to the config file; a hub id stays
             here = (Path(src).resolve().parent / given["model"]).resolve()
             given["model"] = str(here) if here.exists() else given["model"]
-        arm = Arm(name=name, **given)
+        arm = Arm(name=name, train=train, **given)
         if arm.bridged and not arm.tiny:
             raise InputError(f"[arms.{name}] only tiny from-scratch arms can be bridged", src)
         unused = sorted(k for k in given if k.startswith("bridge_") and not arm.bridged)

@@ -31,9 +31,11 @@ Layout under the study folder (per seed s):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from metaex.core.errors import InputError
+from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix import MixOptions, manifest_path
 from metaex.core.mix.bridge import BridgeOptions
 from metaex.core.study import steps as S
@@ -133,6 +135,7 @@ def build_plan(cfg: StudyConfig, out: str | Path, arms: list[str] | None = None)
     plan.needs[folder.name] = tuple(dict.fromkeys(s.cell for s in plan.steps if s.kind == "probe"))
     plan.steps.append(Step("report", "report", S.Report(tuple(probes), folder), (folder / "report.md",),
                            folder.name))
+    _check(plan, cfg)
     return plan
 
 
@@ -144,6 +147,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
     def step(name: str, call: S.Call, *outputs: Path) -> None:
         steps.append(Step("data", f"seed{seed} {name}", call, outputs or (call.out,), data_cell(seed), seed=seed))
 
+    wording = ExplainOptions(styles=cfg.styles, paraphrases=cfg.paraphrases, seed=seed)
     instances: list[Path] = []
     for name in cfg.grammars:
         inst = gdir / f"{name}.pcfg"
@@ -154,7 +158,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
         step(f"sample {name}", S.Sample(inst, cfg.max_dose, seed, cfg.max_len, "train", train, cfg.test_strings, test),
              train, test)
         step(f"pairs {name}", S.Pairs(inst, test, seed, data / f"{name}.pairs.jsonl"))
-        step(f"explain {name}", S.Explain(inst, cfg.styles, cfg.paraphrases, seed, data / f"{name}.expl.jsonl"))
+        step(f"explain {name}", S.Explain(inst, wording, data / f"{name}.expl.jsonl"))
         if cfg.pool_size:
             # drawn with another seed; `mix` drops any that are train or test strings
             n = cfg.pool_size + cfg.max_dose + cfg.test_strings
@@ -168,7 +172,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
         step(f"filler grammar {i}", S.RandomGrammar("regular" if i % 2 else "cfg", 1000 * seed + i, raw))
         step(f"filler instance {i}", S.Instantiate(raw, seed, inst, tuple(instances + fillers)))
         fillers.append(inst)
-        step(f"filler explain {i}", S.Explain(inst, cfg.styles, cfg.paraphrases, seed, fdir / f"F{i}.expl.jsonl"))
+        step(f"filler explain {i}", S.Explain(inst, wording, fdir / f"F{i}.expl.jsonl"))
     streams = {(c, dose, cfg.mix_name(c, dose, arm)): cfg.stream(c, dose, arm)
                for arm in cfg.arms for c, dose in cfg.cells(arm)}
     for (cond, dose, stem), (passes, extra) in streams.items():
@@ -204,17 +208,14 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm, plan: Plan) 
     d = root / f"seed{seed}"
     data = d / "data"
     base = str(d / "init") if arm.tiny else str(arm.model)
-    lr = arm.lr if arm.lr is not None else cfg.lr
-    common = dict(batch_size=cfg.batch(arm), seed=seed, save_steps=cfg.save_steps, lr=lr,
-                  max_grad_norm=cfg.clip(arm))
+    train = cfg.train_options(arm, seed)
     needs: tuple[str, ...] = (data_cell(seed),)
     if arm.bridged:
         pre = d / arm.name / "pretrain"
         cell = f"seed{seed}/{arm.name}/pretrain"
-        opts = TrainOptions(method="full", epochs=arm.bridge_epochs, shuffle=True, unseen_init=True, **common)
         plan.steps.append(Step("train", f"seed{seed} {arm.name} bridging pre-training",
-                               S.Finetune(d / "bridge.jsonl", base, opts, pre), (pre / "final",), cell, arm.name,
-                               seed))
+                               S.Finetune(d / "bridge.jsonl", base, _pretraining(train, arm), pre), (pre / "final",),
+                               cell, arm.name, seed))
         plan.needs[cell] = needs
         needs, base = (*needs, cell), str(pre)
     # the novelty reference: every string some condition of this seed trained on, read from its mixes
@@ -227,9 +228,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm, plan: Plan) 
         own = d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl"
         run = d / arm.name / f"{cond}-d{dose}"
         cell = f"seed{seed}/{arm.name}/{cond}-d{dose}"
-        opts = TrainOptions(method=arm.train_method, loss_norm=cfg.loss_norm, bf16=cfg.uses_bf16(arm), **common)
         plan.steps.append(Step("train", f"seed{seed} {arm.name} finetune {cond} d{dose}",
-                               S.Finetune(own, base, opts, run), (run / "final",), cell, arm.name, seed))
+                               S.Finetune(own, base, train, run), (run / "final",), cell, arm.name, seed))
         probe = root / "probes" / arm.name / f"seed{seed}-{cond}-d{dose}"
         # adapters of one base share a parts folder per seed: the base model is probed once per seed
         call = S.Probe(run, adapter, grammars, data / "tests.jsonl", data / "pairs.jsonl", data / "expl.jsonl",
@@ -238,3 +238,24 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm, plan: Plan) 
         plan.steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}", call,
                                (probe / "config.json",), cell, arm.name, seed))
         plan.needs[cell] = needs
+
+
+def _pretraining(train: TrainOptions, arm: Arm) -> TrainOptions:
+    """The bridged arm's pre-training: its optimizer settings, all weights, shuffled, the bridge's epochs, new words
+    at the mean embedding, and `metaex finetune`'s own loss divisor and precision (the design's loss
+    normalisation is for the conditions' fine-tunes; folders started before it keep their pre-training)."""
+    defaults = TrainOptions()
+    return replace(train, method="full", epochs=arm.bridge_epochs, shuffle=True, unseen_init=True,
+                   loss_norm=defaults.loss_norm, bf16=defaults.bf16)
+
+
+def _check(plan: Plan, cfg: StudyConfig) -> None:
+    """Every step's options, checked before the study's first step: a value no step could run with is refused
+    now, not after the data stage (the config's keys were checked one by one when it was read)."""
+    for step in plan.steps:
+        opts = getattr(step.call, "options", None)
+        try:
+            if opts is not None:
+                opts.check()
+        except InputError as err:
+            raise InputError(f"step '{step.name}': {err}", cfg.path) from None

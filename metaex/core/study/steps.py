@@ -4,7 +4,8 @@ arguments (its options as the stage's own options object). Each call knows
 - `argv()`: the `metaex` command line that does the same (what `metaex study plan` prints);
 - `inputs()`: the files and folders it reads;
 - `run()`: the same work done in this process, through the core function the command itself calls
-  (no re-entry into the CLI), returning the command's one-line summary.
+  (no re-entry into the CLI), returning the command's one-line summary;
+- `options` (where the command has an options class): checked, with every other step's, before a study starts.
 
 So a step run from its printed command and from `metaex study run` writes the same files (tests/test_study.py).
 """
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from metaex.core import options
+from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix import MixOptions
 from metaex.core.mix.bridge import BridgeOptions
 from metaex.core.probe.options import ProbeOptions
+from metaex.core.report.options import ReportOptions
 from metaex.core.train.options import TrainOptions
 
 
@@ -120,14 +123,11 @@ class RandomGrammar:
 class Explain:
     kind: ClassVar[str] = "explain"
     grammar: Path
-    styles: str
-    paraphrases: int
-    seed: int
+    options: ExplainOptions
     out: Path
 
     def argv(self) -> list[str]:
-        return ["explain", str(self.grammar), "--styles", self.styles, "--paraphrases", str(self.paraphrases),
-                "--seed", str(self.seed), "-o", str(self.out)]
+        return ["explain", str(self.grammar), *options.argv(self.options), "-o", str(self.out)]
 
     def inputs(self) -> tuple[Path, ...]:
         return (self.grammar,)
@@ -135,7 +135,7 @@ class Explain:
     def run(self) -> str:
         from metaex.core.explain import write_explanations
 
-        return write_explanations(self.grammar, self.styles, self.paraphrases, self.seed, self.out)
+        return write_explanations(self.grammar, self.options, self.out)
 
 
 @dataclass(frozen=True)
@@ -235,12 +235,10 @@ class Finetune:
         return (self.train_file, Path(self.model))
 
     def run(self) -> str:
-        from dataclasses import asdict
-
         from metaex.core.train import train
 
-        opts = {k: v for k, v in asdict(self.options).items() if k != "method"}
-        result = train(self.train_file, self.model, self.options.method, self.out, resume=True, **opts)
+        result = train(self.train_file, self.model, self.options.method, self.out, resume=True,
+                       **options.values(self.options, skip=("method",)))
         state = "already finished" if result.already_done else "finished"
         return f"{self.out}: {state}: {result.steps} steps, {result.tokens:,} tokens"
 
@@ -286,9 +284,10 @@ class Report:
     kind: ClassVar[str] = "report"
     probes: tuple[Path, ...]
     out: Path
+    options: ReportOptions = ReportOptions()
 
     def argv(self) -> list[str]:
-        return ["report", *map(str, self.probes), "--out", str(self.out)]
+        return ["report", *map(str, self.probes), "--out", str(self.out), *options.argv(self.options)]
 
     def inputs(self) -> tuple[Path, ...]:
         return self.probes
@@ -296,7 +295,9 @@ class Report:
     def run(self) -> str:
         from metaex.core.report import make_report
 
-        make_report(list(self.probes), self.out)
+        o = self.options
+        make_report(list(self.probes), self.out, metrics=o.metrics or None, n_resamples=o.bootstrap, seed=o.seed,
+                    contrasts=o.contrasts, resample_items=o.resample_items)
         return f"report written to {self.out}/"
 
 

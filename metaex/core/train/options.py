@@ -15,7 +15,6 @@ METHODS = ("full", "lora", "qlora")
 LOSS_NORMS = ("tokens", "fixed")
 SWITCHES = ("auto", "on", "off")
 REPORT_TO = ("none", "tensorboard", "wandb")   # loggers, through the HF Trainer's own integrations (hf.py)
-WATCHING = ("report_to",)   # how a run is watched, not what it is: not recorded, so a run asked again matches
 DEFAULT_LR = {"full": 3e-3, "lora": 2e-4, "qlora": 2e-4}  # full: the tiny-from-scratch pilot (STUDY.md)
 
 
@@ -47,7 +46,8 @@ class TrainOptions:
     log_steps: int = option(1, "Log every N steps.", low=1, unit="steps")
     report_to: str = option("none", "Also log the training metrics to TensorBoard (RUN_DIR/tensorboard/) or Weights & "
                             "Biases, through the Trainer's integrations (pip install 'metaex[tensorboard]' or "
-                            "'metaex[wandb]'; WANDB_MODE=offline keeps wandb local).", choices=REPORT_TO)
+                            "'metaex[wandb]'; WANDB_MODE=offline keeps wandb local).", choices=REPORT_TO,
+                            recorded=False)
     eval_steps: int = option(50, "Evaluate every N steps (with --eval).", low=1, unit="steps")
     early_stopping: int | None = option(None, "Stop after N evaluations without improvement; final/ is the best "
                                         "checkpoint (needs --eval).", low=1, unit="evaluations")
@@ -77,8 +77,8 @@ class TrainOptions:
 
     def identity(self) -> dict:
         """The options as a run folder records and compares them (an option added since folders were first
-        written is left out at its `added` value, so earlier folders keep matching; `WATCHING` options never)."""
-        return {k: v for k, v in options.record(self).items() if k not in WATCHING}
+        written is left out at its `added` value, so earlier folders keep matching; how a run is watched never)."""
+        return options.record(self)
 
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.method]
