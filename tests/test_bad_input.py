@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ def w(tmp_path_factory):
     probe = ["--grammar", d / "g.pcfg", "--grammar", d / "h.pcfg", "--samples", "2", "--limit", "2", "--cuts", "1"]
     run("probe", "--model", d / "run", *probe, "--out", d / "probe")
     run("probe", "--model", d / "tiny", *probe, "--out", d / "probe-base")
+    run("report", d / "probe", "--no-contrasts", "--bootstrap", "20", "--out", d / "report")
     (d / "notes").mkdir()
     (d / "notes" / "keep.txt").write_text("mine\n")
     (d / "file.txt").write_text("a file\n")
@@ -189,6 +191,56 @@ CASES = [
     ("report-out-other-folder", "report {d}/probe --out {d}/notes", "this command did not write"),
     ("report-bootstrap-1", "report {d}/probe --bootstrap 1 --out {d}/rep", "--bootstrap must be at least 2"),
     ("report-missing-probe", "report {d}/none --out {d}/rep", "not a probe dir"),
+    # a folder is ours only by our marker (whatever its files are called); anything else is refused, never emptied
+    ("finetune-out-foreign-checkpoints", "finetune {d}/mix.jsonl --model {d}/tiny --method full --steps 1 "
+     "--out {d}/foreign-run", "this command did not write"),
+    ("probe-out-foreign-parts", "probe --model {d}/tiny {probe} --out {d}/foreign-probe", "this command did not write"),
+    ("probe-parts-foreign", "probe --model {d}/tiny {probe} --parts {d}/foreign-probe/parts --out {d}/p2",
+     "this command did not write"),
+    ("finetune-out-foreign-config", "finetune {d}/mix.jsonl --model {d}/tiny --method full --steps 1 "
+     "--out {d}/fake-config", "this command did not write"),
+    ("study-out-lock-only", "study run {d}/study.toml --out {d}/locked", "this command did not write"),
+    ("report-out-foreign-report", "report {d}/probe --out {d}/fake-report", "this command did not write"),
+    ("tiny-out-foreign-meta", "model tiny --vocab-from {d}/g.pcfg -o {d}/fake-tiny", "this command did not write"),
+    ("tiny-out-other-schema", "model tiny --vocab-from {d}/g.pcfg -o {d}/fake-marker", "this command did not write"),
+    ("tiny-out-probe", "model tiny --vocab-from {d}/g.pcfg -o {d}/probe", "did not write (a probe"),
+    ("report-out-run", "report {d}/probe --out {d}/run", "did not write (a fine-tuning run"),
+    ("merge-out-tiny", "merge {d}/run -o {d}/tiny", "is a full fine-tune run"),
+    # `-` is never a folder output
+    ("tiny-out-dash", "model tiny --vocab-from {d}/g.pcfg -o -", "cannot be a folder"),
+    ("report-out-dash", "report {d}/probe --out -", "cannot be a folder"),
+    ("probe-out-dash", "probe --model {d}/tiny {probe} --out -", "cannot be a folder"),
+    ("probe-parts-dash", "probe --model {d}/tiny {probe} --parts - --out {d}/p2", "cannot be a folder"),
+    ("finetune-out-dash", "finetune {d}/mix.jsonl --model {d}/tiny --method full --out -", "cannot be a folder"),
+    ("study-out-dash", "study run {d}/study.toml --out -", "cannot be a folder"),
+    ("import-out-dash", "model import {d}/trunc.gguf -o -", "cannot be a folder"),
+    # no file or folder output inside a model, run, probe, report or study folder
+    ("explain-into-model", "explain {d}/g.pcfg -o {d}/tiny/tokenizer.json", "lies inside"),
+    ("sample-into-run", "grammar sample {d}/g.pcfg -n 2 --seed 0 -o {d}/run/config.json", "lies inside"),
+    ("sample-test-into-probe", "grammar sample {d}/g.pcfg -n 2 --seed 0 --test 1 --test-out "
+     "{d}/probe-base/t.jsonl -o {d}/s.jsonl", "lies inside"),
+    ("check-into-probe", "grammar check {d}/g.pcfg {d}/g.test.jsonl -o {d}/probe/summary.jsonl", "lies inside"),
+    ("pairs-into-report", "grammar pairs {d}/g.pcfg {d}/g.test.jsonl --seed 0 -o {d}/report/report.json",
+     "lies inside"),
+    ("random-into-parts", "grammar random --family cfg --seed 0 -o {d}/probe/parts/new.pcfg", "lies inside"),
+    ("mix-into-study", "mix --condition examples {mix} -o {d}/study/m.jsonl", "lies inside"),
+    ("bridge-into-final", "bridge --grammars 2 --seed 0 -o {d}/run/final/b.jsonl", "lies inside"),
+    ("instantiate-into-hf-model", "grammar instantiate {d}/g.pcfg --seed 3 -o {d}/hf/g.pcfg", "a model folder"),
+    ("tiny-into-run", "model tiny --vocab-from {d}/g.pcfg -o {d}/run/sub", "lies inside"),
+    ("report-into-model", "report {d}/probe --out {d}/tiny/rep", "lies inside"),
+    ("probe-into-study", "probe --model {d}/tiny {probe} --out {d}/study/p", "lies inside"),
+    # JSON nested 100,000 deep: one line at its file:line, in every reader of JSONL
+    ("check-deep-json", "grammar check {d}/g.pcfg {d}/deep.jsonl", "deep.jsonl:2: JSON nested too deeply"),
+    ("pairs-deep-json", "grammar pairs {d}/g.pcfg {d}/deep.jsonl --seed 0", "deep.jsonl:2: JSON nested too deeply"),
+    ("mix-deep-json", "mix --condition examples {mix} --examples {d}/deep.jsonl -o {d}/m.jsonl",
+     "deep.jsonl:2: JSON nested too deeply"),
+    ("probe-deep-json", "probe --model {d}/tiny {probe} --tests {d}/deep.jsonl --out {d}/p2",
+     "deep.jsonl:2: JSON nested too deeply"),
+    ("report-deep-json", "report {d}/deep-probe --out {d}/rep2", "summary.jsonl:"),
+    ("finetune-deep-json", "finetune {d}/deep-docs.jsonl --model {d}/tiny --method full --out {d}/r2",
+     "deep-docs.jsonl:2: JSON nested too deeply"),
+    ("tiny-deep-json", "model tiny --vocab-from {d}/deep.jsonl -o {d}/t2", "deep.jsonl:2: JSON nested too deeply"),
+    ("study-deep-toml", "study run {d}/deep.toml --out {d}/s", "nested too deeply"),
     # study
     ("study-unknown-key", "study run {d}/typo.toml --out {d}/s", "unknown key 'sed' in [study] (did you mean 'seeds'?)"),
     ("study-unknown-section", "study run {d}/section.toml --out {d}/s", "unknown section [modle] (did you mean 'model'?)"),
@@ -239,6 +291,45 @@ def _setup(d: Path) -> None:
             text = text.replace("[arms.tiny-unbridged]\nbridged = false", "[arms.tiny-unbridged]\nbridged = false\n"
                                 "method = \"lora\"")
         (d / f"{name}.toml").write_text(text)
+    _foreign_folders(d)
+    deep = '{"a": ' * 100_000 + "1" + "}" * 100_000
+    (d / "deep.jsonl").write_text(first + "\n" + deep + "\n")
+    (d / "deep-docs.jsonl").write_text((d / "mix.jsonl").read_text().splitlines()[0] + "\n" + deep + "\n")
+    (d / "deep.toml").write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    shutil.copytree(d / "probe", d / "deep-probe")
+    with open(d / "deep-probe" / "summary.jsonl", "a") as fh:
+        fh.write(deep + "\n")
+    # a real study folder: started, its first (report) step fails for want of probes
+    from typer.testing import CliRunner
+
+    from metaex.cli.main import app
+
+    r = CliRunner().invoke(app, ["study", "run", str(d / "study.toml"), "--stage", "report", "--out", str(d / "study")])
+    assert r.exit_code == 2 and (d / "study" / "config.resolved.json").is_file(), r.output
+
+
+def _foreign_folders(d: Path) -> None:
+    """Folders another tool wrote, named like ours: none carries our marker."""
+    (d / "foreign-run" / "checkpoints" / "checkpoint-1").mkdir(parents=True)
+    (d / "foreign-run" / "checkpoints" / "checkpoint-1" / "weights.bin").write_bytes(b"theirs")
+    (d / "foreign-run" / "metrics.jsonl").write_text('{"step": 1}\n')
+    (d / "foreign-probe" / "parts").mkdir(parents=True)
+    (d / "foreign-probe" / "parts" / "a.jsonl").write_text('{"x": 1}\n')
+    (d / "foreign-probe" / "items.jsonl").write_text('{"x": 2}\n')
+    (d / "fake-config").mkdir()
+    (d / "fake-config" / "config.json").write_text('{"schema": "other/run@1", "status": "running"}\n')
+    (d / "locked").mkdir()
+    (d / "locked" / ".lock").write_text("")
+    (d / "fake-report").mkdir()
+    (d / "fake-report" / "report.json").write_text('{"schema": "theirs"}\n')
+    (d / "fake-tiny").mkdir()
+    (d / "fake-tiny" / "metaex_tiny.json").write_text("not ours\n")
+    (d / "fake-marker").mkdir()
+    (d / "fake-marker" / "metaex_folder.json").write_text('{"schema": "metaex/folder@9", "kind": "tiny"}\n')
+    (d / "trunc.gguf").write_bytes(b"GGUF\x03\x00\x00\x00\x01")   # the magic, then a header cut short
+    (d / "hf").mkdir()
+    (d / "hf" / "config.json").write_text("{}\n")
+    (d / "hf" / "model.safetensors").write_bytes(b"\0" * 8)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -277,6 +368,36 @@ def test_a_bom_is_not_text(w, run_cli):
     assert checked.exit_code == 0, checked.output
     rows = [json.loads(line) for line in checked.stdout.splitlines()]
     assert len(rows) == 6 and all(r["valid"] for r in rows)
+
+
+def test_a_bom_starting_any_line_is_not_text(w, run_cli, tmp_path):
+    """Files joined by `cat` carry a byte-order mark at the start of every part: every reader drops it wherever a
+    line starts (strings, JSONL, grammars, study configs), never keeps it in a word."""
+    d, bom = w["d"], "\ufeff"
+    lines = (d / "g.test.jsonl").read_text().splitlines()
+    texts = [json.loads(line)["text"] for line in lines]
+    joined = tmp_path / "joined.jsonl"
+    joined.write_text(bom + "\n".join(lines[:3]) + "\n" + bom + "\n".join(lines[3:]) + "\n")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("".join(bom + t + "\n" for t in texts))
+    for strings in (joined, plain):
+        checked = run_cli("grammar", "check", d / "g.pcfg", strings)
+        assert checked.exit_code == 0, checked.output
+        rows = [json.loads(line) for line in checked.stdout.splitlines()]
+        assert [r["text"] for r in rows] == texts and all(r["valid"] for r in rows), strings
+    grammar = (d / "g.pcfg").read_text().splitlines(keepends=True)
+    rules = next(i for i, line in enumerate(grammar) if not line.startswith("#"))
+    mid = tmp_path / "mid.pcfg"
+    mid.write_text("".join(grammar[:rules]) + bom + "".join(grammar[rules:]))
+    a, b = run_cli("grammar", "info", d / "g.pcfg", "--json"), run_cli("grammar", "info", mid, "--json")
+    assert b.exit_code == 0 and json.loads(a.stdout) == json.loads(b.stdout), b.output
+    examples = tmp_path / "examples.jsonl"
+    train = (d / "g.train.jsonl").read_text().splitlines()
+    examples.write_text("\n".join(train[:4]) + "\n" + bom + "\n".join(train[4:]) + "\n")
+    mix = [str(a) for a in w["mix"]]
+    mix[mix.index(str(d / "g.train.jsonl"))] = str(examples)
+    made = run_cli("mix", "--condition", "examples", *mix, "-o", tmp_path / "mix.jsonl")
+    assert made.exit_code == 0, made.output
 
 
 def test_replacing_an_own_output_stays_allowed(w, run_cli):

@@ -44,7 +44,7 @@ def test_report_files_and_controls(report):
     assert "novel_valid" in result.output and "report written to" in result.output
     assert {p.name for p in out.iterdir()} == {"report.md", "report.html", "report.json", "levels.png",
                                                "effect_vs_dose.png", "effect_by_arm.png", "effect_vs_dose_heldout_lp.png",
-                                               "loss_curves.png"}
+                                               "loss_curves.png", "metaex_folder.json"}
     data = json.loads((out / "report.json").read_text())
     ctl = data["controls"]
     assert ctl["worked"]["all"] and len(ctl["worked"]["cells"]) == 4          # 2 arms × 2 doses, CI above 0

@@ -16,8 +16,9 @@ UsageError = typer.BadParameter.__mro__[1]
 
 
 class _Group(TyperGroup):
-    """Turns a MetaexError, a bad option or argument, or an OSError (a full disk, a folder it may not write)
-    anywhere below into one line on stderr and exit code 2 (a traceback with --debug)."""
+    """Turns a MetaexError, a bad option or argument, an OSError (a full disk, a folder it may not write), or an
+    input too big (MemoryError) or too deeply nested (RecursionError) to handle anywhere below into one line on
+    stderr and exit code 2 (a traceback with --debug)."""
 
     def parse_args(self, ctx, args):
         try:
@@ -41,6 +42,13 @@ class _Group(TyperGroup):
             where = f"{err.filename}: " if err.filename else ""
             typer.echo(f"metaex: error: {where}{err.strerror or err} (errno {err.errno}); nothing more was "
                        "written", err=True)
+            ctx.exit(2)
+        except (MemoryError, RecursionError) as err:
+            if os.environ.get("METAEX_DEBUG"):
+                raise
+            what = ("out of memory: an input is too large for this machine" if isinstance(err, MemoryError) else
+                    "an input is nested too deeply to handle (Python's recursion limit)")
+            typer.echo(f"metaex: error: {what}; nothing was written", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             typer.echo("metaex: interrupted", err=True)

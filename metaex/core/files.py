@@ -5,8 +5,9 @@
   one, never half of one. The next write of the same target on the same host removes temps that a dead process
   left behind (another host's pids cannot be judged here).
 - Temp files and folders get the permissions any file of the user's gets (mkstemp/mkdtemp make them 0600/0700).
-- `guard_outputs`: one check, before anything is written, that no output is an input, lies inside an input folder,
-  holds one, or is a thing of another kind (a file where a folder goes, a folder of some other command).
+- `guard_outputs`: one check, before anything is written, that no output is an input, lies inside an input folder
+  or any folder of ours (a model, run, probe, report or study: `markers`), holds an input, or is a thing of another
+  kind (a file where a folder goes, a folder without this command's marker).
 - `commit_point`: every rename into place passes here. With `METAEX_FAULT_AT=N` in the environment (tests only)
   the process exits hard (`os._exit`, no cleanup, as a kill would) just before its Nth commit; with
   `METAEX_FAULT_LOG=FILE` every commit is logged there, so a test can count them.
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from metaex.core import markers
 from metaex.core.errors import InputError
 
 FAULT_ENV, FAULT_LOG_ENV = "METAEX_FAULT_AT", "METAEX_FAULT_LOG"
@@ -109,6 +112,58 @@ def _clean(folder: Path, wanted: Callable[[str], bool], any_host: bool = False) 
     return removed
 
 
+# errno of a failed write (a full disk, a quota, a read-only or unwritable folder, a file size limit, an I/O error)
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO)
+_OS_ERROR = re.compile(r"os error (\d+)")           # safetensors: "I/O error: No space left on device (os error 28)"
+_TORCH_WRITE = ("inline_container", "PytorchStreamWriter", "file write failed")   # torch.save's own errors
+
+
+def disk_error(err: BaseException, target: str | Path) -> OSError | None:
+    """`err` as an OSError naming the user's `target` when it is a failed write, else None. An OSError keeps its
+    errno and its file unless that is a hidden temp; safetensors and torch wrap the OS error in their own (torch's
+    sometimes says no more than "unexpected pos"): these become the OSError they stand for."""
+    if isinstance(err, OSError):
+        if err.errno not in _WRITE_ERRNOS:
+            return None
+        name = err.filename
+        code = err.errno
+        if name is not None and not any(_TEMP.match(part) for part in Path(str(name)).parts):
+            return err
+    else:
+        message = str(err)
+        m = _OS_ERROR.search(message)
+        by_text = [c for c in _WRITE_ERRNOS if os.strerror(c) in message]
+        if m:
+            code = int(m[1])
+        elif by_text:
+            code = by_text[0]
+        elif any(s in message for s in _TORCH_WRITE):
+            code = errno.ENOSPC if _nearly_full(Path(target)) else errno.EIO
+        else:
+            return None
+    return OSError(code, os.strerror(code), str(target))
+
+
+def _nearly_full(target: Path) -> bool:
+    folder = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
+
+
+@contextmanager
+def writing_to(target: str | Path) -> Iterator[None]:
+    """Failed writes in the block (`disk_error`) come out as an OSError naming `target`, the user's path."""
+    try:
+        yield
+    except Exception as err:
+        named = disk_error(err, target)
+        if named is None or named is err:
+            raise
+        raise named from err
+
+
 @contextmanager
 def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """A temp file beside `path`, renamed into place only if the block succeeds (removed if it fails)."""
@@ -117,7 +172,8 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise InputError("is a directory, expected a file name", str(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
+    with writing_to(target):
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh
@@ -126,9 +182,12 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
         os.chmod(tmp, 0o666 & ~_umask())
         commit_point(target)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        named = disk_error(err, target)
+        if named is not None and named is not err:
+            raise named from err
         raise
 
 
@@ -140,7 +199,8 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         raise InputError("is a file, expected a folder", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
+    with writing_to(target):
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         _share(tmp)
@@ -153,8 +213,11 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
             shutil.rmtree(old)
         else:
             os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        named = disk_error(err, target)
+        if named is not None and named is not err:
+            raise named from err
         raise
 
 
@@ -187,20 +250,48 @@ def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
 
+_WRITING_IN: list[Path] = []   # folders whose own commands write inside them now (a study's steps)
+
+
+@contextmanager
+def writing_inside(folder: str | Path) -> Iterator[None]:
+    """Outputs inside `folder` belong to it for the duration (the study runner's steps write in its folder)."""
+    _WRITING_IN.append(Path(folder).resolve())
+    try:
+        yield
+    finally:
+        _WRITING_IN.pop()
+
+
+def _check_ancestors(out: Path, raw: str | Path) -> None:
+    """An output may not land inside a folder that belongs to a model, run, probe, report or study."""
+    for folder in out.parents:
+        if folder in _WRITING_IN:
+            continue
+        kind = markers.folder_kind(folder)
+        what = markers.describe(kind) if kind else "a model folder" if markers.is_model_folder(folder) else None
+        if what:
+            raise InputError(f"lies inside {folder}, {what}: writing there would change it; choose an output "
+                             "outside it", str(raw))
+
+
 def guard_outputs(inputs: Sequence[str | Path | None],
-                  outputs: Sequence[tuple[str | Path | None, str] | tuple[str | Path | None, str, Callable[[Path], bool]]]
-                  ) -> None:
+                  outputs: Sequence[tuple[str | Path | None, str] | tuple[str | Path | None, str, str]]) -> None:
     """Refuse, before anything is written, an output that would destroy something (InputError naming it).
 
-    outputs: (path, "file" | "folder"[, own]); `-` and None are skipped. An output may not be an input, lie inside
-    an input folder, or contain an input; two outputs may not be the same path; a file output may not be an
-    existing folder, nor a folder output an existing file. For a folder, `own(path)` says whether an existing
-    non-empty folder is a previous output of this command: replacing that stays allowed, anything else is refused.
+    outputs: (path, "file") or (path, "folder", KIND) with KIND a `markers.KINDS` key; None is skipped, and so is
+    `-` (stdout) for a file, while a folder output may not be `-`. An output may not be an input, lie inside an
+    input folder, contain an input, or lie inside any folder of a model, run, probe, parts, report or study (their
+    markers say so; a study's own steps write inside it under `writing_inside`); two outputs may not be the same
+    path; a file output may not be an existing folder, nor a folder output an existing file. An existing non-empty
+    folder output must carry the marker of KIND (an earlier output of this command): anything else is refused.
     Temps a killed earlier run left in (or beside) an output are removed first.
     """
     ins = [Path(p).resolve() for p in inputs if p is not None and str(p) != "-"]
     seen: list[Path] = []
     for raw, kind, *own in outputs:
+        if raw is not None and str(raw) == "-" and kind == "folder":
+            raise InputError("`-` (standard output) cannot be a folder: give a folder name", "-")
         if raw is None or str(raw) == "-":
             continue
         out = Path(raw).resolve()
@@ -215,13 +306,27 @@ def guard_outputs(inputs: Sequence[str | Path | None],
         if out in seen:
             raise InputError("is given twice as an output", str(raw))
         seen.append(out)
+        _check_ancestors(out, raw)
         if kind == "file" and out.is_dir():
             raise InputError("is a folder, expected a file name", str(raw))
+        if kind == "file":
+            clean_stale(out)    # temps that a killed earlier write of this file left beside it
         if kind == "folder" and out.exists() and not out.is_dir():
             raise InputError("is a file, expected a folder", str(raw))
-        # temps that a killed earlier run of this command left are removed (never an input: checked above)
-        removed = clean_folder(out) if kind == "folder" else clean_stale(out)
-        if kind == "folder" and out.is_dir() and removed and not any(out.iterdir()):
-            out.rmdir()
-        if kind == "folder" and own and out.is_dir() and any(out.iterdir()) and not own[0](out):
-            raise InputError("is a folder this command did not write; choose a new or empty folder", str(raw))
+        if kind == "folder" and out.is_dir():
+            _check_own(out, raw, own[0])
+
+
+def _check_own(out: Path, raw: str | Path, kind: str) -> None:
+    """A folder output holds nothing or an earlier output of the same kind; temps of dead runs are removed only then
+    (nothing is ever removed from a folder that is not ours)."""
+    found = markers.folder_kind(out)
+    if found == kind:
+        clean_folder(out)
+        return
+    if any(not _TEMP.match(p.name) for p in out.iterdir()):
+        what = f" ({markers.describe(found)})" if found else ""
+        raise InputError(f"is a folder this command did not write{what}; choose a new or empty folder", str(raw))
+    clean_folder(out)    # only temps that a killed earlier run of this command left
+    if not any(out.iterdir()):
+        out.rmdir()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -99,8 +100,19 @@ def check(rec: Any, kinds: Iterable[str], path: str, line: int) -> dict:
     return rec
 
 
+BOM = "\ufeff"
+_LINE_BOMS = re.compile("^\ufeff+", re.MULTILINE)
+
+
+def without_boms(text: str) -> str:
+    """`text` without the byte-order marks that start its lines: a BOM is no text, and files joined by `cat` carry
+    one at the start of every part. Every text reader of metaex passes its text (or each line) through this."""
+    return _LINE_BOMS.sub("", text)
+
+
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """(line number, line) of a text file or stdin, blank lines skipped; bad UTF-8 is an InputError at its line."""
+    """(line number, line) of a text file or stdin, blank lines skipped, a byte-order mark starting a line dropped;
+    bad UTF-8 is an InputError at its line."""
     name = "<stdin>" if str(path) == "-" else str(path)
     if str(path) == "-":
         fh = sys.stdin.buffer
@@ -114,7 +126,7 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     try:
         for lineno, raw in enumerate(fh, 1):
             try:
-                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")   # a byte-order mark is not text
+                line = raw.decode("utf-8").lstrip(BOM)   # a byte-order mark is not text, wherever a line starts
             except UnicodeDecodeError as err:
                 raise InputError(f"not UTF-8 text ({err.reason})", name, lineno) from None
             if line.strip():
@@ -124,16 +136,40 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
             fh.close()
 
 
+def loads(text: str, name: str, lineno: int | None = None) -> Any:
+    """Decoded JSON of one line (or document); bad JSON, or JSON nested past Python's recursion limit (which the
+    decoder meets as a RecursionError), is an InputError naming name:line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        where = lineno if lineno is not None else err.lineno
+        raise InputError(f"not valid JSON ({err.msg})", name, where) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to read (arrays or objects thousands of levels deep)", name,
+                         lineno) from None
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """A JSON document file (config, manifest): an InputError naming it when missing, not UTF-8 or not JSON."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a JSON file", str(path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text ({err.reason})", str(path), data[: err.start].count(b"\n") + 1) from None
+    return loads(without_boms(text), str(path))
+
+
 def read(path: str | os.PathLike, kinds: Iterable[str] | str) -> Iterator[dict]:
     """Yield validated records of the given kind(s); any bad line raises InputError naming path:line."""
     kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     name = "<stdin>" if str(path) == "-" else str(path)
     for lineno, line in iter_lines(path):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"not valid JSON ({err.msg})", name, lineno) from None
-        yield check(rec, kinds, name, lineno)
+        yield check(loads(line, name, lineno), kinds, name, lineno)
 
 
 def read_all(path: str | os.PathLike, kinds: Iterable[str] | str, *, allow_empty: bool = False) -> list[dict]:
@@ -149,11 +185,8 @@ def read_texts(path: str | os.PathLike) -> Iterator[tuple[str, int, str, dict | 
     for lineno, line in iter_lines(path):
         stripped = line.strip()
         if stripped.startswith("{"):
-            try:
-                rec = json.loads(stripped)
-            except json.JSONDecodeError as err:
-                raise InputError(f"not valid JSON ({err.msg})", name, lineno) from None
-            if not isinstance(rec.get("text"), str):
+            rec = loads(stripped, name, lineno)
+            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
                 raise InputError(f"record of kind {rec.get('kind')!r} has no string field 'text'", name, lineno)
             yield name, lineno, rec["text"], rec
         else:

@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 
 from metaex.core.errors import InputError
+from metaex.core.records import without_boms
 
 _META = re.compile(r"^#\s*([A-Za-z_][\w-]*)\s*:\s*(.*)$")
 # the metadata a grammar file may carry; any other `# word: text` line is an ordinary comment (not kept: an
@@ -150,9 +151,9 @@ def load_grammar(path: str | Path) -> Grammar:
         raise InputError("no such grammar file", str(path))
     if p.is_dir():
         raise InputError("is a directory, expected a .pcfg grammar file", str(path))
-    data = p.read_bytes().removeprefix(b"\xef\xbb\xbf")   # a UTF-8 byte-order mark is not part of the text
+    data = p.read_bytes()
     try:
-        text = data.decode("utf-8")
+        text = without_boms(data.decode("utf-8"))   # a byte-order mark is no text, wherever a line starts
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise InputError("not UTF-8 text", str(path), line) from None

@@ -28,6 +28,10 @@ def quiet_transformers() -> None:
     hf_logging.set_verbosity_error()
     # peft asks transformers 5 for a renamed attribute; the warning says nothing a user can act on
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    # bitsandbytes (imported by peft) tries to fetch an optional CPU kernel from the hub and warns that it could
-    # not, on every run, LoRA included: metaex is offline by design and its QLoRA runs without that kernel
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
+
+# bitsandbytes (imported by peft and the Trainer) tries to fetch an optional CPU kernel from the hub and warns, as it
+# is imported, that it could not, on every run, LoRA included: metaex is offline by design and its QLoRA runs
+# without that kernel. Set at import of this module (the CLI imports it), before any command imports
+# bitsandbytes: set inside quiet_transformers it came too late, and every finetune error was two lines.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)

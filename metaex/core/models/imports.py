@@ -19,6 +19,7 @@ from typing import Any
 
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
+from metaex.core.markers import write_marker
 
 IMPORT_META = "metaex.json"   # in an imported folder: {"source", "sha256", "package", "version", ...}
 
@@ -109,7 +110,7 @@ def import_model(source: str, out: str | Path, *, sha256: str | None = None, log
     else:
         inputs = _shipped_parts(shipped)
         sha256 = sha256 or shipped.sha256
-    guard_outputs(inputs, [(out, "folder", lambda folder: (folder / IMPORT_META).is_file())])
+    guard_outputs(inputs, [(out, "folder", "import")])
     with atomic_dir(out) as tmp:
         staging = tmp / ".source"
         # one file is read where it lies; a model split over several packages is joined first
@@ -128,6 +129,7 @@ def import_model(source: str, out: str | Path, *, sha256: str | None = None, log
                      "file": shipped.filename if shipped else Path(source).name, "package": list(shipped.packages) if shipped else None,
                      "version": shipped.version if shipped else None, "license": shipped.license if shipped else None})
         (tmp / IMPORT_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_marker(tmp, "import")
     return meta
 
 

@@ -128,11 +128,6 @@ def tiny_config(vocab_size: int, size: str = "tiny"):
 TINY_META = "metaex_tiny.json"
 
 
-def is_tiny_dir(folder: Path) -> bool:
-    """Whether `folder` is a tiny model `build_tiny` wrote (it may be replaced)."""
-    return (Path(folder) / TINY_META).is_file()
-
-
 def build_tiny(vocab_words: Iterable[str], out_dir: str | Path, *, size: str = "tiny", seed: int = 0) -> dict:
     """Build a randomly initialised tiny Llama (seeded) with a word-level tokenizer; save it to `out_dir`
     atomically (a temp folder renamed into place). Returns a summary: path, size, seed, vocab_size, parameters."""
@@ -140,6 +135,7 @@ def build_tiny(vocab_words: Iterable[str], out_dir: str | Path, *, size: str = "
     from transformers import LlamaForCausalLM
 
     from metaex.core.files import atomic_dir
+    from metaex.core.markers import write_marker
     from metaex.core.models.environment import quiet_transformers
 
     quiet_transformers()
@@ -155,6 +151,7 @@ def build_tiny(vocab_words: Iterable[str], out_dir: str | Path, *, size: str = "
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / TINY_META).write_text(json.dumps(summary, sort_keys=True, indent=2) + "\n")
+        write_marker(tmp, "tiny")
     return summary
 
 
@@ -164,7 +161,7 @@ def write_tiny(vocab_from: Iterable[str | Path], out: str | Path, *, size: str =
     from metaex.core.files import guard_outputs
 
     vocab_from = list(vocab_from)
-    guard_outputs(vocab_from, [(out, "folder", is_tiny_dir)])
+    guard_outputs(vocab_from, [(out, "folder", "tiny")])
     words = collect_vocab(vocab_from, builtin=builtin, lexicon=lexicon)
     summary = build_tiny(words, out, size=size, seed=seed)
     return (f"{out}: {summary['size']} model, {summary['parameters']:,} parameters, "

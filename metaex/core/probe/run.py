@@ -20,9 +20,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from metaex.core import files, records
+from metaex.core import files, markers, records
 from metaex.core.errors import InputError
 from metaex.core.grammar.pcfg import Grammar, load_grammar
+from metaex.core.models.finite import require_finite
 from metaex.core.probe.inputs import load_items, reference_digest
 from metaex.core.probe.options import ProbeOptions
 from metaex.core.probe.tasks import GrammarItems, probe_grammars
@@ -95,12 +96,7 @@ def _file_hash(path: str | Path) -> str:
 def _mix(target: Target, manifest: str | Path | None) -> dict | None:
     if manifest is None:
         return (target.run_config or {}).get("mix")
-    try:
-        return json.loads(Path(manifest).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such manifest file", str(manifest)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"not a JSON manifest ({err})", str(manifest)) from None
+    return records.load_json(manifest)
 
 
 def _grammars(paths: Sequence[str | Path | Grammar], mix: dict | None) -> list[Grammar]:
@@ -130,10 +126,6 @@ def context(g: Grammar, mix: dict | None, variant: str, run: str | None, arm: st
 def _part_path(parts_dir: Path, g: Grammar, variant: str, key: dict) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return parts_dir / f"{re.sub(r'[^A-Za-z0-9_-]', '_', g.name)}.{variant}.{digest}.jsonl"
-
-
-def _is_parts_dir(folder: Path) -> bool:
-    return all(p.suffix == ".jsonl" for p in folder.iterdir())
 
 
 def _versions() -> dict:
@@ -180,8 +172,13 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     own_parts = parts_dir is None
     parts_dir = out / "parts" if parts_dir is None else Path(parts_dir)
     files.guard_outputs([p for p in inputs if p is not None and Path(p).exists()],
-                        [(out, "folder", lambda folder: _own_probe(folder, target)),
-                         *([] if own_parts else [(parts_dir, "folder", _is_parts_dir)])])
+                        [(out, "folder", "probe"), *([] if own_parts else [(parts_dir, "folder", "parts")])])
+    _check_same_target(out, target)
+
+    def mark() -> None:   # before the first write, after every check
+        markers.write_marker(out, "probe")
+        if not own_parts:
+            markers.write_marker(parts_dir, "parts")
 
     def key(v: str) -> dict:   # the base variant does not depend on the adapter
         return {**hashes, **({"adapter_hash": None} if v == "base" else {})}
@@ -193,7 +190,9 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     log(f"{len(parts) - len(todo)} of {len(parts)} parts already done")
     if todo:
         net, tok = model_obj or _load(target)
+        require_finite(net, target.adapter or target.model)
         _check_coverage(tok, gs, items, explanations)
+        mark()
         for variant in dict.fromkeys(v for _, v in todo):   # a variant's grammars are decoded in shared batches
             names = [n for n, v in todo if v == variant]
             log(f"probing {', '.join(names)} ({variant})")
@@ -208,6 +207,7 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     summary = [r for r in all_rows if r["kind"] == "probe_summary"]
     # config.json is the probe's commit: removed first, written last, so a kill in between leaves no config and
     # the probe is redone (the report refuses a probe dir without one)
+    mark()
     files.remove_outputs([out / "config.json", out / "summary.jsonl", out / "items.jsonl"])
     records.write(out / "items.jsonl", (r for r in all_rows if r["kind"] == "probe_item"))
     records.write(out / "summary.jsonl", summary)
@@ -234,23 +234,19 @@ def _absolute(path: str | None) -> str | None:
     return str(Path(path).resolve()) if path is not None and Path(path).exists() else path
 
 
-def _own_probe(folder: Path, target: Target) -> bool:
-    """Whether `folder` may be (re)written as this target's probe dir: a probe dir of the same model and
-    adapter, or one that a killed probe left without its config.json (only parts and outputs)."""
-    config = folder / "config.json"
-    if not config.is_file():
-        return {p.name for p in folder.iterdir()} <= {"parts", "items.jsonl", "summary.jsonl"}
+def _check_same_target(folder: Path, target: Target) -> None:
+    """A probe folder (the guard made sure it is one, or new) is rewritten only for the same model and adapter;
+    one that a killed probe left without its config.json is this probe's to finish."""
     try:
-        old = json.loads(config.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
+        old = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return
     if not isinstance(old, dict) or old.get("schema") != PROBE_SCHEMA:
-        return False
+        return
     if (_absolute(old.get("model")), _absolute(old.get("adapter"))) != (_absolute(target.model),
                                                                          _absolute(target.adapter)):
         raise InputError(f"holds the probe of another model ({old.get('adapter') or old.get('model')}); choose "
                          "another --out", str(folder))
-    return True
 
 
 def _input(path: str | Path | None) -> dict | None:

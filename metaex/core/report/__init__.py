@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["HEADLINE", "Study", "is_report_dir", "load_study", "make_report"]
-_WHERE = {"HEADLINE": "analysis", "Study": "load", "load_study": "load", "is_report_dir": "run", "make_report": "run"}
+__all__ = ["HEADLINE", "Study", "load_study", "make_report"]
+_WHERE = {"HEADLINE": "analysis", "Study": "load", "load_study": "load", "make_report": "run"}
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,6 @@ summary value per cell. Every check happens here, before the report writes anyth
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,10 +147,7 @@ def _need(probe: Path, name: str) -> Path:
 
 def _read_config(probe: Path) -> dict[str, Any]:
     path = _need(probe, "config.json")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"not valid JSON ({err})", str(path)) from None
+    config = records.load_json(path)
     if not isinstance(config, dict):
         raise InputError("expected a JSON object", str(path))
     return config

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
+from metaex.core.markers import write_marker
 from metaex.core.options import check_value, opt
 from metaex.core.report import figures
 from metaex.core.report.analysis import FIT, HEADLINE, METHOD, analyse, control_sentences, controls
@@ -47,7 +47,7 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     Everything is validated and computed before the directory appears; the directory is replaced atomically.
     """
     check_value(opt(ReportOptions, "bootstrap"), n_resamples, "--bootstrap")
-    guard_outputs(probe_dirs, [(out, "folder", is_report_dir)])
+    guard_outputs(probe_dirs, [(out, "folder", "report")])
     study = load_study(probe_dirs, metrics)
     if contrasts:
         lacking = sorted({(a, d) for (_, a, d), des in study.designs.items() if "examples" not in des.conditions})
@@ -89,15 +89,8 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
                                      rates=report.get("exchange", []))
         blocks = _blocks(report, tables, rows, keys, study)
         write_texts(folder, *render(blocks, folder), report)
+        write_marker(folder, "report")
     return report
-
-
-def is_report_dir(folder: Path) -> bool:
-    """Whether `folder` holds a report this command wrote (it may be replaced)."""
-    try:
-        return json.loads((folder / "report.json").read_text(encoding="utf-8")).get("schema") == SCHEMA
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrasts: bool,

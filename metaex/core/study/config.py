@@ -30,6 +30,7 @@ from metaex.core.models.precision import cpu_bf16
 from metaex.core.models.tiny import SIZES
 from metaex.core.options import AUTO, UNSET, Opt, from_config, like, option, options
 from metaex.core.probe.options import ProbeOptions
+from metaex.core.records import without_boms
 from metaex.core.study.slurm import SlurmConfig, read_table
 from metaex.core.train.options import TrainOptions
 
@@ -300,9 +301,11 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
     if not p.is_file():
         raise InputError("no such study config", str(path))
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+        raw = tomllib.loads(without_boms(p.read_text(encoding="utf-8")))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"not a valid TOML study config ({err})", str(path)) from None
+    except RecursionError:
+        raise InputError("not a valid TOML study config (nested too deeply to read)", str(path)) from None
     src = str(path)
     for name in raw:   # [slurm]: where the study runs (`metaex.core.study.slurm`), not what it computes
         if name not in (*SECTIONS, "arms", "slurm"):

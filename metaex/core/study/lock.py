@@ -22,6 +22,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from metaex.core.errors import MetaexError
+from metaex.core.markers import write_marker
 from metaex.core.study.lease import Held, Lease, dead_reason, host, read
 
 CELLS = ".locks"   # cell locks: STUDY/.locks/CELL.lock; runs of cells: STUDY/.locks/runs/
@@ -29,11 +30,6 @@ CELLS = ".locks"   # cell locks: STUDY/.locks/CELL.lock; runs of cells: STUDY/.l
 
 class Locked(MetaexError):
     """The study folder (or a shard or cell of it) is held by another run."""
-
-
-def locked_here(folder: Path) -> bool:
-    """Whether a study run has taken locks in `folder` (what marks a study folder before its first step ends)."""
-    return (folder / ".lock").is_file() or (folder / CELLS).is_dir() or any(folder.glob(".lock-shard-*"))
 
 
 def _holder(path: Path) -> str | None:
@@ -87,7 +83,7 @@ def study_lock(folder: str | Path, shard: tuple[int, int] | None, command: str, 
     """Hold the study folder for the duration of the block: whole, one shard of it, or (`shared`) beside other
     runs of single cells."""
     root = Path(folder)
-    root.mkdir(parents=True, exist_ok=True)
+    write_marker(root, "study")   # a folder is a study's by its marker (`markers`), before any lock
     with ExitStack() as held:
         if shard is None and not shared:
             held.callback(_take(root / ".lock", "a study run", command, root).release)

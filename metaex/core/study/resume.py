@@ -15,7 +15,6 @@ from metaex.core import files, records
 from metaex.core.errors import MetaexError
 from metaex.core.grammar.pcfg import load_grammar
 from metaex.core.study.config import StudyConfig, changed_key
-from metaex.core.study.lock import locked_here
 from metaex.core.study.plan import Step
 
 RESOLVED = "config.resolved.json"
@@ -24,11 +23,6 @@ RESOLVED = "config.resolved.json"
 def resolved_config(cfg: StudyConfig) -> dict:
     """cfg.resolved() plus the content hash of every template grammar the study instantiates."""
     return {**cfg.resolved(), "templates": {g: load_grammar(cfg.grammar_path(g)).hash for g in cfg.grammars}}
-
-
-def is_study_dir(folder: Path) -> bool:
-    """Whether `folder` is a study folder `study run` started (it may be resumed)."""
-    return (folder / RESOLVED).is_file() or locked_here(folder)
 
 
 def record_config(cfg: StudyConfig, out: str | Path) -> None:

@@ -32,7 +32,7 @@ from metaex.core.errors import InputError, MetaexError
 from metaex.core.study import lease, lock
 from metaex.core.study.config import Arm, StudyConfig
 from metaex.core.study.plan import STAGES, Cell, Plan, Step, build_plan
-from metaex.core.study.resume import clean_temps, is_study_dir, record_config
+from metaex.core.study.resume import clean_temps, record_config
 
 
 @dataclass(frozen=True)
@@ -120,10 +120,11 @@ def run_study(cfg: StudyConfig, out: str | Path, selection: Selection = Selectio
         import torch
 
         torch.set_num_threads(threads)
-    from metaex.core.files import guard_outputs
+    from metaex.core.files import guard_outputs, writing_inside
 
-    guard_outputs([cfg.path, *(cfg.grammar_path(g) for g in cfg.grammars)], [(out, "folder", is_study_dir)])
-    with lock.study_lock(out, selection.shard, command, shared=selection.cells is not None), ExitStack() as held:
+    guard_outputs([cfg.path, *(cfg.grammar_path(g) for g in cfg.grammars)], [(out, "folder", "study")])
+    with lock.study_lock(out, selection.shard, command, shared=selection.cells is not None), ExitStack() as held, \
+            writing_inside(out):   # the steps write inside the study folder
         record_config(cfg, out)
         for step in steps:   # what killed steps left, done ones included (a kill after a step's last commit)
             clean_temps(step)

@@ -14,7 +14,7 @@ from metaex.core.study import queue, slurm
 from metaex.core.study.config import StudyConfig, load_config
 from metaex.core.study.lease import Lease
 from metaex.core.study.plan import build_plan
-from metaex.core.study.resume import is_study_dir, record_config
+from metaex.core.study.resume import record_config
 
 
 @dataclass
@@ -58,6 +58,7 @@ def submit_study(cfg: StudyConfig, out: str | Path, cli: dict[str, Any], *, mode
                  dry_run: bool, command: str) -> Submission:
     """Lay out (and unless `dry_run`, submit) every cell that is neither done nor queued; see slurm.py."""
     from metaex.core.files import guard_outputs
+    from metaex.core.markers import write_marker
 
     out = Path(out)
     cli = slurm.check(cli, "--")
@@ -69,7 +70,8 @@ def submit_study(cfg: StudyConfig, out: str | Path, cli: dict[str, Any], *, mode
         arrays = slurm.layout(cells, cfg.slurm, cli, queued)
         return Submission(arrays, [slurm.script(a, run, out.resolve(), workdir) for a in arrays],
                           sum(c.done() for c in cells), queued, _estimates(arrays, {c.id: c for c in cells}, cfg))
-    guard_outputs([cfg.path, *(cfg.grammar_path(g) for g in cfg.grammars)], [(out, "folder", is_study_dir)])
+    guard_outputs([cfg.path, *(cfg.grammar_path(g) for g in cfg.grammars)], [(out, "folder", "study")])
+    write_marker(out, "study")
     with Lease(out / slurm.SLURM_DIR / ".submit.lock", command, what=f"{out}: a submission"):
         record_config(cfg, out)   # a changed config is refused before anything is queued
         queued = queue.queued(out)

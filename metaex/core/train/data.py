@@ -21,7 +21,6 @@ each group draws its own masks: the step is then the same in distribution, not b
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +59,7 @@ def read_manifest(train_file: str | Path) -> dict | None:
     manifest = manifest_path(train_file)
     if not manifest.is_file():
         return None
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"unreadable mix manifest ({err})", str(manifest)) from None
+    return records.load_json(manifest)
 
 
 def tokenize_documents(tokenizer: Any, texts: list[str], where: str, max_length: int | None = None) -> list[dict]:

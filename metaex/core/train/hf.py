@@ -17,11 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metaex.core.errors import InputError
+from metaex.core.errors import InputError, MetaexError
 
 if TYPE_CHECKING:
     from metaex.core.train.compute import Compute
     from metaex.core.train.options import TrainOptions
+
+
+class Diverged(MetaexError):
+    """Training produced a non-finite loss or non-finite weights: the run stops and is marked failed."""
 
 
 def prepare_model(model: Any, opts: TrainOptions, compute: Compute) -> Any:
@@ -38,10 +42,24 @@ def prepare_model(model: Any, opts: TrainOptions, compute: Compute) -> Any:
     if opts.method == "qlora" and not compute.bf16:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     targets = opts.target_modules
+    if targets != "all-linear":
+        check_target_modules(model, targets)
     config = LoraConfig(r=opts.lora_r, lora_alpha=opts.lora_alpha, lora_dropout=opts.lora_dropout,
                         target_modules=targets if targets == "all-linear" else targets.split(","),
                         task_type="CAUSAL_LM")
     return get_peft_model(model, config)
+
+
+def check_target_modules(model: Any, targets: str) -> None:
+    """InputError naming the first of the comma-separated `targets` that names no linear layer of the model (peft
+    would fail on none found with its own multi-line error, and skip the others silently)."""
+    import torch
+
+    linear = sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+    for target in targets.split(","):
+        if target.strip() not in linear:
+            raise InputError(f"--target-modules names {target.strip()!r}, which is no linear layer of this model "
+                             f"(its linear layers: {', '.join(linear)}; or all-linear)")
 
 
 TENSORBOARD_DIR = "tensorboard"   # RUN_DIR/tensorboard/: the event files (checkpoints/ is deleted when a run ends)
@@ -184,6 +202,11 @@ def make_trainer(model: Any, tokenizer: Any, args: Any, train_set: list, eval_se
             loss = super().training_step(model, groups[0], num_items_in_batch)
             for group in groups[1:]:
                 loss = loss + super().training_step(model, group, num_items_in_batch)
+            # the Trainer would log a non-finite loss as the mean of earlier ones and train on: stop instead
+            # (its own NaN filter syncs on this value every step already)
+            if not bool(loss.isfinite().all()):
+                raise Diverged(f"the training loss became {loss.float().mean().item()} at step "
+                               f"{self.state.global_step + 1}")
             return loss
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
+from metaex.core.markers import write_marker
 from metaex.core.models import load, runs
 
 MERGED = "metaex_merged.json"   # in a merged model folder: what was merged (it may be replaced by a new merge)
@@ -22,7 +23,7 @@ def merge(run_dir: str | Path, out: str | Path, *, device: str | None = "cpu") -
                          str(adapter))
     base = json.loads(meta_file.read_text())["base_model"]
     guard_outputs([run_dir, adapter, *([base] if Path(base).exists() else [])],
-                  [(out, "folder", lambda folder: (folder / MERGED).is_file())])
+                  [(out, "folder", "merged")])
     net, tokenizer = load.load_model(base, adapter=adapter, method="full", device=device)
     merged = net.merge_and_unload()
     info = {"base_model": base, "adapter": str(adapter), "out": str(out)}
@@ -30,4 +31,5 @@ def merge(run_dir: str | Path, out: str | Path, *, device: str | None = "cpu") -
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / MERGED).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_marker(tmp, "merged")
     return info

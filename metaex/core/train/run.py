@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from metaex import __version__
-from metaex.core import files, records
+from metaex.core import files, markers, records
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
 from metaex.core.models import environment, load, provenance, runs
+from metaex.core.models.finite import first_nonfinite
 from metaex.core.train import data, hf, memory
 from metaex.core.train.compute import Compute, liger_types
 from metaex.core.train.compute import resolve as resolve_compute
@@ -63,17 +64,12 @@ def _identity(cfg: dict) -> dict:
     return {k: cfg[k] for k in ("base_model", "method", "options", "data_sha256", "eval_sha256")}
 
 
-def _own_run(folder: Path) -> bool:
-    """A folder `train` may write into: a run folder, or what a killed run left before its config.json."""
-    return runs.is_run_dir(folder) or {p.name for p in folder.iterdir()} <= {"checkpoints", "metrics.jsonl", hf.TENSORBOARD_DIR}
-
-
 def _check_existing(run_dir: Path, identity: dict, resume: bool) -> dict | None:
     """The existing config of a reusable run folder, None for a new one; InputError when it cannot be reused."""
     if not run_dir.exists():
         return None
     if not runs.is_run_dir(run_dir):
-        if run_dir.is_dir() and _own_run(run_dir):
+        if run_dir.is_dir() and markers.folder_kind(run_dir) == "run":
             # a run killed before its config.json: nothing in it was trained under known options, start afresh
             files.remove_outputs([run_dir / "checkpoints", run_dir / "metrics.jsonl"])
             return None
@@ -86,7 +82,7 @@ def _check_existing(run_dir: Path, identity: dict, resume: bool) -> dict | None:
                 if was.get(k, ADDED.get(k)) != now.get(k, ADDED.get(k))]
     if diff:
         raise InputError(f"holds a run with other {', '.join(diff)}; choose another --out", str(run_dir))
-    if not (run_dir / "final").is_dir() and not resume and (run_dir / "checkpoints").is_dir():
+    if not (run_dir / "final").is_dir() and not resume and _last_checkpoint(run_dir / "checkpoints"):
         raise InputError("holds an unfinished run: add --resume to continue it", str(run_dir))
     return old
 
@@ -166,10 +162,16 @@ def train(train_file: str | Path, model: str, method: str, out_dir: str | Path, 
         raise InputError("early stopping needs held-out documents (--eval FILE)")
     if device not in (None, "cpu", "cuda"):
         raise InputError(f"--device should be cpu or cuda, got {device!r}")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():   # it would train on the CPU instead, for hours, saying nothing
+            raise InputError("--device cuda: no CUDA GPU is visible here; use --device cpu, or leave --device out "
+                             "to take a GPU only where there is one")
     run_dir = Path(out_dir)
     base_path, local = load.resolve_model(model)
     guard_outputs([train_file, eval_file, *([model, base_path] if local else [])],
-                  [(run_dir, "folder", _own_run)])
+                  [(run_dir, "folder", "run")])
     docs = data.read_documents(train_file)
     eval_texts = [d["text"] for d in data.read_documents(eval_file)] if eval_file is not None else None
     identity = {"base_model": str(model), "method": method, "options": json.loads(json.dumps(opts.identity())),
@@ -226,21 +228,50 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
     main = trainer.is_world_process_zero()
     checkpoint = _last_checkpoint(Path(args.output_dir)) if resume else None
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        markers.write_marker(run_dir, "run")   # first: the folder is a run's from here on
         records.write_json(run_dir / "config.json", cfg)
         history = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["log_history"] if checkpoint \
             else []
         records.write(metrics_path, hf.metric_rows(history))
     t0 = time.time()
     try:
-        trainer.train(resume_from_checkpoint=checkpoint)
-    except OSError as err:   # a full disk or an unwritable folder mid-run: say so in config.json, if it can be
+        with files.writing_to(run_dir):
+            trainer.train(resume_from_checkpoint=checkpoint)
+        bad = first_nonfinite(net)
+        if bad is not None:
+            raise hf.Diverged(f"the trained weights hold NaN or infinite values ({bad})")
+        return _finish(run_dir, cfg, trainer, net, train_set, tokenizer, base_path, opts, main, t0)
+    except (OSError, hf.Diverged) as err:   # a full disk, an unwritable folder, a diverged loss: never "running"
         if main:
-            try:
-                records.write_json(run_dir / "config.json", {**cfg, "status": "failed", "error": str(err)})
-            except OSError:
-                pass
+            _mark_failed(run_dir, cfg, err)
+        if isinstance(err, hf.Diverged):
+            raise hf.Diverged(f"{run_dir}: training stopped: {err}; the run is marked failed (a learning rate or "
+                              "weight decay too large, or a base model with non-finite weights)") from None
         raise
+
+
+def _mark_failed(run_dir: Path, cfg: dict, err: BaseException) -> None:
+    """config.json says failed, with the error (unless final/ is committed: the run is finished, and the next call
+    restores its config). A checkpoint cut short by a full disk is removed first (a resume could not use it, and its
+    space lets the small config.json be written)."""
+    if (run_dir / "final" / runs.FINAL_RUN).is_file():
+        return
+    for folder in (run_dir / "checkpoints").glob("checkpoint-*"):
+        if not (folder / "trainer_state.json").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+    try:
+        records.write_json(run_dir / "config.json", {**cfg, "status": "failed", "error": str(err)})
+    except OSError:
+        try:   # not even a temp file fits: overwrite in place (the old config's blocks are freed first)
+            with open(run_dir / "config.json", "w", encoding="utf-8") as fh:
+                fh.write(json.dumps({**cfg, "status": "failed", "error": str(err)}, indent=2, sort_keys=True))
+        except OSError:
+            pass
+
+
+def _finish(run_dir: Path, cfg: dict, trainer: Any, net: Any, train_set: list, tokenizer: Any, base_path: str,
+            opts: TrainOptions, main: bool, t0: float) -> RunResult:
+    """Write a trained run's metrics, final/ (the commit) and finished config.json."""
     metrics = hf.metric_rows(trainer.state.log_history)
     if opts.unseen_init:
         cfg["unseen_tokens_mean_init"] = hf.mean_init_unseen(net, train_set, tokenizer.all_special_ids, opts.seed)
@@ -249,7 +280,7 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
                      "runtime_s": round(time.time() - t0, 3)}
     if main:
         # metrics first, then final/ (the commit: the artifact with the finished config inside), then config.json
-        records.write(metrics_path, metrics)
+        records.write(run_dir / "metrics.jsonl", metrics)
         with atomic_dir(run_dir / "final") as tmp:
             trainer.save_model(str(tmp))
             (tmp / "training_args.bin").unlink(missing_ok=True)
