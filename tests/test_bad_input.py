@@ -153,6 +153,10 @@ CASES = [
     ("mix-seed-negative", "mix {mix_noseed} --condition examples --seed -2 -o {d}/m.jsonl", "--seed must be at least 0"),
     ("finetune-device", "finetune {d}/mix.jsonl --model {d}/tiny --method full --device tpu --out {d}/r2",
      "--device should be cpu or cuda"),
+    ("finetune-target-modules", "finetune {d}/mix.jsonl --model {d}/tiny --method lora --target-modules q_proj,qkv "
+     "--out {d}/r2", "--target-modules names 'qkv', which is no linear layer"),
+    ("finetune-target-modules-empty", "finetune {d}/mix.jsonl --model {d}/tiny --method lora --target-modules , "
+     "--out {d}/r2", "--target-modules names ''"),
     ("finetune-out-is-model", "finetune {d}/mix.jsonl --model {d}/tiny --method full --out {d}/tiny",
      "is also an input"),
     ("finetune-out-is-train", "finetune {d}/mix.jsonl --model {d}/tiny --method full --out {d}/mix.jsonl",
@@ -213,7 +217,7 @@ CASES = [
     ("probe-parts-dash", "probe --model {d}/tiny {probe} --parts - --out {d}/p2", "cannot be a folder"),
     ("finetune-out-dash", "finetune {d}/mix.jsonl --model {d}/tiny --method full --out -", "cannot be a folder"),
     ("study-out-dash", "study run {d}/study.toml --out -", "cannot be a folder"),
-    ("import-out-dash", "model import {d}/trunc.gguf -o -", "cannot be a folder"),
+    ("import-out-dash", "model import {d}/cut.gguf -o -", "cannot be a folder"),
     # no file or folder output inside a model, run, probe, report or study folder
     ("explain-into-model", "explain {d}/g.pcfg -o {d}/tiny/tokenizer.json", "lies inside"),
     ("sample-into-run", "grammar sample {d}/g.pcfg -n 2 --seed 0 -o {d}/run/config.json", "lies inside"),
@@ -229,6 +233,14 @@ CASES = [
     ("tiny-into-run", "model tiny --vocab-from {d}/g.pcfg -o {d}/run/sub", "lies inside"),
     ("report-into-model", "report {d}/probe --out {d}/tiny/rep", "lies inside"),
     ("probe-into-study", "probe --model {d}/tiny {probe} --out {d}/study/p", "lies inside"),
+    # values the options cannot check: checked where they are read
+    ("import-truncated-header", "model import {d}/trunc.gguf -o {d}/imp", "a truncated GGUF file: 9 bytes"),
+    ("import-truncated-metadata", "model import {d}/cut.gguf -o {d}/imp", "transformers cannot read this GGUF"),
+    ("probe-model-is-probe", "probe --model {d}/probe {probe} --out {d}/p2", "is a probe (`metaex probe`), not a model"),
+    ("finetune-model-is-report", "finetune {d}/mix.jsonl --model {d}/report --method full --out {d}/r2",
+     "is a report (`metaex report`), not a model"),
+    ("probe-model-is-notes", "probe --model {d}/notes {probe} --out {d}/p2", "not a model folder (no config.json)"),
+    ("probe-model-config-only", "probe --model {d}/fake-config {probe} --out {d}/p2", "not a model folder"),
     # JSON nested 100,000 deep: one line at its file:line, in every reader of JSONL
     ("check-deep-json", "grammar check {d}/g.pcfg {d}/deep.jsonl", "deep.jsonl:2: JSON nested too deeply"),
     ("pairs-deep-json", "grammar pairs {d}/g.pcfg {d}/deep.jsonl --seed 0", "deep.jsonl:2: JSON nested too deeply"),
@@ -327,6 +339,9 @@ def _foreign_folders(d: Path) -> None:
     (d / "fake-marker").mkdir()
     (d / "fake-marker" / "metaex_folder.json").write_text('{"schema": "metaex/folder@9", "kind": "tiny"}\n')
     (d / "trunc.gguf").write_bytes(b"GGUF\x03\x00\x00\x00\x01")   # the magic, then a header cut short
+    # a whole header announcing 2 tensors and 3 metadata entries, then the file ends
+    (d / "cut.gguf").write_bytes(b"GGUF" + (3).to_bytes(4, "little") + (2).to_bytes(8, "little")
+                                 + (3).to_bytes(8, "little") + b"\x05\x00")
     (d / "hf").mkdir()
     (d / "hf" / "config.json").write_text("{}\n")
     (d / "hf" / "model.safetensors").write_bytes(b"\0" * 8)
@@ -428,3 +443,18 @@ def test_a_disk_that_refuses_writes_is_one_line(w, run_cli, monkeypatch, code):
     lines = r.output.strip().splitlines()
     assert r.exit_code == 2 and len(lines) == 1 and os.strerror(code) in lines[0], r.output
     assert not (d / "full.jsonl").exists() and not list(d.glob(".full.jsonl.*"))
+
+
+def test_device_cuda_without_a_gpu_is_refused(w, run_cli):
+    """It used to train on the CPU for as long as that takes, saying nothing."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible here")
+    d = w["d"]
+    before = _snapshot(d)
+    r = run_cli("finetune", d / "mix.jsonl", "--model", d / "tiny", "--method", "full", "--device", "cuda",
+                "--out", d / "r2")
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1 and "--device cuda: no CUDA GPU is visible here" in lines[0], r.output
+    assert _snapshot(d) == before

@@ -323,7 +323,8 @@ def test_checkpoints_a_kill_left_beside_a_finished_run_are_deleted_when_it_is_as
     shutil.copytree(tmp_path / "run" / "final", tmp_path / "run" / f".checkpoints.{dead.pid}.x1.tmp" / "checkpoint-1")
     again = train(setup["train"], setup["model"], "lora", tmp_path / "run", **opts)
     assert again.already_done and again.loss == first.loss
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "final", "metrics.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "final", "metaex_folder.json",
+                                                                    "metrics.jsonl"]
 
 
 def test_qlora_uses_4bit_layers_and_learns(setup):

@@ -61,6 +61,9 @@ def _usage(ctx, err) -> None:
         raise err
     where = err.ctx.command_path if getattr(err, "ctx", None) is not None else ctx.command_path
     message = " ".join(err.format_message().split())
+    if type(err).__name__ == "NoArgsIsHelpError":   # a group with nothing after it: its help is printed above
+        group = err.ctx.command
+        message = f"give a command: {', '.join(group.list_commands(err.ctx))}"
     typer.echo(f"metaex: error: {where}: {message} (see --help)", err=True)
     ctx.exit(2)
 

@@ -287,6 +287,8 @@ def guard_outputs(inputs: Sequence[str | Path | None],
     folder output must carry the marker of KIND (an earlier output of this command): anything else is refused.
     Temps a killed earlier run left in (or beside) an output are removed first.
     """
+    if sum(p is not None and str(p) == "-" for p in inputs) > 1:
+        raise InputError("is given for two inputs: stdin holds one of them; give the others as files", "-")
     ins = [Path(p).resolve() for p in inputs if p is not None and str(p) != "-"]
     seen: list[Path] = []
     for raw, kind, *own in outputs:

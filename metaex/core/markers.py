@@ -40,7 +40,7 @@ _LEGACY = (
 _MODEL_FILES = ("*.safetensors", "pytorch_model*.bin", "adapter_config.json")
 
 
-def _json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     """The decoded JSON object of a small file, or None (missing, unreadable, not JSON, not an object)."""
     try:
         if not path.is_file() or path.stat().st_size > 1 << 24:
@@ -54,11 +54,11 @@ def _json(path: Path) -> Any:
 def folder_kind(folder: str | Path) -> str | None:
     """The kind of metaex folder `folder` is, by its marker (or an older version's record); None if not ours."""
     folder = Path(folder)
-    rec = _json(folder / MARKER)
+    rec = read_json(folder / MARKER)
     if rec is not None and rec.get("schema") == SCHEMA and rec.get("kind") in KINDS:
         return rec["kind"]
     for kind, name, test in _LEGACY:
-        rec = _json(folder / name)
+        rec = read_json(folder / name)
         if rec is not None and test(rec):
             return kind
     return None
@@ -85,7 +85,7 @@ def write_marker(folder: str | Path, kind: str) -> None:
     from metaex.core import records
 
     folder = Path(folder)
-    rec = _json(folder / MARKER)
+    rec = read_json(folder / MARKER)
     if rec is not None and rec.get("schema") == SCHEMA and rec.get("kind") == kind:
         return
     folder.mkdir(parents=True, exist_ok=True)

@@ -145,13 +145,18 @@ def _expectation_system(g: Grammar, idx: dict[str, int]):
 
 
 def load_grammar(path: str | Path) -> Grammar:
-    """Read and validate a .pcfg file; every problem is an InputError naming the file (and line)."""
+    """Read and validate a .pcfg file (`-`: stdin); every problem is an InputError naming the file (and line)."""
     p = Path(path)
-    if not p.exists():
+    if str(path) == "-":
+        import sys
+
+        data, path, p = sys.stdin.buffer.read(), "<stdin>", Path("stdin")
+    elif not p.exists():
         raise InputError("no such grammar file", str(path))
-    if p.is_dir():
+    elif p.is_dir():
         raise InputError("is a directory, expected a .pcfg grammar file", str(path))
-    data = p.read_bytes()
+    else:
+        data = p.read_bytes()
     try:
         text = without_boms(data.decode("utf-8"))   # a byte-order mark is no text, wherever a line starts
     except UnicodeDecodeError as err:

@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import json
 import shutil
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,11 +90,29 @@ def _sha256(paths: list[Path], copy_to: Path | None = None) -> str:
     return h.hexdigest()
 
 
+# what transformers' GGUF reader raises on a damaged or truncated file
+_UNREADABLE = (ValueError, KeyError, RuntimeError, OSError, TypeError, struct.error, IndexError, EOFError)
+
+
 def _check_gguf(path: Path, source: str) -> None:
+    """The magic bytes and a whole header: magic, version (uint32), tensor and metadata counts (uint64 each)."""
     with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic != b"GGUF":
+        head = fh.read(24)
+    if head[:4] != b"GGUF":
         raise InputError("not a GGUF file (it does not start with the GGUF magic bytes)", source)
+    if len(head) < 24:
+        raise InputError(f"a truncated GGUF file: {len(head)} bytes, less than its 24-byte header", source)
+    version = struct.unpack_from("<I", head, 4)[0]
+    if version not in (2, 3):
+        raise InputError(f"GGUF version {version}: not a version transformers reads (2 or 3), or a damaged file",
+                         source)
+    from transformers.integrations.gguf.reader import read_gguf_metadata
+
+    try:   # the metadata and tensor table, read before anything is written or said
+        read_gguf_metadata(str(path))
+    except _UNREADABLE as err:
+        raise InputError(f"transformers cannot read this GGUF file: {' '.join(str(err).split())[:300]}",
+                         source) from None
 
 
 def import_model(source: str, out: str | Path, *, sha256: str | None = None, log=lambda _msg: None) -> dict[str, Any]:
@@ -105,12 +124,13 @@ def import_model(source: str, out: str | Path, *, sha256: str | None = None, log
         if not path.is_file():
             known = ", ".join(SHIPPED)
             raise InputError(f"no such GGUF file, and not a shipped model name ({known})", source)
-        _check_gguf(path, source)
         inputs = [path]
     else:
         inputs = _shipped_parts(shipped)
         sha256 = sha256 or shipped.sha256
     guard_outputs(inputs, [(out, "folder", "import")])
+    if shipped is None:
+        _check_gguf(path, source)
     with atomic_dir(out) as tmp:
         staging = tmp / ".source"
         # one file is read where it lies; a model split over several packages is joined first
@@ -147,7 +167,7 @@ def _convert(gguf: Path, folder: Path, source: str, log) -> dict[str, Any]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    except (ValueError, KeyError, RuntimeError, OSError, TypeError) as err:
+    except _UNREADABLE as err:
         first = " ".join(str(err).split())[:300]
         raise InputError(f"transformers cannot read this GGUF file: {first}", source) from None
     finally:

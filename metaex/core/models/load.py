@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from metaex.core import markers
 from metaex.core.errors import InputError
 from metaex.core.models.environment import go_offline, quiet_transformers
 from metaex.core.models.provenance import model_fingerprint, same_base
@@ -40,8 +41,15 @@ def resolve_model(model: str | Path) -> tuple[str, bool]:
     if (p / "adapter_config.json").is_file() and not (p / "config.json").is_file():
         raise InputError("is an adapter folder, not a base model: pass it as an adapter or run `metaex merge` "
                          "first", str(model))
+    kind = markers.folder_kind(p)
+    if kind in ("probe", "parts", "report", "study"):
+        raise InputError(f"is {markers.describe(kind)}, not a model", str(model))
     if not (p / "config.json").is_file():
         raise InputError("not a model folder (no config.json)", str(model))
+    config = markers.read_json(p / "config.json")
+    if config is None or "model_type" not in config or not markers.is_model_folder(p):
+        raise InputError("not a model folder (a model folder holds a config.json with a model_type and its "
+                         "weights, *.safetensors)", str(model))
     return str(p.resolve()), True
 
 
@@ -76,8 +84,10 @@ def _local_rank_device(device: str) -> Any:
 
 
 def _load_error(err: OSError, path: str) -> InputError:
-    where = "local folder" if Path(path).is_dir() else "hub id (the hub is unreachable or the id unknown)"
-    return InputError(f"cannot load from this {where}: {str(err).splitlines()[0]}", path)
+    if Path(path).is_dir():
+        return InputError(f"cannot load from this local folder: {str(err).splitlines()[0]}", path)
+    return InputError("no such local folder, and as a hub id it cannot be loaded (the hub is unreachable or offline, "
+                      f"or the id unknown): {str(err).splitlines()[0]}", path)
 
 
 def load_tokenizer(path: str):

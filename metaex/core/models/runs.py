@@ -42,3 +42,30 @@ def resolve_run(run_dir: str | Path) -> dict[str, Any]:
     if (final / FINAL_RUN).is_file():  # committed with the artifact: right even if config.json was not rewritten
         cfg = json.loads((final / FINAL_RUN).read_text())
     return {**cfg, "final": str(final.resolve())}
+
+
+def adapter_base(adapter: Path, run: dict[str, Any] | None, hint: str = "") -> str | None:
+    """The base model an adapter was trained on, as its run (or its `metaex.json`, or peft's adapter_config.json)
+    recorded it; None when nothing names one. A local base recorded there that no longer exists is an InputError
+    saying so (it was taken for a hub id before, and the hub's error said nothing about a moved folder)."""
+    meta = _read(adapter / ADAPTER_META)
+    run = run or {}
+    fingerprint = run.get("base_fingerprint") or meta.get("base_fingerprint")
+    named = [b for b in (run.get("base_model"), run.get("base_path"), meta.get("base_model")) if b]
+    if not named:
+        return _read(adapter / "adapter_config.json").get("base_model_name_or_path")
+    if fingerprint is None or str(fingerprint).startswith("hub:"):
+        return named[0]
+    found = next((b for b in named if Path(b).is_dir()), None)
+    if found is None:
+        raise InputError(f"the base model this adapter was trained on, {named[-1]}, no longer exists (moved or "
+                         f"deleted?){hint}", str(adapter))
+    return found
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return obj if isinstance(obj, dict) else {}

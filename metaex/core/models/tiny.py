@@ -87,7 +87,7 @@ def collect_vocab(files: Iterable[str | Path], *, extra: Iterable[str] = (), bui
     words = words_of(extra)
     for f in files:
         p = Path(f)
-        if not p.exists():
+        if str(f) != "-" and not p.exists():   # `-`: JSONL records or plain lines on stdin
             raise InputError("no such file", str(f))
         words |= words_of(_file_texts(p))
     if builtin:

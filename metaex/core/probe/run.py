@@ -45,14 +45,14 @@ class Target:
 def resolve_target(model: str | None, adapter: str | None) -> Target:
     """From `--model` / `--adapter` arguments: the base model comes from the run folder when not given."""
     from metaex.core.models.load import resolve_adapter, resolve_model
-    from metaex.core.models.runs import is_run_dir, resolve_run
+    from metaex.core.models.runs import adapter_base, is_run_dir, resolve_run
 
     if adapter is not None:
         if not Path(adapter).exists():
             raise InputError("no such run or adapter folder", adapter)
         run = resolve_run(adapter) if is_run_dir(Path(adapter)) else None
         folder = resolve_adapter(adapter)
-        base = model or (run or {}).get("base_model") or _adapter_base(folder)
+        base = model or adapter_base(folder, run, ": pass its new place as --model")
         if base is None:
             raise InputError("cannot tell the base model of this adapter: pass --model", adapter)
         resolve_model(base)
@@ -62,15 +62,6 @@ def resolve_target(model: str | None, adapter: str | None) -> Target:
     resolve_model(model)
     run = resolve_run(model) if is_run_dir(Path(model)) else None
     return Target(str(model), None, model if run else None, run, ("model",) if run else ("base",))
-
-
-def _adapter_base(folder: Path) -> str | None:
-    for name, key in (("metaex.json", "base_model"), ("adapter_config.json", "base_model_name_or_path")):
-        if (folder / name).is_file():
-            base = json.loads((folder / name).read_text()).get(key)
-            if base:
-                return base
-    return None
 
 
 _HASHES: dict[tuple, str] = {}

@@ -17,11 +17,10 @@ def merge(run_dir: str | Path, out: str | Path, *, device: str | None = "cpu") -
     """Write base + adapter of a LoRA/QLoRA run folder (or an adapter folder) as one full model with its
     tokenizer to `out`, atomically. The base is the one recorded in the run and is loaded in float32."""
     adapter = load.resolve_adapter(run_dir)
-    meta_file = adapter / runs.ADAPTER_META
-    if not meta_file.is_file():
+    if not (adapter / runs.ADAPTER_META).is_file():
         raise InputError(f"adapter has no {runs.ADAPTER_META} naming its base model (not written by metaex)",
                          str(adapter))
-    base = json.loads(meta_file.read_text())["base_model"]
+    base = runs.adapter_base(adapter, None)
     guard_outputs([run_dir, adapter, *([base] if Path(base).exists() else [])],
                   [(out, "folder", "merged")])
     net, tokenizer = load.load_model(base, adapter=adapter, method="full", device=device)
