@@ -241,6 +241,10 @@ CASES = [
      "is a report (`metaex report`), not a model"),
     ("probe-model-is-notes", "probe --model {d}/notes {probe} --out {d}/p2", "not a model folder (no config.json)"),
     ("probe-model-config-only", "probe --model {d}/fake-config {probe} --out {d}/p2", "not a model folder"),
+    # bounded costs: a string longer than a check takes, a grammar bigger than an explanation is written for
+    ("check-too-long", "grammar check {d}/g.pcfg {d}/long.txt", "long.txt:1: a string of 300,000 words"),
+    ("pairs-too-long", "grammar pairs {d}/g.pcfg {d}/long.txt --seed 0", "long.txt:1: a string of 300,000 words"),
+    ("explain-too-big", "explain {d}/big.pcfg", "metaex explains grammars of at most 500 rules"),
     # JSON nested 100,000 deep: one line at its file:line, in every reader of JSONL
     ("check-deep-json", "grammar check {d}/g.pcfg {d}/deep.jsonl", "deep.jsonl:2: JSON nested too deeply"),
     ("pairs-deep-json", "grammar pairs {d}/g.pcfg {d}/deep.jsonl --seed 0", "deep.jsonl:2: JSON nested too deeply"),
@@ -305,6 +309,9 @@ def _setup(d: Path) -> None:
         (d / f"{name}.toml").write_text(text)
     _foreign_folders(d)
     deep = '{"a": ' * 100_000 + "1" + "}" * 100_000
+    word = json.loads(first)["text"].split()[0]
+    (d / "long.txt").write_text(" ".join([word] * 300_000) + "\n")
+    (d / "big.pcfg").write_text("".join(f"N{i} -> 'a' N{(i + 1) % 3000} [0.5] | 'b' [0.5]\n" for i in range(3000)))
     (d / "deep.jsonl").write_text(first + "\n" + deep + "\n")
     (d / "deep-docs.jsonl").write_text((d / "mix.jsonl").read_text().splitlines()[0] + "\n" + deep + "\n")
     (d / "deep.toml").write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -27,6 +28,7 @@ class _Group(TyperGroup):
             _usage(ctx, err)
 
     def invoke(self, ctx):
+        short = None
         try:
             return super().invoke(ctx)
         except MetaexError as err:
@@ -46,13 +48,15 @@ class _Group(TyperGroup):
         except (MemoryError, RecursionError) as err:
             if os.environ.get("METAEX_DEBUG"):
                 raise
-            what = ("out of memory: an input is too large for this machine" if isinstance(err, MemoryError) else
-                    "an input is nested too deeply to handle (Python's recursion limit)")
-            typer.echo(f"metaex: error: {what}; nothing was written", err=True)
-            ctx.exit(2)
+            short = ("out of memory: an input is too large for this machine" if isinstance(err, MemoryError) else
+                     "an input is nested too deeply to handle (Python's recursion limit)")
         except KeyboardInterrupt:
             typer.echo("metaex: interrupted", err=True)
             ctx.exit(130)
+        # said only here, after the except block: its traceback held the frames holding what filled the memory
+        gc.collect()
+        typer.echo(f"metaex: error: {short}; nothing was written", err=True)
+        ctx.exit(2)
 
 
 def _usage(ctx, err) -> None:

@@ -321,9 +321,10 @@ def guard_outputs(inputs: Sequence[str | Path | None],
 
 def _check_own(out: Path, raw: str | Path, kind: str) -> None:
     """A folder output holds nothing or an earlier output of the same kind; temps of dead runs are removed only then
-    (nothing is ever removed from a folder that is not ours)."""
+    (nothing is ever removed from a folder that is not ours). Inside a study folder its runner writes in, an unmarked
+    folder is the study's own (a parts folder, or a probe a kill cut short, of a study begun before markers)."""
     found = markers.folder_kind(out)
-    if found == kind:
+    if found == kind or (found is None and any(root in out.parents for root in _WRITING_IN)):
         clean_folder(out)
         return
     if any(not _TEMP.match(p.name) for p in out.iterdir()):

@@ -68,12 +68,22 @@ def parse_styles(spec: str) -> list[str]:
     return styles
 
 
+# the largest grammar explained: the facts are fixpoints over the rules, several per terminal and one per pair of
+# terminals, so their cost grows with rules × terminals² (60 terminals and 180 rules, or 50 and 500: ~6 s on a
+# busy core; 250 terminals: minutes and gigabytes)
+MAX_RULES, MAX_TERMINALS = 500, 60
+
+
 class Explainer:
     """Renders and verifies explanations of one grammar."""
 
     def __init__(self, g: Grammar):
         from metaex.core.grammar.recognize import recognizer
 
+        if len(g.rules) > MAX_RULES or len(g.terminals) > MAX_TERMINALS:
+            raise InputError(f"grammar {g.name} has {len(g.rules):,} rules and {len(g.terminals):,} terminals: "
+                             f"metaex explains grammars of at most {MAX_RULES} rules and {MAX_TERMINALS} terminals "
+                             "(deriving a larger one's facts takes minutes)", g.source)
         self.g = g
         self.accepts = recognizer(g).accepts
         self.facts = derive_facts(g)

@@ -112,12 +112,9 @@ class Grammar:
     @cached_property
     def expected_lengths(self) -> dict[str, float]:
         """Expected number of terminals each nonterminal derives (finite for a validated grammar)."""
-        import numpy as np
+        from metaex.core.grammar.expect import expected_lengths
 
-        idx = {nt: i for i, nt in enumerate(self.nonterminals)}
-        m, t = _expectation_system(self, idx)
-        lengths = np.linalg.solve(np.eye(len(idx)) - m, t)
-        return {nt: float(lengths[i]) for nt, i in idx.items()}
+        return expected_lengths(self)
 
     @property
     def expected_length(self) -> float:
@@ -126,22 +123,6 @@ class Grammar:
 
 def _quote(terminal: str) -> str:
     return "'" + terminal.replace("\\", "\\\\").replace("'", "\\'") + "'" if "'" in terminal else f"'{terminal}'"
-
-
-def _expectation_system(g: Grammar, idx: dict[str, int]):
-    import numpy as np
-
-    n = len(idx)
-    m = np.zeros((n, n))
-    t = np.zeros(n)
-    for r in g.rules:
-        i = idx[r.lhs]
-        for s in r.rhs:
-            if s in idx:
-                m[i, idx[s]] += r.prob
-            else:
-                t[i] += r.prob
-    return m, t
 
 
 def load_grammar(path: str | Path) -> Grammar:
@@ -314,16 +295,32 @@ def reachable_from(g: Grammar, start: str) -> set[str]:
     return reachable
 
 
-def _check_structure(g: Grammar, source: str, lhs_line: dict[str, int]) -> None:
-    # productive: derives some terminal string (fixpoint)
+def _productive(g: Grammar) -> set[str]:
+    """The nonterminals that derive some terminal string: a worklist over the rules, linear in the grammar's size
+    (a pass over every rule until nothing changes took one pass per link of a long chain)."""
+    waiting: dict[str, list[int]] = {}
+    missing = []
+    for i, r in enumerate(g.rules):
+        nts = [s for s in r.rhs if not g.is_terminal(s)]
+        missing.append(len(nts))
+        for s in nts:
+            waiting.setdefault(s, []).append(i)
+    todo = [r.lhs for r, n in zip(g.rules, missing, strict=True) if n == 0]
     productive: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for r in g.rules:
-            if r.lhs not in productive and all(s in productive or g.is_terminal(s) for s in r.rhs):
-                productive.add(r.lhs)
-                changed = True
+    while todo:
+        nt = todo.pop()
+        if nt in productive:
+            continue
+        productive.add(nt)
+        for i in waiting.get(nt, ()):
+            missing[i] -= 1
+            if missing[i] == 0:
+                todo.append(g.rules[i].lhs)
+    return productive
+
+
+def _check_structure(g: Grammar, source: str, lhs_line: dict[str, int]) -> None:
+    productive = _productive(g)
     for nt in g.nonterminals:
         if nt not in productive:
             raise InputError(f"nonterminal {nt} is unproductive: it derives no finite string", source,
@@ -333,12 +330,10 @@ def _check_structure(g: Grammar, source: str, lhs_line: dict[str, int]) -> None:
         if nt not in reachable:
             raise InputError(f"nonterminal {nt} is unreachable from the start symbol {g.start}", source,
                              lhs_line.get(nt))
-    import numpy as np
+    from metaex.core.grammar.expect import improper
 
-    idx = {nt: i for i, nt in enumerate(g.nonterminals)}
-    m, _ = _expectation_system(g, idx)
-    radius = float(max(abs(np.linalg.eigvals(m)))) if len(idx) else 0.0
-    if radius >= 1 - 1e-9:
+    why = improper(g)
+    if why:
         raise InputError(
-            f"improper grammar: spectral radius of the expected-children matrix is {radius:.3f} >= 1, "
+            f"improper grammar: spectral radius of the expected-children matrix {why}, "
             "so the expected string length is infinite (lower the probabilities of recursive rules)", source)

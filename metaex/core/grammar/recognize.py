@@ -11,6 +11,11 @@ of newly found bits, so the cost follows the chart's actual size rather than n³
 
 The inside algorithm reuses that chart to visit only spans that exist; each span keeps its own log scale,
 so long strings do not underflow.
+
+The chart holds, per start position, one int per symbol of up to n bits: its memory grows with the square of the
+string's length (a 600 KB line once ended in a MemoryError, a 20 MB one in the kernel's OOM killer). A check is
+therefore bounded: at most `MAX_WORDS` words, and no more than the chart's worst case fits in `CHART_BYTES`
+(`max_words`); a longer string is an InputError (`TooLong`) naming its length and the bound.
 """
 
 from __future__ import annotations
@@ -18,9 +23,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from metaex.core.errors import InputError
 from metaex.core.grammar.pcfg import Grammar
 
 Text = str | Sequence[str]
+MAX_WORDS = 2_000        # the longest string a check takes (its worst-case time grows with the cube of the length)
+CHART_BYTES = 1 << 30    # the most a chart may take, at worst: n positions × symbols × (a slot + n bits)
+
+
+class TooLong(InputError):
+    """A string longer than a check may take; `reason` is the message without a file or line."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Recognizer:
@@ -57,15 +73,20 @@ class Recognizer:
         self.nsym = len(sym)
         self.words = {t: sym[t] for t in g.terminals}
         self.start = sym[g.start]
-        self.unit_parents: list[tuple[int, ...]] = [() for _ in range(self.nsym)]
-        self.left_rules: list[tuple[tuple[int, int], ...]] = [() for _ in range(self.nsym)]
-        self.left_rules_p: list[tuple[tuple[int, int, float], ...]] = [() for _ in range(self.nsym)]
+        parents: list[list[int]] = [[] for _ in range(self.nsym)]   # lists first: a tuple grown one rule at a
+        lefts: list[list[tuple[int, int, float]]] = [[] for _ in range(self.nsym)]   # time is quadratic
         for a, b, _ in unit:
-            self.unit_parents[b] += (a,)
+            parents[b].append(a)
         for a, b, c, p in binary:
-            self.left_rules[b] += ((c, a),)
-            self.left_rules_p[b] += ((c, a, p),)
+            lefts[b].append((c, a, p))
+        self.unit_parents: list[tuple[int, ...]] = [tuple(x) for x in parents]
+        self.left_rules: list[tuple[tuple[int, int], ...]] = [tuple((c, a) for c, a, _ in x) for x in lefts]
+        self.left_rules_p: list[tuple[tuple[int, int, float], ...]] = [tuple(x) for x in lefts]
         self.closure = _unit_closure(self.nsym, unit)
+        n = MAX_WORDS
+        while n > 1 and n * self.nsym * (8 + n / 8) > CHART_BYTES:
+            n = int(n * 0.9)
+        self.max_words = n   # the longest string this grammar's checks take (MAX_WORDS, or less for a big grammar)
 
     def _ids(self, text: Text) -> list[int] | None:
         words = text.split() if isinstance(text, str) else list(text)
@@ -74,9 +95,17 @@ class Recognizer:
         except KeyError:
             return None
 
+    def check_length(self, n: int) -> None:
+        """TooLong when a string of `n` words is longer than this grammar's checks take."""
+        if n > self.max_words:
+            raise TooLong(f"a string of {n:,} words: metaex checks strings of at most {self.max_words:,} words "
+                          f"against this grammar ({self.nsym:,} chart symbols; a check's memory grows with the "
+                          "square of the length, its time faster)")
+
     def _chart(self, toks: list[int]) -> list[list[int]]:
         """rows[i][X] = bitset of end positions j with X =>* words[i:j]."""
         n, nsym = len(toks), self.nsym
+        self.check_length(n)
         unit, left = self.unit_parents, self.left_rules
         rows: list[list[int]] = [[]] * n + [[0] * nsym]
         for i in range(n - 1, -1, -1):
@@ -162,17 +191,57 @@ class Recognizer:
 
 
 
+_DENSE_UNITS = 2000   # symbols in unit rules up to which their closure is one dense inverse
+_SERIES_STEPS = 2000  # terms of the sparse series beyond that
+
+
 def _unit_closure(nsym: int, unit: list[tuple[int, int, float]]) -> list[tuple[tuple[int, float], ...]]:
-    """closure[B] = ((A, w), ...): w = total probability of unit chains A =>* B (including A = B, w = 1)."""
+    """closure[B] = ((A, w), ...): w = total probability of unit chains A =>* B (including A = B, w = 1).
+
+    Only the symbols in unit rules take part: their U is inverted densely (I − U)⁻¹ when there are few, else summed
+    as the sparse series Σ U^m (entries under 1e-13 dropped) until it settles; a dense inverse over every symbol of
+    a large grammar took gigabytes. The series converges since ρ(U) ≤ ρ(expected children) < 1 (proper grammar)."""
+    closure: list[tuple[tuple[int, float], ...]] = [((b, 1.0),) for b in range(nsym)]
     if not unit:
-        return [((b, 1.0),) for b in range(nsym)]
+        return closure
     import numpy as np
 
-    u = np.zeros((nsym, nsym))
-    for a, b, p in unit:
-        u[a, b] += p
-    star = np.linalg.inv(np.eye(nsym) - u)  # sum of U^m; finite because the grammar is proper
-    return [tuple((a, float(star[a, b])) for a in np.nonzero(star[:, b] > 1e-12)[0]) for b in range(nsym)]
+    used = sorted({a for a, _, _ in unit} | {b for _, b, _ in unit})
+    pos = {s: i for i, s in enumerate(used)}
+    k = len(used)
+    rows, cols, vals = zip(*((pos[a], pos[b], p) for a, b, p in unit), strict=True)
+    if k <= _DENSE_UNITS:
+        u = np.zeros((k, k))
+        np.add.at(u, (list(rows), list(cols)), list(vals))
+        star = np.linalg.inv(np.eye(k) - u)
+        for j, b in enumerate(used):
+            closure[b] = tuple((used[i], float(star[i, j])) for i in np.nonzero(star[:, j] > 1e-12)[0])
+        return closure
+    star = _series(k, rows, cols, vals)
+    for j, b in enumerate(used):
+        lo, hi = star.indptr[j], star.indptr[j + 1]
+        closure[b] = tuple((used[i], float(w)) for i, w in zip(star.indices[lo:hi], star.data[lo:hi], strict=True)
+                           if w > 1e-12)
+    return closure
+
+
+def _series(k: int, rows: tuple, cols: tuple, vals: tuple):
+    from scipy import sparse
+
+    from metaex.core.errors import InputError
+
+    u = sparse.csr_matrix((vals, (rows, cols)), shape=(k, k))
+    eye = sparse.identity(k, format="csr")
+    star = eye
+    for _ in range(_SERIES_STEPS):
+        nxt = eye + u @ star
+        nxt.data[nxt.data < 1e-13] = 0.0
+        nxt.eliminate_zeros()
+        if abs(nxt - star).max() < 1e-13:
+            return nxt.tocsc()
+        star = nxt
+    raise InputError(f"the grammar's unit rules (A -> B) link {k:,} symbols in chains too long to check strings "
+                     "against: use fewer unit rules")
 
 
 def _close(parts: list[tuple[float, dict[int, float]]],

@@ -64,14 +64,20 @@ def sample(grammar: str | Path, n: int, seed: int, *, out: str | Path = "-", max
 
 def check(grammar: str | Path, input: str | Path = "-", *, out: str | Path = "-") -> str:
     """`check` records (`text`, `valid`) of each input string."""
-    from metaex.core.grammar.recognize import recognizer
+    from metaex.core.grammar.recognize import TooLong, recognizer
 
     guard_outputs([grammar, input], [(out, "file")])
     g = load_grammar(grammar)
     rec = recognizer(g)
     producer = records.producer("grammar check")
-    rows = [records.make("check", text=text, valid=rec.accepts(text), grammar=g.name, grammar_hash=g.hash,
-                         producer=producer) for _, _, text, _ in records.read_texts(input)]
+    rows = []
+    for path, line, text, _ in records.read_texts(input):
+        try:
+            valid = rec.accepts(text)
+        except TooLong as err:
+            raise InputError(err.reason, path, line) from None
+        rows.append(records.make("check", text=text, valid=valid, grammar=g.name, grammar_hash=g.hash,
+                                 producer=producer))
     records.write(out, rows)
     return f"{sum(r['valid'] for r in rows)} of {len(rows)} strings are in {g.name}"
 
@@ -80,14 +86,20 @@ def pairs(grammar: str | Path, input: str | Path, seed: int, *, out: str | Path 
           perturbations: Sequence[str] = ("substitution",)) -> str:
     """Minimal pairs (`good` in the language, `bad` one edit away and out of it) as `pair` records."""
     from metaex.core.grammar.pairs import minimal_pairs
+    from metaex.core.grammar.recognize import TooLong, recognizer
 
     guard_outputs([grammar, input], [(out, "file")])
     g = load_grammar(grammar)
+    rec_of = recognizer(g)
     texts = []
     for path, line, text, rec in records.read_texts(input):
         if rec is not None and rec.get("grammar_hash") not in (None, g.hash):
             raise InputError(f"record of grammar {rec.get('grammar')!r} (hash {rec.get('grammar_hash')}), "
                              f"not of {g.name} ({g.hash})", path, line)
+        try:
+            rec_of.check_length(len(text.split()))
+        except TooLong as err:
+            raise InputError(err.reason, path, line) from None
         if rec is None or rec.get("valid", True) is not False:
             texts.append(text)
     rows = minimal_pairs(g, texts, seed, per_string=per_string, perturbations=list(perturbations))

@@ -70,17 +70,33 @@ def _split_rhs(rhs: tuple[str, ...], nts: dict[str, int],
 
 
 def min_lengths(g: Grammar) -> dict[str, int]:
-    """Length of the shortest string each nonterminal derives (terminals count 1; no ε-rules)."""
-    best = {nt: float("inf") for nt in g.nonterminals}
-    changed = True
-    while changed:
-        changed = False
-        for r in g.rules:
-            n = sum(best.get(s, 1) for s in r.rhs)
-            if n < best[r.lhs]:
-                best[r.lhs] = n
-                changed = True
-    return {nt: int(v) for nt, v in best.items()}
+    """Length of the shortest string each nonterminal derives (terminals count 1; no ε-rules). Knuth's
+    generalisation of Dijkstra's algorithm: a rule's yield is the sum of its symbols', so a nonterminal's shortest
+    is final when it is the smallest known; linear-logarithmic in the grammar's size."""
+    import heapq
+
+    waiting: dict[str, list[int]] = {}
+    missing, known = [], []
+    for i, r in enumerate(g.rules):
+        nts = [s for s in r.rhs if s in g.by_lhs]
+        missing.append(len(nts))
+        known.append(len(r.rhs) - len(nts))
+        for s in nts:
+            waiting.setdefault(s, []).append(i)
+    heap = [(known[i], r.lhs) for i, r in enumerate(g.rules) if missing[i] == 0]
+    heapq.heapify(heap)
+    best: dict[str, int] = {}
+    while heap:
+        n, nt = heapq.heappop(heap)
+        if nt in best:
+            continue
+        best[nt] = n
+        for i in waiting.get(nt, ()):
+            missing[i] -= 1
+            known[i] += n
+            if missing[i] == 0 and g.rules[i].lhs not in best:
+                heapq.heappush(heap, (known[i], g.rules[i].lhs))
+    return {nt: best[nt] for nt in g.nonterminals}
 
 
 def _draw(t: _Tables, rand, limit: float) -> str | None:
@@ -215,20 +231,49 @@ def _require_size(g: Grammar, n: int, max_len: int | None) -> None:
 
 
 def is_finite(g: Grammar) -> bool:
-    """Whether the language is finite: no nonterminal derives itself through a rule that grows the string."""
-    reach = {nt: {s for r in g.by_lhs[nt] for s in r.rhs if s in g.by_lhs} for nt in g.nonterminals}
-    changed = True
-    while changed:
-        changed = False
-        for rs in reach.values():
-            more = set().union(*(reach[s] for s in rs)) - rs
-            if more:
-                rs |= more
-                changed = True
-    for r in g.rules:
-        if len(r.rhs) > 1 and any(s in g.by_lhs and r.lhs in reach[s] | {s} for s in r.rhs):
-            return False
-    return True
+    """Whether the language is finite: no nonterminal derives itself through a rule that grows the string, i.e. no
+    rule of more than one symbol has a nonterminal on its right in the same strongly connected component as its
+    left side (linear in the grammar's size; a transitive closure was cubic in its nonterminals)."""
+    comp = _components(g)
+    return not any(len(r.rhs) > 1 and any(s in comp and comp[s] == comp[r.lhs] for s in r.rhs) for r in g.rules)
+
+
+def _components(g: Grammar) -> dict[str, int]:
+    """The strongly connected component of each nonterminal in the graph A → B (B on a right side of A), by
+    Tarjan's algorithm, iterative (a recursive walk would overflow Python's stack on a long chain)."""
+    edges = {nt: [s for r in g.by_lhs[nt] for s in r.rhs if s in g.by_lhs] for nt in g.nonterminals}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    comp: dict[str, int] = {}
+    stack: list[str] = []
+    for root in g.nonterminals:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, i = work.pop()
+            if i == 0:
+                index[v] = low[v] = len(index)
+                stack.append(v)
+            for j in range(i, len(edges[v])):
+                w = edges[v][j]
+                if w not in index:
+                    work.append((v, j + 1))
+                    work.append((w, 0))
+                    break
+                if w not in comp:
+                    low[v] = min(low[v], index[w])
+            else:
+                if low[v] == index[v]:
+                    while True:
+                        w = stack.pop()
+                        comp[w] = index[v]
+                        if w == v:
+                            break
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[v])
+    return comp
 
 
 def language_size(g: Grammar, max_len: int | None = None, *, at_least: int) -> int | None:

@@ -104,8 +104,8 @@ def _check_gguf(path: Path, source: str) -> None:
         raise InputError(f"a truncated GGUF file: {len(head)} bytes, less than its 24-byte header", source)
     version = struct.unpack_from("<I", head, 4)[0]
     if version not in (2, 3):
-        raise InputError(f"GGUF version {version}: not a version transformers reads (2 or 3), or a damaged file",
-                         source)
+        raise InputError(f"transformers cannot read this GGUF file: GGUF version {version} (it reads 2 and 3), or a "
+                         "damaged file", source)
     from transformers.integrations.gguf.reader import read_gguf_metadata
 
     try:   # the metadata and tensor table, read before anything is written or said
