@@ -324,12 +324,10 @@ def _check_own(out: Path, raw: str | Path, kind: str) -> None:
     (nothing is ever removed from a folder that is not ours). Inside a study folder its runner writes in, an unmarked
     folder is the study's own (a parts folder, or a probe a kill cut short, of a study begun before markers)."""
     found = markers.folder_kind(out)
-    if found == kind or (found is None and any(root in out.parents for root in _WRITING_IN)):
-        clean_folder(out)
-        return
-    if any(not _TEMP.match(p.name) for p in out.iterdir()):
+    ours = found == kind or (found is None and any(root in out.parents for root in _WRITING_IN))
+    if not ours and any(not _TEMP.match(p.name) for p in out.iterdir()):
         what = f" ({markers.describe(found)})" if found else ""
         raise InputError(f"is a folder this command did not write{what}; choose a new or empty folder", str(raw))
-    clean_folder(out)    # only temps that a killed earlier run of this command left
-    if not any(out.iterdir()):
+    clean_folder(out)    # temps that a killed earlier run of this command left
+    if not any(out.iterdir()):   # a kill before the folder's first file: as if it had never begun
         out.rmdir()

@@ -223,12 +223,13 @@ def _train(run_dir: Path, identity: dict, base_path: str, train_file: str | Path
         loss_tokens = data.fixed_loss_tokens(train_set, docs, args.per_device_train_batch_size
                                              * args.gradient_accumulation_steps * args.world_size)
         cfg["loss_tokens_per_step"] = round(loss_tokens, 3)
+    if args.process_index == 0:   # first, before the Trainer makes checkpoints/: the folder is a run's from here on
+        markers.write_marker(run_dir, "run")
     trainer = hf.make_trainer(net, tokenizer, args, train_set, eval_set, callbacks, metrics_path,
                               opts.row_tokens, loss_tokens)
     main = trainer.is_world_process_zero()
     checkpoint = _last_checkpoint(Path(args.output_dir)) if resume else None
     if main:
-        markers.write_marker(run_dir, "run")   # first: the folder is a run's from here on
         records.write_json(run_dir / "config.json", cfg)
         history = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["log_history"] if checkpoint \
             else []
