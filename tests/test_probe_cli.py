@@ -17,7 +17,7 @@ from metaex.core.grammar.sample import sample_split
 pytestmark = pytest.mark.slow
 
 DESIGN_METRICS = {"validity", "novel_valid", "novelty", "distinct", "length_tv", "pair_acc", "pair_margin",
-                  "heldout_lp", "ll_auroc", "judge_bacc", "judge_auroc", "judge_format_fail", "verbal_acc", "consistency"}
+                  "heldout_lp", "heldout_lpw", "ll_auroc", "judge_bacc", "judge_auroc", "judge_format_fail", "verbal_acc", "consistency"}
 MIX = {"condition": "explained", "dose": 6, "seed": 4, "grammars": [
     {"name": "vemo", "hash": "-", "template": "reber", "explained": True},
     {"name": "dura", "hash": "-", "template": "anbn", "explained": False}]}
@@ -285,3 +285,29 @@ def test_bf16_decodes_under_autocast_and_scores_in_float32(setup, run_cli, tmp_p
     assert rows("f32") and rows("f32") == rows("b16")
     sampled = [r for r in records.read_all(outs["b16"] / "items.jsonl", "probe_item") if r["metric"] == "validity"]
     assert len(sampled) == 2 * 2 * 4      # 2 grammars × base and adapter × --limit samples
+
+
+def test_heldout_fit_per_word_is_the_strings_summed_log_prob_over_its_words(setup, run_cli, tmp_path):
+    """Regression (issue 29, defect 4): held-out fit was per token only, so a word-level model and a BPE model at 2-3
+    tokens a word were on different scales. heldout_lpw is a held-out string's summed token log-probs (EOS
+    included) after `{name}:` ÷ its words, recomputed here one string at a time."""
+    from metaex.core import formats
+    from metaex.core.models import load_model
+    from metaex.core.probe import scoring
+
+    out = tmp_path / "p"
+    assert run_cli(*_args(setup, out, "--model", setup["base"])).exit_code == 0
+    items = [r for r in records.read_all(out / "items.jsonl", "probe_item") if r["metric"] in ("heldout_lp",
+                                                                                                 "heldout_lpw")]
+    per = {(r["metric"], r["grammar"], r["item"]): r for r in items}
+    net, tok = load_model(setup["base"])
+    checked = 0
+    for (metric, grammar, item), r in per.items():
+        if metric != "heldout_lpw":
+            continue
+        [lp] = scoring.naive_loglikelihoods(net, scoring.encode_many(
+            tok, [(formats.example_prompt(grammar), " " + r["text"])], eos=True))
+        assert r["value"] == pytest.approx(float(lp.sum()) / len(r["text"].split()), abs=1e-4)
+        assert per[("heldout_lp", grammar, item)]["value"] == pytest.approx(float(lp.mean()), abs=1e-4)
+        checked += 1
+    assert checked >= 4

@@ -41,19 +41,28 @@ def report(study, tmp_path_factory):
 def test_report_files_and_controls(report):
     out, result = report
     assert result.exit_code == 0, result.output
-    assert "novel_valid" in result.output and "report written to" in result.output
+    assert "heldout_lpw" in result.output and "report written to" in result.output
+    assert "Planted control `worked` − `filler`" in result.output      # the answer, in words
     assert {p.name for p in out.iterdir()} == {"report.md", "report.html", "report.json", "levels.png",
-                                               "effect_vs_dose.png", "effect_by_arm.png", "effect_vs_dose_heldout_lp.png",
-                                               "loss_curves.png", "metaex_folder.json"}
+                                               "effect_vs_dose.png", "effect_by_arm.png",
+                                               "effect_vs_dose_novel_valid.png", "loss_curves.png",
+                                               "metaex_folder.json"}
     data = json.loads((out / "report.json").read_text())
     ctl = data["controls"]
+    assert data["headline_metric"] == "heldout_lpw"        # the halves design's primary metric
     assert ctl["worked"]["all"] and len(ctl["worked"]["cells"]) == 4          # 2 arms × 2 doses, CI above 0
     assert ctl["worked"]["reference"] == "filler" and ctl["worked"]["versus_examples"]["all"]
-    assert ctl["filler"]["all"] and not ctl["mismatched"]["present"]
-    fit = data["controls_fit"]   # the same verdicts on held-out fit
-    assert fit["metric"] == "heldout_lp" and fit["worked"]["all"] and fit["filler"]["all"]
-    assert data["headline_metric"] == "novel_valid"
-    assert set(data["metrics"]) == {"novel_valid", "validity", "pair_margin", "heldout_lp"}
+    assert not ctl["mismatched"]["present"]
+    # no `examples` ladder of ≥ 3 doses: no margin in example units, so no null control can pass
+    assert not ctl["filler"]["all"] and {c["null_verdict"] for c in ctl["filler"]["cells"]} == {"undetermined"}
+    fit = data["controls_fit"]   # the same verdicts on the exploratory headline
+    assert fit["metric"] == "novel_valid" and fit["worked"]["all"]
+    assert set(data["metrics"]) == {"novel_valid", "validity", "pair_margin", "heldout_lp", "heldout_lpw"}
+    answer = data["answer"]
+    assert answer["estimator"] == "blocked" and len(answer["entries"]) == 4 and answer["holm"] == 0
+    for entry in answer["entries"]:
+        assert entry["planted"]["verdict"] == "detected" and "primary" not in entry
+        assert entry["planted"]["blocked"]["ci_low"] > 0 and entry["planted"]["seed"]["ci_low"] > 0
     assert data["arms"]["tiny-bridged"] == {"variant": "model", "model_params": 2.1e6, "bridged": None}
     did = [r for r in data["results"] if r["stat"] == "did" and r["condition"] == "worked"]
     assert all(r["n_seeds"] == 4 and r["ci_low"] > 0 for r in did if r["metric"] in ("novel_valid", "validity"))
@@ -72,7 +81,9 @@ def test_report_documents_are_readable(report):
     assert "## Controls" in md and "![" in md and "| arm | dose | condition |" in md
     assert "`worked` detected (Δ > 0, CI excluding 0) against `filler` in every arm × dose: **yes**" in md
     assert "`worked` against `examples` (extra documents of any kind" in md
-    assert "On held-out fit, `heldout_lp`" in md
+    assert "On `novel_valid` (exploratory)" in md
+    # the report opens with its answer, before any table
+    assert md.index("## The answer") < md.index("|") and "Planted control `worked` − `filler`" in md
 
 
 def _copy(study: list[Path], tmp_path: Path, keep=lambda p: True) -> list[Path]:
@@ -136,7 +147,8 @@ def test_controls_compare_bridged_and_unbridged_arms():
 
     def row(arm, cond, low, high):
         return {"metric": "novel_valid", "stat": "did", "reference": "examples", "arm": arm, "dose": 64,
-                "condition": cond, "estimate": (low + high) / 2, "ci_low": low, "ci_high": high}
+                "condition": cond, "estimate": (low + high) / 2, "ci_low": low, "ci_high": high,
+                "se": (high - low) / 2 / 2.571, "n_seeds": 6}
 
     rows = [row("tiny-bridged", "explained", 0.02, 0.3), row("tiny-unbridged", "explained", -0.1, 0.2),
             row("tiny-bridged", "mismatched", 0.01, 0.2), row("tiny-unbridged", "mismatched", -0.1, 0.1)]
@@ -157,13 +169,33 @@ def test_controls_compare_bridged_and_unbridged_arms():
         control_sentences(strict))
     binding[0] = {**binding[0], "ci_low": 0.01}
     assert controls(rows + binding, "novel_valid")["explanation_effect"]["tiny-bridged"]["doses_with_effect"] == [64]
-    assert "`mismatched` CI covers 0 against `examples` in every arm × dose: **no**" in text
+    assert "`mismatched` equivalent to 0 within the margin" in text and "**no**" in text
     assert "the unbridged arm does not: **yes**" in text
     # worked is judged against filler where the study has it, and shown against examples beside it
     rows += [row("tiny-bridged", "worked", -0.1, 0.5), {**row("tiny-bridged", "worked", 0.1, 0.4), "reference": "filler"}]
     ctl = controls(rows, "novel_valid")
     assert ctl["worked"]["reference"] == "filler" and ctl["worked"]["all"]
     assert not ctl["worked"]["versus_examples"]["all"]
+
+
+def test_a_null_control_passes_only_when_shown_equivalent():
+    """Regression (issue 29, defect 2): a null control whose interval merely covers 0 used to "pass"; now it passes
+    only when its 90 % interval lies inside ± the margin, and reads *undetermined* otherwise."""
+    from metaex.core.report.analysis import controls
+
+    def row(cond, low, high):
+        return {"metric": "heldout_lpw", "stat": "did", "reference": "examples", "arm": "a", "dose": 8,
+                "condition": cond, "estimate": (low + high) / 2, "ci_low": low, "ci_high": high,
+                "se": (high - low) / 2 / 2.571, "n_seeds": 6}
+
+    margins = {("heldout_lpw", "a", 8): 0.2}
+    wide = controls([row("filler", -0.9, 1.0)], "heldout_lpw", margins=margins)["filler"]
+    assert not wide["all"] and wide["cells"][0]["null_verdict"] == "undetermined"
+    tight = controls([row("filler", -0.05, 0.06)], "heldout_lpw", margins=margins)["filler"]
+    assert tight["all"] and tight["cells"][0]["null_verdict"] == "equivalent"
+    off = controls([row("filler", 0.3, 0.5)], "heldout_lpw", margins=margins)["filler"]
+    assert off["cells"][0]["null_verdict"] == "nonzero"
+    assert not controls([row("filler", -0.05, 0.06)], "heldout_lpw")["filler"]["all"]   # no margin: no pass
 
 
 @pytest.mark.parametrize("planted, verdict", [((0.0, 0.6, 2.5), "it grows with capability"),
@@ -179,22 +211,46 @@ def test_capability_ladder_in_size_order_and_in_words(tmp_path, run_cli, planted
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["arm_order"] == sizes and [row[0] for row in data["headline_table"]["rows"][::2]] == sizes
-    cap = [c for c in data["capability"] if c["metric"] == "novel_valid"][0]
+    cap = [c for c in data["capability"] if c["metric"] == "heldout_lpw"][0]
     assert [a["arm"] for a in cap["arms"]] == sizes and cap["slope_per_decade"]["n_seeds"] == 6
     slope = cap["slope_per_decade"]
     assert (slope["ci_low"] > 0) == (planted[-1] > 0)
     md = (tmp_path / "r" / "report.md").read_text()
     assert "## Does the effect grow with capability?" in md
-    line = next(x for x in md.splitlines() if x.startswith("- `novel_valid`, dose 16"))
+    line = next(x for x in md.splitlines() if x.startswith("- `heldout_lpw`, dose 16"))
     assert verdict in line and line.index("`zeta-small` (160k)") < line.index("`mid` (4M)") < line.index(
         "`alpha-large` (135M)")
+
+
+def test_capability_reads_the_sham_contrast_per_word_and_leaves_bridged_arms_out(tmp_path, run_cli):
+    """Regression (issue 29, defect 3): the slope read `explained` against `examples`, so documents that help by
+    their words alone (as much as `mismatched` does) looked like a capability trend, and both tiny arms sat at one
+    x. It now reads `explained` against `mismatched` on held-out fit per word, without the bridged arm."""
+    arms = {"tiny-unbridged": 1.6e5, "tiny-bridged": 1.6e5, "mid": 4e6, "large": 1.35e8}
+    grows = {"tiny-unbridged": 0.0, "tiny-bridged": 3.0, "mid": 1.5, "large": 3.0}
+    effects = {(arm, c): grows[arm] for arm in arms for c in ("explained", "mismatched")}   # the words, not the rule
+    dirs = write_probe_dirs(tmp_path / "s", np.random.default_rng(8), arms=arms, doses=(16,),
+                            conditions=("examples", "explained", "mismatched"), effects=effects, seeds=6,
+                            bridged={"tiny-bridged": True, "tiny-unbridged": False, "mid": False, "large": False})
+    result = run_cli("report", *dirs, "--out", tmp_path / "r", "--bootstrap", "200")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    [cap] = [c for c in data["capability"] if c["metric"] == "heldout_lpw"]
+    assert cap["reference"] == "mismatched" and cap["left_out"] == ["tiny-bridged"]
+    assert [a["arm"] for a in cap["arms"]] == ["tiny-unbridged", "mid", "large"]
+    slope = cap["slope_per_decade"]
+    assert slope["ci_low"] <= 0 <= slope["ci_high"]          # against the sham, no trend
+    against_examples = [r for r in data["results"] if r["metric"] == "heldout_lpw" and r["condition"] == "explained"
+                        and r["stat"] == "did" and r["reference"] == "examples"]
+    by_arm = {r["arm"]: r["estimate"] for r in against_examples}
+    assert by_arm["large"] > by_arm["tiny-unbridged"] + 1     # what the old slope read as growth
 
 
 def test_exchange_rates_in_the_report(tmp_path, run_cli):
     """With an `examples` ladder the report reads every condition's gain as extra examples (recovery itself is
     tested on planted worths in test_exchange.py); `worked` is set against the planted count its mixes record."""
     dirs = write_probe_dirs(tmp_path / "s", np.random.default_rng(2), arms={"tiny": 1.6e5}, doses=(4, 8, 16, 32, 64),
-                            conditions=("examples", "filler", "worked"), effects={("tiny", "worked"): 0.6},
+                            conditions=("examples", "filler", "worked"), effects={("tiny", "worked"): 1.0},
                             seeds=6, worked_strings=4, grammar_sd=0.1)
     result = run_cli("report", *dirs, "--out", tmp_path / "r", "--bootstrap", "400")
     assert result.exit_code == 0, result.output
@@ -215,7 +271,7 @@ def test_exchange_rates_in_the_report(tmp_path, run_cli):
     md = (tmp_path / "r" / "report.md").read_text()
     assert "## Headline: what the extra documents are worth (exchange rate)" in md
     assert "| extra examples per grammar, explained half [95 % CI] | × dose | planted | unexplained half [95 % CI] |" in md
-    assert md.index("## Headline: novel_valid") < md.index("## Headline: what the extra") < md.index("## Controls")
+    assert md.index("## Headline: heldout_lpw") < md.index("## Headline: what the extra") < md.index("## Controls")
     assert "`novel_valid`, `tiny` dose 8: `worked` is worth" in md and "planted strings" in md
     figure = next(f for f in data["figures"] if f["file"] == "exchange_novel_valid.png")
     assert (tmp_path / "r" / figure["file"]).stat().st_size > 10_000 and "equivalent" in figure["caption"]
@@ -257,3 +313,24 @@ def test_in_context_verdict_reads_the_design_doses_and_the_base_model():
     a, b = in_context_sentences(rows, None, ["a", "b"])
     assert "`a` **cannot** be shown to use" in a and "dose 48" not in a
     assert "`b` **can** use" in b and "its base model before fine-tuning: heldout_lp: +0.400" in b
+
+
+def test_study_power_from_a_finished_study(tmp_path, run_subprocess):
+    """`metaex study power CONFIG --from DIR`: the MDE table of each arm's primary contrast from the study's own
+    variance components, with more seeds lowering it, and the seeds a margin would take."""
+    write_probe_dirs(tmp_path / "s", np.random.default_rng(3), arms={"tiny": 1.6e5}, doses=(4, 8, 16, 32),
+                     conditions=("examples", "explained", "mismatched"), seeds=6, grammar_sd=0.2)
+    config = Path(__file__).resolve().parent.parent / "configs" / "study.toml"
+    done = run_subprocess("study", "power", config, "--from", tmp_path / "s", "--sims", "400", "--json")
+    assert done.returncode == 0, done.stderr
+    entries = json.loads(done.stdout)
+    assert {e["dose"] for e in entries} == {4, 8, 16, 32} and all(e["design"] == "explained" for e in entries)
+    e = next(e for e in entries if e["dose"] == 8)
+    assert e["contrast"] == "explained − mismatched" and e["metric"] == "heldout_lpw" and e["margin"]["examples"] == 2
+    rows = {(r["seeds"], r["grammars"], r["items"]): r for r in e["table"]}
+    assert rows[(12, 4, 40)]["mde_blocked"] < rows[(6, 4, 40)]["mde_blocked"] <= rows[(6, 4, 40)]["mde_seed"] * 1.05
+    assert rows[(6, 4, 40)]["mde_seed_one"] is None          # infinite: the seed-level ceiling at 6 seeds
+    table = run_subprocess("study", "power", config, "--from", tmp_path / "s", "--sims", "200")
+    assert table.returncode == 0 and "| seeds | grammars |" in table.stdout and "Seeds needed" in table.stdout
+    bad = run_subprocess("study", "power", config, "--from", tmp_path / "nothing")
+    assert bad.returncode == 2 and "no finished probes" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -26,8 +26,12 @@ def report(
 
     from metaex.core.report import make_report
 
+    from metaex.core.report.answer import answer_lines
+
+    options.check()
     result = make_report(list(probe_dirs), out, metrics=options.metrics or None, n_resamples=options.bootstrap,
-                         seed=options.seed, contrasts=options.contrasts, resample_items=options.resample_items)
+                         seed=options.seed, contrasts=options.contrasts, resample_items=options.resample_items,
+                         analysis=options)
     tab = result["headline_table"]
     shown = [i for i, name in enumerate(tab["header"]) if "change" not in name]   # full table: report.md
     table = Table(title=f"{result['headline_metric']} (95 % cluster-bootstrap CIs over seeds)")
@@ -39,6 +43,8 @@ def report(
     if not console.is_terminal:
         console = Console(stderr=True, width=160)
     console.print(table)
+    for line in answer_lines(result.get("answer") or {"entries": []}):
+        console.print(line, highlight=False, markup=False)
     console.print(f"report written to {out}/ (report.md, report.html, report.json, "
                   f"{len(result['figures'])} figures)")
 

@@ -107,4 +107,7 @@ def list_configs() -> None:
 
 def register(app: typer.Typer) -> None:
     """Add `metaex study …`."""
+    from metaex.cli import power
+
+    power.register(study_app)
     app.add_typer(study_app, name="study")

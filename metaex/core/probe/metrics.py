@@ -42,10 +42,11 @@ class Metric:
         return "higher" if self.higher_is_better else "lower"
 
 
-FAMILIES = ("generation", "greedy", "likelihood", "judgement", "verbalization", "consistency", "in_context")
+FAMILIES = ("generation", "greedy", "likelihood", "judgement", "verbalization", "consistency", "in_context", "contest")
 _ICL = "after the grammar's own explanation (`{explanation}\\n{name}:`)"
 _CTL = "after a sibling grammar's explanation with this grammar's name (the control prompt)"
 _GEN = "sampled completions of `{name}:` (temperature 1)"
+_PAIR = "a contested pair (one derivation with the contested rule as each variant has it)"
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("novel_valid", "generation", "mean", "share of samples valid and new", True,
            f"{_GEN} the grammar accepts and that no condition of the seed trained on (the headline)"),
@@ -64,6 +65,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("pair_margin", "likelihood", "mean", "log-prob margin, nats", True, "log p(good) − log p(bad)"),
     Metric("heldout_lp", "likelihood", "mean", "log-prob per token (nats)", True,
            "mean log-prob per token (EOS included) of a held-out valid string after `{name}:`"),
+    Metric("heldout_lpw", "likelihood", "mean", "log-prob per word (nats)", True,
+           "a held-out valid string's summed token log-probs (EOS included) after `{name}:` ÷ its words: held-out "
+           "fit in a unit that does not depend on the tokenizer (arms are compared on it)"),
     Metric("ll_auroc", "likelihood", "auroc", "AUROC", True,
            "mean log-prob per token as a score of valid (good) against invalid (bad) strings"),
     Metric("judge_bacc", "judgement", "balanced_accuracy", "balanced accuracy", True,
@@ -86,9 +90,23 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            f"samples {_CTL} that are valid and new"),
     Metric("icl_control_heldout_lp", "in_context", "mean", "log-prob per token (nats)", True,
            f"held-out fit {_CTL}"),
+    Metric("contest_pref", "contest", "mean", "log-prob per word (nats), told − other", True,
+           f"{_PAIR}: (log p(told form) − log p(other form)) ÷ words after `{{name}}:` (the direction-adjusted effect; "
+           "0 when the explanations are not used)"),
+    Metric("contest_acc", "contest", "mean", "share of pairs told form preferred", True,
+           f"{_PAIR} whose told form is the likelier"),
+    Metric("contest_judge", "contest", "mean", "p_yes(told) − p_yes(other)", True,
+           f"{_PAIR}: the renormalised Yes/No judgement of the told form minus that of the other form"),
+    Metric("contest_gen", "contest", "mean", "share of samples following the told variant", True,
+           "a sampled continuation of a contested pair's shared prefix that follows one variant: 1 if the told one, "
+           "0 if the other (continuations that follow neither are counted apart)"),
+    Metric("icl_contest_pref", "in_context", "mean", "log-prob per word (nats), in-context variant − other", True,
+           f"{_PAIR}, scored after each variant's explanation in turn: the preference for the form of the variant "
+           "whose explanation is in the prompt (0 when the model does not read the rule in context)"),
 )}
 HEADLINE = "novel_valid"   # the headline generation metric (STUDY.md)
-FIT = "heldout_lp"         # held-out fit: the second metric the controls are judged on, free of sampling noise
+FIT = "heldout_lpw"        # held-out fit per word: judged beside the headline, free of sampling noise and of the
+                           # tokenizer (a word-level tiny model and a BPE model at 2-3 tokens a word compare)
 assert all(m.aggregate in AGGREGATES and m.family in FAMILIES for m in METRICS.values())
 
 
@@ -160,6 +178,11 @@ def length_tv(sample_lengths: Iterable[int], true_lengths: Iterable[int]) -> flo
 
 
 # --- minimal pairs and log-likelihood ----------------------------------------------------------------------
+
+def per_word(total_lp: float, text: str) -> float:
+    """A string's summed log-prob ÷ its words (space-separated terminals): comparable across tokenizers."""
+    return total_lp / max(1, len(text.split()))
+
 
 def pair_correct(lp_good: float, lp_bad: float) -> bool:
     """BLiMP: a pair is right iff log p(good) > log p(bad) (a tie is wrong)."""

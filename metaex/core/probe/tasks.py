@@ -122,7 +122,8 @@ def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOption
     rows = _generation_rows(samples, ended, [formats.example_prompt(name)] * len(samples), accepts, items, "")
     rows += _generation_rows(greedy, greedy_ended, cut_prompts, accepts, items, "greedy_")
     rows += _pair_rows(items.pairs, [float(x.sum()) for x in lp_whole])
-    rows += _judge_rows(judged, [float(x.mean()) for x in lp_whole], p_yes[: len(judged)])
+    rows += _judge_rows(judged, [float(x.mean()) for x in lp_whole], p_yes[: len(judged)],
+                        [metrics.per_word(float(x.sum()), s) for x, (s, _) in zip(lp_whole, judged, strict=True)])
     rows += [_item("consistency", i, metrics.judged_valid(metrics.p_yes(*yn)), text=s,
                    p_yes=metrics.p_yes(*yn)) for i, (s, yn) in enumerate(zip(samples, p_yes[len(judged):],
                                                                               strict=True))]
@@ -187,13 +188,13 @@ def _pair_rows(pairs: Sequence[tuple[str, str]], lp: Sequence[float]) -> list[di
 
 
 def _judge_rows(judged: Sequence[tuple[str, bool]], mean_lp: Sequence[float],
-                answers: Sequence[tuple[float, float]]) -> list[dict]:
+                answers: Sequence[tuple[float, float]], word_lp: Sequence[float]) -> list[dict]:
     rows = []
-    for i, ((s, label), m, (lp_yes, lp_no)) in enumerate(zip(judged, mean_lp, answers, strict=True)):
+    for i, ((s, label), m, (lp_yes, lp_no), w) in enumerate(zip(judged, mean_lp, answers, word_lp, strict=True)):
         p = metrics.p_yes(lp_yes, lp_no)
         extra = {"text": s, "label": label}
-        if label:  # held-out fit: mean log-prob per token (EOS included) of a valid string never trained on
-            rows.append(_item("heldout_lp", i, m, text=s))
+        if label:  # held-out fit of a valid string never trained on: per token (EOS included), and per word
+            rows += [_item("heldout_lp", i, m, text=s), _item("heldout_lpw", i, w, text=s)]
         rows += [_item("ll_auroc", i, m, **extra),
                  _item("judge_bacc", i, metrics.judged_valid(p) == label, p_yes=p, **extra),
                  _item("judge_auroc", i, p, **extra),

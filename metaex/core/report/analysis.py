@@ -51,28 +51,41 @@ def reference_of(condition: str, conditions: Collection[str]) -> str:
     return "filler" if condition == "worked" and "filler" in conditions else "examples"
 
 
-def controls(rows: list[dict], metric: str, bridged: dict[str, bool | None] | None = None) -> dict[str, Any]:
-    """Mechanical verdicts on one metric, statistic Δ − Δ(reference) ("did"), every arm × dose.
+def controls(rows: list[dict], metric: str, bridged: dict[str, bool | None] | None = None,
+             margins: dict[tuple[str, str, int], float] | None = None) -> dict[str, Any]:
+    """Mechanical verdicts on one metric, statistic Δ − Δ(reference) ("did"), every arm × dose, seed-level
+    intervals (the answer section reads the primary metric with both estimators; this reads any metric).
 
     worked: detected when the CI lies above 0, judged against `filler` where the study has it (STUDY.md: a
     condition that adds documents is compared with one that adds documents without the information; extra
     documents of any kind also move a memorising tiny model, and that cancels), else against `examples`; the
-    comparison with `examples` is kept beside it. filler and mismatched: pass when the CI against `examples`
-    covers 0. Explanation effect per arm (condition `explained`): present at a dose when the CI lies above 0
-    against `examples` and, where the study has it, against `mismatched` (the same tokens bound to the wrong
-    names: what is left is the binding, not the words).
+    comparison with `examples` is kept beside it. filler and mismatched: *equivalent* to 0 when their 90 %
+    interval against `examples` lies inside ± the margin (`margins`: (metric, arm, dose) -> the margin in the
+    metric's units, from the arm's dose-response), *nonzero* when the 95 % interval excludes 0, else
+    *undetermined* — an interval that merely covers 0 passes nothing. Explanation effect per arm (condition
+    `explained`): present at a dose when the CI lies above 0 against `examples` and, where the study has it,
+    against `mismatched` (the same tokens bound to the wrong names: what is left is the binding, not the words).
     """
+    from metaex.core.stats import equivalence
+
     def cells(condition: str, reference: str = "examples") -> list[dict]:
-        return [{"arm": r["arm"], "dose": r["dose"], "estimate": r["estimate"], "ci": [r["ci_low"], r["ci_high"]],
-                 "above_zero": r["ci_low"] > 0, "covers_zero": r["ci_low"] <= 0 <= r["ci_high"]}
-                for r in find(rows, metric=metric, stat="did", reference=reference, condition=condition)]
+        out = []
+        for r in find(rows, metric=metric, stat="did", reference=reference, condition=condition):
+            margin = (margins or {}).get((metric, r["arm"], r["dose"]), math.nan)
+            tost = equivalence.tost(r["estimate"], r["se"], r["n_seeds"] - 1, margin)
+            out.append({"arm": r["arm"], "dose": r["dose"], "estimate": r["estimate"],
+                        "ci": [r["ci_low"], r["ci_high"]], "ci90": [tost.low90, tost.high90], "margin": margin,
+                        "above_zero": r["ci_low"] > 0,
+                        "null_verdict": equivalence.null_verdict(r["ci_low"], r["ci_high"], tost),
+                        "equivalent": tost.equivalent})
+        return out
 
     def judged(got: list[dict], verdict: str) -> dict[str, Any]:
         return {"cells": got, "all": bool(got) and all(c[verdict] for c in got)}
 
     out: dict[str, Any] = {"metric": metric, "stat": "did", "reference": "examples"}
     present = {c for r in rows if r["metric"] == metric for c in (r["condition"], r.get("reference"))}
-    for cond, verdict in (("worked", "above_zero"), ("filler", "covers_zero"), ("mismatched", "covers_zero")):
+    for cond, verdict in (("worked", "above_zero"), ("filler", "equivalent"), ("mismatched", "equivalent")):
         ref = reference_of(cond, present)
         got = cells(cond, ref)
         out[cond] = {**judged(got, verdict), "present": bool(got), "verdict": verdict, "reference": ref}
@@ -105,16 +118,23 @@ def control_sentences(ctl: dict[str, Any]) -> list[str]:
         return "; ".join(f"{c['arm']} dose {c['dose']}: {number(c['estimate'])} [{number(c['ci'][0])}, {number(c['ci'][1])}]"
                          for c in cells)
 
+    def nulls(cells: list[dict]) -> str:
+        return "; ".join(f"{c['arm']} dose {c['dose']}: {number(c['estimate'])} [{number(c['ci'][0])}, "
+                         f"{number(c['ci'][1])}], 90 % [{number(c['ci90'][0])}, {number(c['ci90'][1])}] against "
+                         f"±{number(c['margin'], signed=False)}: **{c['null_verdict']}**" for c in cells)
+
     lines = []
-    for cond, wish in (("worked", "detected (Δ > 0, CI excluding 0)"), ("filler", "CI covers 0"),
-                       ("mismatched", "CI covers 0")):
+    for cond, wish in (("worked", "detected (Δ > 0, CI excluding 0)"),
+                       ("filler", "equivalent to 0 within the margin (TOST, 90 % interval inside ± margin)"),
+                       ("mismatched", "equivalent to 0 within the margin (TOST, 90 % interval inside ± margin)")):
         c = ctl[cond]
         if not c["present"]:
             lines.append(f"`{cond}`: not in this study.")
             continue
         ref = c.get("reference", "examples")
         verdict = "yes" if c["all"] else "no"
-        lines.append(f"`{cond}` {wish} against `{ref}` in every arm × dose: **{verdict}** — {listing(c['cells'])}.")
+        shown = listing(c["cells"]) if cond == "worked" else nulls(c["cells"])
+        lines.append(f"`{cond}` {wish} against `{ref}` in every arm × dose: **{verdict}** — {shown}.")
         if "versus_examples" in c:
             v = c["versus_examples"]
             lines.append(f"`{cond}` against `examples` (extra documents of any kind move the unexplained grammars "

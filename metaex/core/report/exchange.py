@@ -13,6 +13,7 @@ from metaex.core.report.load import Study
 from metaex.core.stats.exchange import exchange_rates
 
 CONDITIONS = ("explained", "mismatched", "filler", "worked")
+SHAMS = (("explained", "mismatched"),)      # a condition's worth beyond its sham's: the explanation's own
 MIN_DOSES = 3     # an `examples` curve needs this many doses before it is read
 
 
@@ -22,8 +23,9 @@ HALVES = {"explained": ("level_explained", "change_explained"),          # curve
 
 def exchange_rows(study: Study, rows: list[dict], metric: str, *, n_resamples: int,
                   rng: np.random.Generator) -> list[dict[str, Any]]:
-    """One row per arm × dose × condition × grammar half with a gain; [] for an arm whose `examples` has fewer
-    than MIN_DOSES doses.
+    """One row per arm × dose × condition × grammar half with a gain, and per sham contrast ("explained −
+    mismatched": the explanation's worth beyond its words, both read within every resample); [] for an arm whose
+    `examples` has fewer than MIN_DOSES doses.
 
     Per half, the curve is `examples`' level on that half's grammars at each dose (a seed's explained half is the
     half its other conditions explain), and a condition's gain is how far its run moved those same grammars
@@ -48,8 +50,10 @@ def exchange_rows(study: Study, rows: list[dict], metric: str, *, n_resamples: i
                                reference="examples")
                     if got:
                         gains[(cond, dose)] = got[0]["per_seed"]
+            shams = {(a, b, dose): (gains[(a, dose)], gains[(b, dose)]) for a, b in SHAMS for dose in study.doses
+                     if (a, dose) in gains and (b, dose) in gains}
             for r in exchange_rates({d: np.array(v) for d, v in ladder.items()}, gains, n_resamples=n_resamples,
-                                    rng=rng):
+                                    rng=rng, contrasts=shams):
                 truth = study.planted.get((arm, r.dose)) if r.condition == "worked" and half == "explained" else None
                 out.append({"metric": metric, "arm": arm, "dose": r.dose, "condition": r.condition, "half": half,
                             "equivalent_dose": r.equivalent_dose, "extra": r.extra, "ratio": r.ratio,

@@ -171,7 +171,7 @@ def exchange_figure(rows: list[dict], rates: list[dict], metric: str, arms: list
     from metaex.core.stats.exchange import curve_at, fit_curve
 
     colours = matplotlib.colormaps["tab10"]
-    rates = [r for r in rates if r["half"] == "explained"]
+    rates = [r for r in rates if r["half"] == "explained" and " − " not in r["condition"]]   # not sham contrasts
     shown = [a for a in arms if any(r["arm"] == a and r["metric"] == metric for r in rates)]
     fig, axes = _grid(1, len(shown), f"{metric}: each condition at its equivalent `examples` dose", width=5.2)
     for j, arm in enumerate(shown):

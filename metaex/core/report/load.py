@@ -50,6 +50,13 @@ class Study:
     planted: dict[tuple[str, int], float] = field(default_factory=dict)  # (arm, dose) -> worked strings per grammar
     base_designs: dict[tuple[str, str, int], Design] = field(default_factory=dict)  # in-context metrics of the base
 
+    def only(self, metrics: list[str]) -> Study:
+        """The same study restricted to some metrics."""
+        keep = set(metrics)
+        return Study({k: v for k, v in self.designs.items() if k[0] in keep}, self.variants, self.model_params,
+                     self.curves, self.bridged, self.planted,
+                     {k: v for k, v in self.base_designs.items() if k[0] in keep})
+
     @property
     def metrics(self) -> list[str]:
         return sorted({m for m, _, _ in self.designs})

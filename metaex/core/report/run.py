@@ -17,6 +17,7 @@ from metaex.core.markers import write_marker
 from metaex.core.options import check_value, opt
 from metaex.core.report import figures
 from metaex.core.report.analysis import FIT, HEADLINE, METHOD, analyse, control_sentences, controls
+from metaex.core.report.answer import answer_lines, answer_preamble, answer_table
 from metaex.core.report.by_grammar import grammar_blocks, grammar_rows
 from metaex.core.report.capability import capability_rows, capability_sentences
 from metaex.core.report.document import (
@@ -32,17 +33,20 @@ from metaex.core.report.in_context import in_context_rows, in_context_sentences,
 from metaex.core.report.load import Study, load_study
 from metaex.core.report.noise import noise_rows, noise_sentence, noise_table, pooled
 from metaex.core.report.options import ReportOptions
+from metaex.core.report.verdicts import answer, curve_margins, designs_of
 
 SCHEMA = "metaex/report@1"
 
 
-def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None = None, n_resamples: int = ReportOptions.bootstrap,
-                seed: int = 0, contrasts: bool = True, resample_items: bool = False) -> dict[str, Any]:
+def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None = None,
+                n_resamples: int = ReportOptions.bootstrap, seed: int = 0, contrasts: bool = True,
+                resample_items: bool = False, analysis: ReportOptions | None = None) -> dict[str, Any]:
     """Read, analyse and write REPORT_DIR (report.md, report.html, report.json, *.png); returns report.json's dict.
 
-    metrics: which to analyse (default: all present); the headline is `novel_valid` when analysed, else the
-    first. contrasts: compare every condition with `examples` (required then), and with `filler` and
-    `mismatched` when present.
+    metrics: which to analyse (default: all present); the headline is the primary metric of the halves design
+    (`analysis.primary`) when analysed, else `novel_valid`, else the first. contrasts: compare every condition
+    with `examples` (required then), and with `filler` and `mismatched` when present; the answer section
+    (`verdicts.answer`: primary, planted and null verdicts per arm and design) needs them.
     resample_items: the two-level bootstrap (seeds, then items within), wider than calibrated (see stats).
     Everything is validated and computed before the directory appears; the directory is replaced atomically.
     """
@@ -55,15 +59,17 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
             arm, dose = lacking[0]
             raise InputError(f"condition contrasts need an `examples` condition; arm {arm!r} dose {dose} has none "
                              "(pass --no-contrasts to report levels and Δ only)", str(probe_dirs[0]))
+    opts = analysis or ReportOptions()
     rows = analyse(study, n_resamples=n_resamples, seed=seed, contrasts=contrasts, resample_items=resample_items)
     names = metrics or study.metrics
-    headline = HEADLINE if HEADLINE in names else names[0]
+    headline = next(m for m in (opts.primary, HEADLINE, names[0]) if m in names)
     keys = [(a, d, c) for a in study.arms for d in study.doses for c in study.conditions]
     tables = {m: table(rows, m, HEADLINE_COLUMNS if m == headline else METRIC_COLUMNS, keys) for m in names}
     report: dict[str, Any] = {
         "schema": SCHEMA, "producer": records.producer("report"), "headline_metric": headline,
         "settings": {"bootstrap": n_resamples, "seed": seed, "level": 0.95, "method": METHOD,
-                     "contrasts": contrasts, "resample_items": resample_items},
+                     "contrasts": contrasts, "resample_items": resample_items,
+                     "analysis": {**opts.__dict__, "pilot_seeds": list(opts.pilot_seeds)}},
         "inputs": [str(p) for p in probe_dirs],
         "arms": {a: {"variant": study.variants[a], "model_params": study.model_params.get(a),
                      "bridged": study.bridged.get(a)} for a in study.arms},
@@ -73,16 +79,21 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     }
     report["noise"] = noise_rows(study, names)
     report["noise_pooled"] = pooled(report["noise"])
-    fit = FIT if FIT in names and FIT != headline else None
+    fit = next((m for m in (FIT, HEADLINE) if m in names and m != headline), None)
     if contrasts:
         cap_rng = np.random.default_rng(seed)
-        report["capability"] = [c for m in (headline, fit) if m for c in capability_rows(study, rows, m, cap_rng)]
+        report["answer"] = answer(study, rows, opts, np.random.default_rng(seed))
+        report["capability"] = [c for kind in designs_of(study)
+                                for c in capability_rows(study, rows, opts.primary if kind == "explained"
+                                                         else opts.contest_primary, cap_rng, kind)]
+        ex_rng = np.random.default_rng(seed)        # its own stream: other sections do not move its draws
         report["exchange"] = [r for m in (headline, fit) if m
-                              for r in exchange_rows(study, rows, m, n_resamples=n_resamples, rng=cap_rng)]
-        report["controls"] = controls(rows, headline, study.bridged)
+                              for r in exchange_rows(study, rows, m, n_resamples=n_resamples, rng=ex_rng)]
+        margins = curve_margins(study, rows, opts)
+        report["controls"] = controls(rows, headline, study.bridged, margins)
         report["by_grammar"] = grammar_rows(study, [m for m in (headline, fit) if m])
         if fit:
-            report["controls_fit"] = controls(rows, fit, study.bridged)
+            report["controls_fit"] = controls(rows, fit, study.bridged, margins)
     report["in_context"] = in_context_rows(study, np.random.default_rng(seed))
     with atomic_dir(out) as folder:
         report["figures"] = _figures(study, rows, headline, folder, contrasts, fit=fit,
@@ -121,8 +132,12 @@ def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrast
 def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Study) -> list[tuple[str, Any]]:
     metric = report["headline_metric"]
     max_seeds = max(r["n_seeds"] for r in rows)
-    blocks: list[tuple[str, Any]] = [
-        ("h1", "metaex report"),
+    blocks: list[tuple[str, Any]] = [("h1", "metaex report")]
+    if report.get("answer", {}).get("entries"):
+        summary = answer_table(report["answer"])
+        blocks += [("h2", "The answer"), ("list", answer_lines(report["answer"])),
+                   ("p", " ".join(answer_preamble(report["answer"])))] + ([("table", summary)] if summary["rows"] else [])
+    blocks += [
         ("p", f"{len(report['inputs'])} probe dirs; arms: {', '.join(f'`{a}`' for a in study.arms)}; doses: "
               f"{', '.join(map(str, study.doses))}; conditions: {', '.join(f'`{c}`' for c in study.conditions)}."),
         ("p", f"Statistics: {METHOD}{'; items resampled within seeds too' if report['settings']['resample_items'] else ''}; "
@@ -150,11 +165,11 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
                          "extra documents as such; a condition's worth beyond it is its information."),
                    ("table", exchange_table(report["exchange"])), ("list", exchange_sentences(report["exchange"]))]
     if "controls" in report:
-        blocks += [("h2", "Controls"), ("p", f"On the headline metric, `{metric}`:"),
+        blocks += [("h2", "Controls"), ("p", f"On the headline metric, `{metric}` (seed-level intervals; the answer "
+                                             "above reads the primary metric with both estimators):"),
                    ("list", control_sentences(report["controls"]))]
     if "controls_fit" in report:
-        blocks += [("p", f"On held-out fit, `{report['controls_fit']['metric']}` (mean log-prob per token of held-out valid strings: what extra "
-                         "strings of a grammar should improve first, scored without sampling noise):"),
+        blocks += [("p", f"On `{report['controls_fit']['metric']}` (exploratory):"),
                    ("list", control_sentences(report["controls_fit"]))]
     for m in (metric, report.get("controls_fit", {}).get("metric")):
         if m:

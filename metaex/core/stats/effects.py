@@ -8,6 +8,8 @@ A *run* is arm × condition × dose × seed. Within a run half the grammars are 
 - `delta`: level_explained − level_unexplained, the within-run effect Δ;
 and, against each reference condition r (`examples`, and `filler` where the study has it), paired by seed
 and grammar:
+- `change`: level − level(r) over every grammar (in a contested design every grammar of a told run is told, and
+  its direction-adjusted effect against `examples` is this);
 - `change_explained`, `change_unexplained`: how much the explained / unexplained grammars moved
   relative to r (STUDY.md: report them separately, a "gain" can be the other half getting worse);
 - `did`: Δ(condition) − Δ(r), the explanation effect net of grammar difficulty (the grammars' own
@@ -27,7 +29,7 @@ from metaex.core.stats.aggregate import cell_values
 from metaex.core.stats.bootstrap import resample_cells, sign_flip_test, t_interval
 
 LEVELS = ("level", "level_explained", "level_unexplained", "delta")
-CONTRASTS = ("change_explained", "change_unexplained", "did")
+CONTRASTS = ("change", "change_explained", "change_unexplained", "did")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def seed_effects(means: np.ndarray, explained: np.ndarray, conditions: tuple[str
     out[("delta", None)] = out[("level_explained", None)] - out[("level_unexplained", None)]
     for ref in references:
         r = conditions.index(ref)
-        for stat, source in zip(CONTRASTS, ("level_explained", "level_unexplained", "delta"), strict=True):
+        for stat, source in zip(CONTRASTS, ("level", "level_explained", "level_unexplained", "delta"), strict=True):
             diff = out[(source, None)] - out[(source, None)][..., r:r + 1, :]
             diff[..., r, :] = np.nan
             out[(stat, ref)] = diff

@@ -39,11 +39,7 @@ def noise_shares(design: Design, references: tuple[str, ...]) -> list[NoiseShare
     metric's cells are means of items."""
     if design.aggregate != "mean":
         return []
-    use = (np.arange(design.values.shape[-1]) < design.counts[..., None]) & np.isfinite(design.values)
-    n = use.sum(axis=-1)
-    centred = np.where(use, design.values - nan_mean(design.values, use)[..., None], 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cell_var = np.where(n > 1, (centred ** 2).sum(axis=-1) / (n - 1) / n, np.nan)   # (C, S, G)
+    cell_var, n = cell_sampling_var(design)
     expl = design.explained[None]
     k_e, k_u = expl.sum(axis=-1), (~expl).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -61,6 +57,18 @@ def noise_shares(design: Design, references: tuple[str, ...]) -> list[NoiseShare
             r = design.conditions.index(ref)
             out.append(_share(cond, "did", ref, var_delta[c] + var_delta[r], effects[("did", ref)][c], items))
     return out
+
+
+def cell_sampling_var(design: Design) -> tuple[np.ndarray, np.ndarray]:
+    """(s²/n, n) of every cell (C, S, G): the sampling variance of a cell's mean of items, and its item count
+    (NaN variance under 2 items, and for a metric whose cells are not means of items)."""
+    use = (np.arange(design.values.shape[-1]) < design.counts[..., None]) & np.isfinite(design.values)
+    n = use.sum(axis=-1)
+    if design.aggregate != "mean":
+        return np.full(n.shape, np.nan), n
+    centred = np.where(use, design.values - nan_mean(design.values, use)[..., None], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 1, (centred ** 2).sum(axis=-1) / (n - 1) / n, np.nan), n
 
 
 def _share(cond: str, stat: str, ref: str | None, sampling: np.ndarray, per_seed: np.ndarray,

@@ -70,11 +70,15 @@ def simulate_study(rng: np.random.Generator, *, n_studies: int = 1, seeds: int =
     return design
 
 
+WORD_TOKENS = 1.25     # tokens per word of the simulated held-out fit per word
+
+
 def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str, int | None],
                      doses: Sequence[int] = (64, 256), conditions: Sequence[str] = ("examples", "filler", "worked"),
                      effects: Mapping[tuple[str, str], float | Sequence[float]] | None = None, seeds: int = 4, grammars: int = 4,
                      items: int = 40, steps: int = 50, worked_strings: float | None = None,
-                     grammar_sd: float = 1.0, in_context: float | None = None) -> list[Path]:
+                     grammar_sd: float = 1.0, in_context: float | None = None,
+                     bridged: Mapping[str, bool] | None = None) -> list[Path]:
     """Write one probe dir per arm × condition × dose × seed (and its run folder with a loss curve) under `root`.
 
     arms: label → model_params (None: unknown size). effects: (arm, condition) → planted logit effect (one per
@@ -82,8 +86,10 @@ def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str,
     worked_strings: record in each `worked` probe's mix that it added this × dose strings per grammar.
     grammar_sd: the spread of grammar difficulty (drawn afresh per dose: small values keep a dose-response smooth).
     in_context: also write icl_novel_valid and icl_control_novel_valid, the first this logit above the second.
-    Metrics: novel_valid and validity (0/1 items), pair_margin and heldout_lp (real items); the fine-tuned variant is
-    `model`, plus `base` rows for novel_valid. Returns the probe dirs in a stable order.
+    bridged: arm -> whether its model was pre-trained on a bridging corpus (config.json's `bridged`).
+    Metrics: novel_valid and validity (0/1 items), pair_margin and heldout_lp (real items), and heldout_lpw, held-out
+    fit per word: heldout_lp × WORD_TOKENS (a BPE-like 1.25 tokens a word; derived, so it draws no random numbers);
+    the fine-tuned variant is `model`, plus `base` rows for novel_valid. Returns the probe dirs in a stable order.
     """
     metrics = {"novel_valid": True, "validity": True, "pair_margin": False, "heldout_lp": False}
     if in_context is not None:
@@ -112,10 +118,13 @@ def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str,
                                       "explained": bool(explained[s, g]), "condition": cond, "dose": dose,
                                       "seed": s, "arm": arm, "run": name, "variant": "model", "metric": m}
                             vals = design.values[c, s, g]
-                            rows["probe_item"] += [records.make("probe_item", item=i, value=float(v), **common)
-                                                   for i, v in enumerate(vals)]
-                            rows["probe_summary"].append(records.make("probe_summary", value=float(vals.mean()),
-                                                                      n=len(vals), **common))
+                            for metric, scale in ((m, 1.0), *((("heldout_lpw", WORD_TOKENS),) if m == "heldout_lp"
+                                                              else ())):
+                                named = {**common, "metric": metric}
+                                rows["probe_item"] += [records.make("probe_item", item=i, value=float(v) * scale,
+                                                                    **named) for i, v in enumerate(vals)]
+                                rows["probe_summary"].append(records.make(
+                                    "probe_summary", value=float(vals.mean()) * scale, n=len(vals), **named))
                             if m == "novel_valid":
                                 rows["probe_summary"].append(records.make(
                                     "probe_summary", value=0.0, n=len(vals), **{**common, "variant": "base"}))
@@ -124,6 +133,8 @@ def write_probe_dirs(root: Path, rng: np.random.Generator, *, arms: Mapping[str,
                     records.write(probe / "summary.jsonl", rows["probe_summary"])
                     config = {"arm": arm, "condition": cond, "dose": dose, "seed": s, "model": str(run),
                               "model_params": params}
+                    if bridged is not None and arm in bridged:
+                        config["bridged"] = bridged[arm]
                     if worked_strings is not None and cond == "worked":
                         config["mix"] = {"condition": cond, "dose": dose,
                                          "worked": {"strings_per_grammar": worked_strings * dose}}

@@ -31,6 +31,7 @@ from metaex.core.models.tiny import SIZES
 from metaex.core.options import AUTO, UNSET, Opt, from_config, like, option, options
 from metaex.core.probe.options import ProbeOptions
 from metaex.core.records import without_boms
+from metaex.core.report.options import ReportOptions
 from metaex.core.study.slurm import SlurmConfig, read_table
 from metaex.core.train.options import TrainOptions
 
@@ -89,6 +90,12 @@ class ProbeKeys:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnalysisKeys:
+    """[analysis]: what the report's answer reads (any field of ReportOptions but the metrics, contrasts and
+    resampling a study's report always uses)"""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Arm:
     """One model line of the study ([arms.NAME]): a tiny model from scratch (bridged or not) or a base model; its
     `train` holds the TrainOptions fields it sets itself (`method`: full for tiny arms, qlora for base models)."""
@@ -143,15 +150,19 @@ SECTIONS = {
     "model": Section(ModelKeys, TrainOptions, ("method", "seed", "eval_steps", "early_stopping"), "train"),
     # the probe's seed is the run's, its length cap [data] max_len, its precision the arm's training precision
     "probe": Section(ProbeKeys, ProbeOptions, ("seed", "max_len", "in_context_base_only", "bf16"), "probe"),
+    # the report's settings: they change no step's outputs but the report's (`changed_key` lets them change; the
+    # report step is redone when its report was written with other settings)
+    "analysis": Section(AnalysisKeys, ReportOptions, ("metrics", "contrasts", "resample_items"), "analysis"),
 }
 ARMS = Section(Arm, TrainOptions, SECTIONS["model"].plan_sets[1:])   # an arm sets its own method
 
 
 @dataclass(frozen=True, kw_only=True)
-class StudyConfig(Design, Data, ModelKeys, ProbeKeys):
+class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
     path: str
     train: dict[str, Any] = field(default_factory=dict)   # every [model] TrainOptions key, resolved
     probe: dict[str, Any] = field(default_factory=dict)   # every [probe] ProbeOptions key, resolved
+    analysis: dict[str, Any] = field(default_factory=dict)   # every [analysis] ReportOptions key, resolved
     arms: tuple[Arm, ...] = ()
     # how a cluster runs the study, not what it computes: not in resolved(), so a new time limit resumes a folder
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
@@ -161,6 +172,10 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys):
             if a.name == name:
                 return a
         raise InputError(f"no arm {name!r} in the config (arms: {', '.join(a.name for a in self.arms)})", self.path)
+
+    def analysis_options(self) -> ReportOptions:
+        """The options the study's report runs with ([analysis])."""
+        return ReportOptions(**self.analysis)
 
     def train_options(self, arm: Arm, seed: int = 0) -> TrainOptions:
         """The options an arm's fine-tunes run with: the study's, the arm's own over them, the seed."""
@@ -247,6 +262,8 @@ def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
     for k in sorted(set(old) | set(new)):
         if prefix == "study" and k == "grammar_dir":
             continue
+        if not prefix and k == "analysis":
+            continue    # the report's settings: they change no step's outputs but the report's, which rereads them
         if k not in old and _ran_before(prefix, k, new[k]):
             continue    # a key added to metaex since the folder was started, at its default: nothing changed
         a, b = old.get(k), new.get(k)
@@ -357,6 +374,10 @@ def _check(cfg: StudyConfig, src: str) -> None:
         ExplainOptions(styles=cfg.styles).check()
     except InputError as err:
         raise InputError(f"[data] styles: {err}", src) from None
+    try:
+        cfg.analysis_options().check()
+    except InputError as err:
+        raise InputError(f"[analysis] {err}", src) from None
     _check_language_sizes(cfg, src)
 
 

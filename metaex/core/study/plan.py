@@ -133,7 +133,8 @@ def build_plan(cfg: StudyConfig, out: str | Path, arms: list[str] | None = None)
     probes = [s.call.out for s in plan.steps if s.kind == "probe"]
     folder = root / ("report" if len(chosen) == len(cfg.arms) else "report-" + "+".join(a.name for a in chosen))
     plan.needs[folder.name] = tuple(dict.fromkeys(s.cell for s in plan.steps if s.kind == "probe"))
-    plan.steps.append(Step("report", "report", S.Report(tuple(probes), folder), (folder / "report.md",),
+    plan.steps.append(Step("report", "report", S.Report(tuple(probes), folder, cfg.analysis_options()),
+                           (folder / "report.md",),
                            folder.name))
     _check(plan, cfg)
     return plan

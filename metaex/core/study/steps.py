@@ -297,7 +297,7 @@ class Report:
 
         o = self.options
         make_report(list(self.probes), self.out, metrics=o.metrics or None, n_resamples=o.bootstrap, seed=o.seed,
-                    contrasts=o.contrasts, resample_items=o.resample_items)
+                    contrasts=o.contrasts, resample_items=o.resample_items, analysis=o)
         return f"report written to {self.out}/"
 
 
