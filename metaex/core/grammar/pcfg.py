@@ -28,7 +28,8 @@ from metaex.core.records import without_boms
 _META = re.compile(r"^#\s*([A-Za-z_][\w-]*)\s*:\s*(.*)$")
 # the metadata a grammar file may carry; any other `# word: text` line is an ordinary comment (not kept: an
 # instance must not carry a template's words in it)
-META_KEYS = ("name", "description", "template", "template_hash", "seed", "source", "max_len", "family")
+META_KEYS = ("name", "description", "template", "template_hash", "seed", "source", "max_len", "family", "contest",
+             "variant")
 _GLOSS = re.compile(r"^#\s*gloss\s+(\S+)\s*:\s*(.*)$")
 _LHS = re.compile(r"^\s*([^\s'\"#|\[\]]+)\s*->")
 

@@ -1,0 +1,393 @@
+"""Contested rules: two variants of a grammar that differ in one alternative, examples that cannot tell them apart,
+and minimal pairs that can (the contested-rule design; docs/DESIGN.md).
+
+A contest names one alternative α of one nonterminal (`lhs`, `alt`: its index among the nonterminal's
+alternatives) and a change to it: `swap` two right-hand-side symbols (positions i, j), or `replace` the symbol at
+position i by another of the same kind (a terminal by a terminal, a nonterminal by a sibling: one with the same
+number and lengths of alternatives, such as a singular verb phrase for a plural one). Variant A keeps α, variant B
+has the changed alternative in its place with α's probability; both are proper PCFGs over one alphabet, and a swap
+keeps every string length. Then:
+
+- the **shared** grammar drops α (its nonterminal's other alternatives renormalised): every string it derives has
+  a derivation without α in both variants, so both accept it; training examples are drawn from it;
+- a **contested pair** is one derivation that uses α, read once with α as A has it (`a`) and once as B has it
+  (`b`: the swapped children, or a fresh subtree of the replacing symbol), kept when a ∈ L(A) \\ L(B) and
+  b ∈ L(B) \\ L(A), each checked by both variants' recognizers.
+
+`candidates` lists every change of every alternative that yields a valid contest; `evaluate` measures one on
+seeded samples (distinct exclusive pairs, the shared language's size); `choose` takes the named `--rule` or the
+best candidate by a fixed score (`score`), so a grammar's contest is a function of its structure and the seed.
+Everything is structural (rule order, positions, probabilities), never the symbols' spelling: every instance of a
+template gets the same contest, and a complementary seed pair can tell each of its two variants.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, replace
+
+from metaex.core.errors import InputError
+from metaex.core.grammar.pcfg import Grammar, Rule, parse_grammar, reachable_from
+
+OPS = ("swap", "replace")
+MAX_DRAWS = 40_000        # derivations drawn when looking for contested pairs (most use α; a rare α gives few)
+PAIRS_GOAL = 200          # exclusive pairs a candidate is measured to (more are not needed to rank it)
+
+
+@dataclass(frozen=True)
+class Contest:
+    """One alternative α (`lhs`, `alt`) and its change: swap positions i and j, or replace position i by `symbol`."""
+
+    lhs: str
+    alt: int
+    op: str
+    i: int
+    j: int | None = None
+    symbol: str | None = None
+
+    def spec(self) -> str:
+        """The change as `--change` takes it (1-based positions): `swap:2,4` or `replace:3=VP`."""
+        return f"swap:{self.i + 1},{self.j + 1}" if self.op == "swap" else f"replace:{self.i + 1}={self.symbol}"
+
+    def describe(self, g: Grammar) -> str:
+        """`NS -> DS NSG 'ro' VS` with its change, for people."""
+        return f"{rule_text(g, alternative(g, self))} ({self.spec()})"
+
+    def to_dict(self) -> dict:
+        return {"lhs": self.lhs, "alt": self.alt, "op": self.op, "i": self.i, "j": self.j, "symbol": self.symbol}
+
+
+def alternative(g: Grammar, c: Contest) -> Rule:
+    return g.by_lhs[c.lhs][c.alt]
+
+
+def rule_text(g: Grammar, r: Rule) -> str:
+    return f"{r.lhs} -> " + " ".join(s if s in g.by_lhs else f"'{s}'" for s in r.rhs)
+
+
+def changed_rhs(g: Grammar, c: Contest) -> tuple[str, ...]:
+    rhs = list(alternative(g, c).rhs)
+    if c.op == "swap":
+        rhs[c.i], rhs[c.j] = rhs[c.j], rhs[c.i]
+    else:
+        rhs[c.i] = c.symbol
+    return tuple(rhs)
+
+
+def _rebuilt(g: Grammar, rules: list[Rule], suffix: str) -> Grammar:
+    """A grammar from `rules` with g's metadata, validated through the parser (unreachable rules dropped)."""
+    keep = reachable_from(Grammar(g.name, g.start, tuple(rules)), g.start)
+    body = Grammar(name=g.name, start=g.start, rules=tuple(r for r in rules if r.lhs in keep),
+                   description=g.description, glosses={k: v for k, v in g.glosses.items() if k in keep},
+                   meta={**{k: v for k, v in g.meta.items() if k != "contest"}, "variant": suffix})
+    try:
+        return parse_grammar(body.to_text(), source=g.source or g.name, default_name=g.name)
+    except InputError as err:
+        raise _NotContestable(str(err)) from None
+
+
+class _NotContestable(Exception):
+    """A candidate change that gives no valid variant or shared grammar."""
+
+
+def variant_b(g: Grammar, c: Contest) -> Grammar:
+    """Variant B: α replaced by its changed form, with α's probability."""
+    target = alternative(g, c)
+    new = changed_rhs(g, c)
+    if any(r.lhs == c.lhs and r.rhs == new for r in g.rules):
+        raise _NotContestable("the changed alternative is already an alternative of its nonterminal")
+    rules = [Rule(r.lhs, new, r.prob) if r is target else r for r in g.rules]
+    return _rebuilt(g, rules, f"variant B of {rule_text(g, target)} ({c.spec()})")
+
+
+def shared_grammar(g: Grammar, c: Contest) -> Grammar:
+    """The shared sub-language: g without α, its nonterminal's other alternatives renormalised."""
+    target = alternative(g, c)
+    rest = [r for r in g.by_lhs[c.lhs] if r is not target]
+    if not rest:
+        raise _NotContestable(f"{c.lhs} has no other alternative")
+    total = sum(r.prob for r in rest)
+    rules = [r if r.lhs != c.lhs else Rule(r.lhs, r.rhs, r.prob / total) for r in g.rules if r is not target]
+    return _rebuilt(g, rules, f"shared: without {rule_text(g, target)}")
+
+
+def siblings(g: Grammar, symbol: str) -> list[str]:
+    """Symbols that may replace `symbol`: every other terminal, or the nonterminals whose alternatives have the same
+    number and right-hand-side lengths (a plural verb phrase for a singular one)."""
+    if symbol not in g.by_lhs:
+        return [t for t in g.terminals if t != symbol]
+    shape = sorted(len(r.rhs) for r in g.by_lhs[symbol])
+    return [nt for nt in g.nonterminals if nt != symbol and nt != g.start
+            and sorted(len(r.rhs) for r in g.by_lhs[nt]) == shape]
+
+
+def candidates(g: Grammar) -> list[Contest]:
+    """Every contest of g whose variant B and shared grammar are valid PCFGs, in a fixed structural order."""
+    out = []
+    for lhs in g.nonterminals:
+        alts = g.by_lhs[lhs]
+        if len(alts) < 2:
+            continue
+        for k, r in enumerate(alts):
+            changes = [Contest(lhs, k, "swap", i, j) for i in range(len(r.rhs)) for j in range(i + 1, len(r.rhs))
+                       if r.rhs[i] != r.rhs[j]]
+            changes += [Contest(lhs, k, "replace", i, symbol=s) for i, sym in enumerate(r.rhs) for s in siblings(g, sym)]
+            for c in changes:
+                try:
+                    variant_b(g, c)
+                    shared_grammar(g, c)
+                except _NotContestable:
+                    continue
+                out.append(c)
+    return out
+
+
+# --- derivations --------------------------------------------------------------------------------------------
+
+Tree = tuple[int, tuple]   # (rule index in g.rules, children: subtrees or terminal strings)
+
+
+class _Deriver:
+    """Seeded derivation trees of a grammar, capped at `max_len` terminals."""
+
+    def __init__(self, g: Grammar, max_len: int):
+        from metaex.core.grammar.sample import min_lengths
+
+        self.g = g
+        self.max_len = max_len
+        self.index = {id(r): n for n, r in enumerate(g.rules)}
+        self.alts = {nt: [(self.index[id(r)], r) for r in rs] for nt, rs in g.by_lhs.items()}
+        self.shortest = min_lengths(g)
+
+    def tree(self, symbol: str, rng: random.Random, budget: int) -> tuple[Tree | str, int] | None:
+        """A derivation of `symbol` with at most `budget` terminals (and its length), or None past the budget."""
+        if symbol not in self.g.by_lhs:
+            return symbol, 1
+        if self.shortest[symbol] > budget:
+            return None
+        x, acc = rng.random(), 0.0
+        choices = self.alts[symbol]
+        n, rule = choices[-1]
+        for n_, r in choices:
+            acc += r.prob
+            if x < acc:
+                n, rule = n_, r
+                break
+        children, used = [], 0
+        pending = sum(self.shortest.get(s, 1) for s in rule.rhs)
+        for s in rule.rhs:
+            pending -= self.shortest.get(s, 1)
+            got = self.tree(s, rng, budget - used - pending)
+            if got is None:
+                return None
+            children.append(got[0])
+            used += got[1]
+        return (n, tuple(children)), used
+
+
+def words(t: Tree | str) -> list[str]:
+    if isinstance(t, str):
+        return [t]
+    out: list[str] = []
+    for child in t[1]:
+        out += words(child)
+    return out
+
+
+def _uses(t: Tree | str, n: int) -> int:
+    if isinstance(t, str):
+        return 0
+    return (t[0] == n) + sum(_uses(c, n) for c in t[1])
+
+
+def _as_b(t: Tree | str, n: int, c: Contest, d: _Deriver, rng: random.Random) -> Tree | str:
+    """The tree with every α node changed as variant B has it (a replaced nonterminal gets a fresh subtree)."""
+    if isinstance(t, str):
+        return t
+    kids = [_as_b(k, n, c, d, rng) for k in t[1]]
+    if t[0] == n:
+        if c.op == "swap":
+            kids[c.i], kids[c.j] = kids[c.j], kids[c.i]
+        elif c.symbol in d.g.by_lhs:
+            kids[c.i] = _mapped(kids[c.i], c.symbol, d, rng)
+        else:
+            kids[c.i] = c.symbol
+    return (t[0], tuple(kids))
+
+
+def _mapped(t: Tree | str, symbol: str, d: _Deriver, rng: random.Random) -> Tree | str:
+    """A derivation of the sibling `symbol` as close to `t` as the rules allow: the same-numbered alternative,
+    its terminals where they stand, a child of the same symbol kept whole, and a shape-alike child mapped in
+    turn (a singular verb phrase `'neks' O` becomes `'nek' O` with the same object); otherwise a fresh subtree."""
+    rule = d.g.rules[t[0]]
+    alts = d.alts[symbol]
+    k = [r for _, r in d.alts[rule.lhs]].index(rule)
+    n, target = alts[k]
+    if len(target.rhs) != len(rule.rhs):
+        fresh = d.tree(symbol, rng, d.max_len)
+        return fresh[0] if fresh else t
+    kids = []
+    for old_sym, new_sym, child in zip(rule.rhs, target.rhs, t[1], strict=True):
+        if new_sym not in d.g.by_lhs:
+            kids.append(new_sym)
+        elif new_sym == old_sym:
+            kids.append(child)
+        elif old_sym in d.g.by_lhs and new_sym in siblings(d.g, old_sym):
+            kids.append(_mapped(child, new_sym, d, rng))
+        else:
+            fresh = d.tree(new_sym, rng, d.max_len)
+            kids.append(fresh[0] if fresh else child)
+    return (n, tuple(kids))
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: str          # the derivation as variant A has it
+    b: str          # and as variant B has it
+
+
+def contested_pairs(g: Grammar, c: Contest, n: int, seed: int, max_len: int, *,
+                    exclude: set[str] = frozenset(), draws: int = MAX_DRAWS) -> list[Pair]:
+    """Up to `n` distinct contested pairs (a ∈ L(A) \\ L(B), b ∈ L(B) \\ L(A), both of at most `max_len` terminals),
+    from derivations of g that use α exactly once, in draw order; pairs with a string in `exclude` are skipped."""
+    from metaex.core.grammar.recognize import recognizer
+
+    b_grammar = variant_b(g, c)
+    in_a, in_b = recognizer(g).accepts, recognizer(b_grammar).accepts
+    d = _Deriver(g, max_len)
+    n_alpha = d.index[id(alternative(g, c))]
+    rng = random.Random(f"metaex-contest:{seed}:{c.lhs}:{c.alt}:{c.spec()}")
+    seen: set[tuple[str, str]] = set()
+    out: list[Pair] = []
+    for _ in range(draws):
+        if len(out) >= n:
+            break
+        got = d.tree(g.start, rng, max_len)
+        if got is None or _uses(got[0], n_alpha) != 1:
+            continue
+        a = " ".join(words(got[0]))
+        b = " ".join(words(_as_b(got[0], n_alpha, c, d, rng)))
+        if a == b or len(b.split()) > max_len or (a, b) in seen or a in exclude or b in exclude:
+            continue
+        seen.add((a, b))
+        if in_a(a) and not in_b(a) and in_b(b) and not in_a(b):
+            out.append(Pair(a, b))
+    return out
+
+
+# --- choosing -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Evaluation:
+    contest: Contest
+    pairs: int              # distinct exclusive pairs found (capped at PAIRS_GOAL)
+    shared_size: int | None  # distinct shared strings under the cap when fewer than `need`, else None (enough)
+    alpha_prob: float       # α's probability among its nonterminal's alternatives
+
+    def score(self) -> tuple:
+        """Higher is better: enough shared strings first, then many pairs, then a swap (same length, same words)
+        over a replacement, then α neither rare nor dominant."""
+        return (self.shared_size is None, min(self.pairs, PAIRS_GOAL), self.contest.op == "swap",
+                -abs(self.alpha_prob - 0.3))
+
+
+def evaluate(g: Grammar, c: Contest, *, max_len: int, need: int, seed: int = 0,
+             draws: int = MAX_DRAWS // 4) -> Evaluation:
+    from metaex.core.grammar.sample import language_size
+
+    pairs = contested_pairs(g, c, PAIRS_GOAL, seed, max_len, draws=draws)
+    size = language_size(shared_grammar(g, c), max_len, at_least=need)
+    return Evaluation(c, len(pairs), size, alternative(g, c).prob)
+
+
+def parse_rule(g: Grammar, text: str, change: str | None) -> list[Contest]:
+    """The candidates of g whose α is the alternative `text` ("NS -> DS NSG 'ro' VS", quotes optional) and, with
+    `change` ("swap:2,4" or "replace:3=VP"), whose change is that one."""
+    m = re.match(r"^\s*(\S+)\s*->\s*(.+?)\s*$", text)
+    if not m:
+        raise InputError(f"--rule should be one alternative as `LHS -> SYMBOLS`, got {text!r}")
+    lhs, rhs = m.group(1), tuple(s.strip("'\"") for s in m.group(2).split())
+    if lhs not in g.by_lhs:
+        raise InputError(f"--rule: {lhs} is not a nonterminal of {g.name} ({', '.join(g.nonterminals)})", g.source)
+    alts = [k for k, r in enumerate(g.by_lhs[lhs]) if r.rhs == rhs]
+    if not alts:
+        known = "; ".join(rule_text(g, r) for r in g.by_lhs[lhs])
+        raise InputError(f"--rule: {text!r} is not an alternative of {lhs} (its alternatives: {known})", g.source)
+    found = [c for c in candidates(g) if c.lhs == lhs and c.alt == alts[0]]
+    if change is not None:
+        found = [c for c in found if c.spec() == _normal_change(change)]
+    if not found:
+        raise InputError(f"--rule {text!r}{' --change ' + change if change else ''}: no change of this alternative "
+                         "gives two valid variants and a shared grammar (the alternative must not be its "
+                         "nonterminal's only one, and a swap needs two different symbols)", g.source)
+    return found
+
+
+def _normal_change(change: str) -> str:
+    m = re.match(r"^\s*(swap)\s*:\s*(\d+)\s*,\s*(\d+)\s*$|^\s*(replace)\s*:\s*(\d+)\s*=\s*(\S+)\s*$", change)
+    if not m:
+        raise InputError(f"--change should be swap:I,J or replace:I=SYMBOL (1-based positions), got {change!r}")
+    if m.group(1):
+        i, j = sorted((int(m.group(2)), int(m.group(3))))
+        return f"swap:{i},{j}"
+    return f"replace:{int(m.group(5))}={m.group(6).strip(chr(39) + chr(34))}"
+
+
+MAX_EVALUATED = 24        # candidates measured before `choose` gives up on an automatic choice
+
+
+def declared(g: Grammar) -> tuple[str, str | None] | None:
+    """The contest a grammar file declares (`# contest: NS -> DS NSG 'ro' VS | replace:4=VP`): (rule, change)."""
+    text = g.meta.get("contest")
+    if not text:
+        return None
+    rule, _, change = text.partition("|")
+    return rule.strip(), change.strip() or None
+
+
+def _prior(g: Grammar, c: Contest) -> tuple:
+    """A cheap ordering of candidates before any is measured: swaps first (same words, same length), then α's
+    probability near 0.3 (neither rare nor its nonterminal's main alternative), then the structural order."""
+    return (c.op != "swap", abs(alternative(g, c).prob - 0.3))
+
+
+def choose(g: Grammar, *, max_len: int, need: int, pairs: int, seed: int = 0, rule: str | None = None,
+           change: str | None = None) -> Evaluation:
+    """The contest of g: the named `rule` (and `change`), else the one the grammar file declares (`# contest:`),
+    else the first candidate in a fixed order (`_prior`) with at least `pairs` exclusive pairs and `need` shared
+    strings under `max_len`; an InputError saying why when there is none."""
+    if rule is None and (found := declared(g)):
+        rule, change = found
+    pool = parse_rule(g, rule, change) if rule else sorted(candidates(g), key=lambda c: _prior(g, c))
+    if not pool:
+        raise InputError(f"grammar {g.name} has no contestable rule: no nonterminal has two alternatives one of "
+                         "which can change (swap two different symbols, or replace one by a sibling) while the "
+                         "grammar without it stays a proper PCFG", g.source)
+    best = None
+    for c in pool[:MAX_EVALUATED]:
+        e = evaluate(g, c, max_len=max_len, need=need, seed=seed)
+        if e.pairs >= pairs and e.shared_size is None:
+            return e
+        best = max(best, e, key=lambda x: x.score()) if best else e
+    why = (f"the shared grammar without it has only {best.shared_size} distinct strings of at most {max_len} "
+           f"terminals (need {need})" if best.shared_size is not None else
+           f"only {best.pairs} distinct contested pairs of at most {max_len} terminals were found (need {pairs})")
+    raise InputError(f"grammar {g.name} has no contestable rule for this study: its best, "
+                     f"{best.contest.describe(g)}: {why}; lower the counts or raise max_len", g.source)
+
+
+def variants(g: Grammar, c: Contest) -> tuple[Grammar, Grammar]:
+    """(A, B) as grammar files would hold them: A is g itself, named as a variant of the contest."""
+    a = _rebuilt(g, list(g.rules), f"variant A of {rule_text(g, alternative(g, c))} ({c.spec()})")
+    return a, variant_b(g, c)
+
+
+def as_contest(g: Grammar, spec: dict) -> Contest:
+    """A Contest from its to_dict() form, checked against g."""
+    try:
+        c = Contest(**spec)
+        alternative(g, c)
+    except (TypeError, KeyError, IndexError):
+        raise InputError(f"not a contest of {g.name}: {spec!r}", g.source) from None
+    return replace(c)
