@@ -35,13 +35,43 @@ def sample(
     n_test: int | None = typer.Option(None, "--test", min=0, help="Also draw N_TEST test strings, distinct "
                                       "and disjoint from the -n train strings, into --test-out."),
     test_out: Path | None = typer.Option(None, "--test-out", help="Where the --test strings go."),
+    shared: bool = typer.Option(False, "--shared", help="Draw from the shared sub-language: the grammar without "
+                                "the contested alternative its file declares (`# contest:`, as `grammar contest` "
+                                "writes), strings both variants accept."),
     out: Path = typer.Option(Path("-"), "-o", "--out", help="Output JSONL of example records ('-' = stdout)."),
 ) -> None:
     """Draw strings from the PCFG as `example` records."""
     from metaex.core.grammar import run
 
     _say(run.sample(grammar, n, seed, out=out, max_len=max_len, distinct=distinct, split=split, n_test=n_test,
-                    test_out=test_out))
+                    test_out=test_out, shared=shared))
+
+
+@grammar_app.command("contest")
+def contest(
+    grammar: Path = _GRAMMAR,
+    seed: int = typer.Option(..., "--seed", help="Seed of the contested pairs (and of the choice's measurements)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder to write: a.pcfg, b.pcfg, pairs.jsonl, strings.jsonl, "
+                             "contest.json."),
+    told: str = typer.Option("a", "--told", help="Which variant the study's explanations tell: a (the grammar as "
+                             "given) or b (the changed one); recorded in every pair."),
+    pairs: int = typer.Option(60, "--pairs", help="Contested pairs to write (the probe's items)."),
+    strings: int = typer.Option(0, "--strings", help="More contested strings of the told variant, for training "
+                                "(none of them in a pair)."),
+    max_len: int = typer.Option(20, "--max-len", help="Longest string (terminals)."),
+    rule: str | None = typer.Option(None, "--rule", help="The alternative to contest, as `LHS -> SYMBOLS` (terminals "
+                                    "quoted or not); default: the one the file declares (`# contest:`), else the "
+                                    "first that gives enough pairs."),
+    change: str | None = typer.Option(None, "--change", help="How variant b changes it: swap:I,J or "
+                                      "replace:I=SYMBOL (1-based positions; default: the first that works)."),
+    need: int = typer.Option(1, "--need", help="Distinct strings the shared sub-language must hold under --max-len."),
+) -> None:
+    """Two variants of the grammar that differ in one rule, and contested pairs: one derivation each variant reads
+    its own way (a in A only, b in B only). Training strings from `sample --shared` cannot tell them apart."""
+    from metaex.core.grammar import run
+
+    _say(run.contest(grammar, seed, out, told=told, pairs=pairs, strings=strings, max_len=max_len, rule=rule,
+                     change=change, need=need))
 
 
 @grammar_app.command("check")

@@ -34,6 +34,9 @@ KINDS: dict[str, dict[str, Any]] = {
     "check": {"text": str, "valid": bool, "grammar": str, "grammar_hash": str},
     # a minimal pair: good in the language, bad not; perturbation: substitution|swap|delete|insert
     "pair": {"good": str, "bad": str, "perturbation": str, "grammar": str, "grammar_hash": str, "seed": int},
+    # a contested pair: one derivation with the contested rule as variant a has it and as variant b has it;
+    # told: which of the two variants the study's explanations tell ("a" or "b"); grammar_hash: the told variant's
+    "contest_pair": {"a": str, "b": str, "told": str, "grammar": str, "grammar_hash": str, "seed": int},
     # a natural-language explanation of a grammar (no example strings in it)
     "explanation": {"text": str, "grammar": str, "grammar_hash": str, "style": str, "paraphrase": int,
                     "seed": int},

@@ -46,13 +46,17 @@ class Contest:
     j: int | None = None
     symbol: str | None = None
 
-    def spec(self) -> str:
-        """The change as `--change` takes it (1-based positions): `swap:2,4` or `replace:3=VP`."""
-        return f"swap:{self.i + 1},{self.j + 1}" if self.op == "swap" else f"replace:{self.i + 1}={self.symbol}"
+    def spec(self, g: Grammar | None = None) -> str:
+        """The change as `--change` takes it (1-based positions): `swap:2,4` or `replace:3=VP` (a terminal quoted,
+        `replace:1='c'`, when the grammar is given: an instance renames quoted terminals)."""
+        if self.op == "swap":
+            return f"swap:{self.i + 1},{self.j + 1}"
+        quoted = g is not None and self.symbol not in g.by_lhs
+        return f"replace:{self.i + 1}=" + (f"'{self.symbol}'" if quoted else str(self.symbol))
 
     def describe(self, g: Grammar) -> str:
         """`NS -> DS NSG 'ro' VS` with its change, for people."""
-        return f"{rule_text(g, alternative(g, self))} ({self.spec()})"
+        return f"{rule_text(g, alternative(g, self))} ({self.spec(g)})"
 
     def to_dict(self) -> dict:
         return {"lhs": self.lhs, "alt": self.alt, "op": self.op, "i": self.i, "j": self.j, "symbol": self.symbol}
@@ -98,7 +102,7 @@ def variant_b(g: Grammar, c: Contest) -> Grammar:
     if any(r.lhs == c.lhs and r.rhs == new for r in g.rules):
         raise _NotContestable("the changed alternative is already an alternative of its nonterminal")
     rules = [Rule(r.lhs, new, r.prob) if r is target else r for r in g.rules]
-    return _rebuilt(g, rules, f"variant B of {rule_text(g, target)} ({c.spec()})")
+    return _rebuilt(g, rules, f"b: {rule_text(g, Rule(c.lhs, new, target.prob))}")
 
 
 def shared_grammar(g: Grammar, c: Contest) -> Grammar:
@@ -110,6 +114,17 @@ def shared_grammar(g: Grammar, c: Contest) -> Grammar:
     total = sum(r.prob for r in rest)
     rules = [r if r.lhs != c.lhs else Rule(r.lhs, r.rhs, r.prob / total) for r in g.rules if r is not target]
     return _rebuilt(g, rules, f"shared: without {rule_text(g, target)}")
+
+
+def shared_of(g: Grammar) -> Grammar:
+    """The shared sub-language of a grammar that declares its contest (`# contest:`; the files `grammar contest`
+    writes do): an InputError naming the file when it declares none."""
+    found = declared(g)
+    if found is None:
+        raise InputError(f"grammar {g.name} declares no contested rule (a `# contest: ALTERNATIVE | CHANGE` line, "
+                         "as `metaex grammar contest` writes into its variants)", g.source)
+    [c, *_] = parse_rule(g, *found)
+    return shared_grammar(g, c)
 
 
 def siblings(g: Grammar, symbol: str) -> list[str]:
@@ -257,7 +272,7 @@ def contested_pairs(g: Grammar, c: Contest, n: int, seed: int, max_len: int, *,
     in_a, in_b = recognizer(g).accepts, recognizer(b_grammar).accepts
     d = _Deriver(g, max_len)
     n_alpha = d.index[id(alternative(g, c))]
-    rng = random.Random(f"metaex-contest:{seed}:{c.lhs}:{c.alt}:{c.spec()}")
+    rng = random.Random(f"metaex-contest:{seed}:{c.lhs}:{c.alt}:{c.op}:{c.i}:{c.j}")
     seen: set[tuple[str, str]] = set()
     out: list[Pair] = []
     for _ in range(draws):
@@ -316,7 +331,7 @@ def parse_rule(g: Grammar, text: str, change: str | None) -> list[Contest]:
         raise InputError(f"--rule: {text!r} is not an alternative of {lhs} (its alternatives: {known})", g.source)
     found = [c for c in candidates(g) if c.lhs == lhs and c.alt == alts[0]]
     if change is not None:
-        found = [c for c in found if c.spec() == _normal_change(change)]
+        found = [c for c in found if _normal_change(c.spec()) == _normal_change(change)]
     if not found:
         raise InputError(f"--rule {text!r}{' --change ' + change if change else ''}: no change of this alternative "
                          "gives two valid variants and a shared grammar (the alternative must not be its "
@@ -377,10 +392,25 @@ def choose(g: Grammar, *, max_len: int, need: int, pairs: int, seed: int = 0, ru
                      f"{best.contest.describe(g)}: {why}; lower the counts or raise max_len", g.source)
 
 
+def inverse(g: Grammar, c: Contest) -> Contest:
+    """The same contest seen from variant B: its changed alternative, and the change that gives A back."""
+    if c.op == "swap":
+        return c
+    return replace(c, symbol=alternative(g, c).rhs[c.i])
+
+
 def variants(g: Grammar, c: Contest) -> tuple[Grammar, Grammar]:
-    """(A, B) as grammar files would hold them: A is g itself, named as a variant of the contest."""
-    a = _rebuilt(g, list(g.rules), f"variant A of {rule_text(g, alternative(g, c))} ({c.spec()})")
-    return a, variant_b(g, c)
+    """(A, B) as grammar files hold them, each declaring the contest from its own side (`# contest: ALT | CHANGE`),
+    so that either file contests the same rule, and `--shared` on either samples the same sub-language."""
+    alt = alternative(g, c)
+    a = _rebuilt(g, list(g.rules), f"a: {rule_text(g, alt)}")
+    b = variant_b(g, c)
+    back = inverse(g, c)
+    b_alt = Rule(c.lhs, changed_rhs(g, c), alt.prob)
+    a = replace(a, meta={**a.meta, "contest": f"{rule_text(g, alt)} | {c.spec(g)}"})
+    b = replace(b, meta={**b.meta, "contest": f"{rule_text(b, b_alt)} | {back.spec(b)}",
+                          "variant": f"b: {rule_text(b, b_alt)}"})
+    return a, b
 
 
 def as_contest(g: Grammar, spec: dict) -> Contest:

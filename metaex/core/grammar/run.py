@@ -33,9 +33,11 @@ def _examples(g: Grammar, texts: list[str], seed: int, split: str) -> list[dict]
 
 def sample(grammar: str | Path, n: int, seed: int, *, out: str | Path = "-", max_len: int | None = None,
            distinct: bool = False, split: str = "pool", n_test: int | None = None,
-           test_out: str | Path | None = None) -> str:
+           test_out: str | Path | None = None, shared: bool = False) -> str:
     """`n` strings of the grammar as `example` records; with `n_test`, also distinct test strings disjoint from
-    the (then distinct) train strings, into `test_out`."""
+    the (then distinct) train strings, into `test_out`. With `shared`, drawn from the grammar's shared
+    sub-language (its declared contested alternative left out: strings both variants accept), recorded as the
+    grammar's own."""
     if split not in records.SPLITS:
         raise InputError(f"--split must be one of {', '.join(records.SPLITS)} (got {split!r})")
     if (n_test is None) != (test_out is None):
@@ -48,13 +50,19 @@ def sample(grammar: str | Path, n: int, seed: int, *, out: str | Path = "-", max
 
     guard_outputs([grammar], [(out, "file"), (test_out, "file")])
     g = load_grammar(grammar)
+    source = g
+    if shared:
+        from metaex.core.grammar.contest import shared_of
+
+        with about(grammar):
+            source = shared_of(g)
     if n_test is None:
         with about(grammar):
-            texts = sample_strings(g, n, seed, max_len=max_len, distinct=distinct)
+            texts = sample_strings(source, n, seed, max_len=max_len, distinct=distinct)
         records.write(out, _examples(g, texts, seed, split))
         return f"{len(texts)} strings of {g.name} ({len(set(texts))} distinct)"
     with about(grammar):
-        train, test = sample_split(g, n, n_test, seed, max_len=max_len)
+        train, test = sample_split(source, n, n_test, seed, max_len=max_len)
     train_recs, test_recs = _examples(g, train, seed, "train"), _examples(g, test, seed, "test")
     remove_outputs([out, test_out])   # a kill between the two writes leaves neither old file beside a new one
     records.write(out, train_recs)
@@ -136,3 +144,67 @@ def random(family: str, seed: int, *, out: str | Path = "-", nonterminals: int |
     with records.atomic_output(out) as fh:
         fh.write(g.to_text())
     return f"{g.name}: {len(g.rules)} rules, expected length {g.expected_length:.1f}"
+
+
+CONTEST_SCHEMA = "metaex/contest@1"
+
+
+def is_contest_dir(folder: Path) -> bool:
+    """Whether `folder` holds what `grammar contest` wrote (it may be replaced)."""
+    import json
+
+    try:
+        return json.loads((Path(folder) / "contest.json").read_text(encoding="utf-8")).get("schema") == CONTEST_SCHEMA
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def contest(grammar: str | Path, seed: int, out: str | Path, *, told: str = "a", pairs: int = 60, strings: int = 0,
+            max_len: int = 20, rule: str | None = None, change: str | None = None, need: int = 1) -> str:
+    """`grammar contest`: OUT/a.pcfg and OUT/b.pcfg (the two variants, each declaring the contest from its side),
+    OUT/pairs.jsonl (`pairs` contested pairs: fields a and b, and which variant is `told`), OUT/strings.jsonl
+    (`strings` more contested strings of the told variant, `example` records of split pool, for training: none
+    of them in a pair) and OUT/contest.json (the contest, its measurements, the seed). `need`: distinct strings
+    the shared sub-language must hold under `max_len` (the largest dose and the test strings of a study)."""
+    import json
+
+    from metaex.core.files import atomic_dir
+    from metaex.core.grammar import contest as C
+
+    if told not in ("a", "b"):
+        raise InputError(f"--told must be a or b, got {told!r}")
+    for name, value, least in (("--pairs", pairs, 1), ("--strings", strings, 0), ("--max-len", max_len, 1),
+                               ("--need", need, 1)):
+        if value < least:
+            raise InputError(f"{name} must be at least {least}, got {value}")
+    guard_outputs([grammar], [(out, "folder", is_contest_dir)])
+    g = load_grammar(grammar)
+    with about(grammar):
+        chosen = C.choose(g, max_len=max_len, need=need, pairs=pairs + strings, seed=seed, rule=rule, change=change)
+        a, b = C.variants(g, chosen.contest)
+        found = C.contested_pairs(g, chosen.contest, pairs + strings, seed, max_len)
+    if len(found) < pairs + strings:
+        raise InputError(f"only {len(found)} distinct contested pairs of at most {max_len} terminals were found for "
+                         f"{chosen.contest.describe(g)}; {pairs + strings} were asked for (--pairs + --strings)",
+                         str(grammar))
+    test, train = found[:pairs], found[pairs:]
+    told_g = a if told == "a" else b
+    prov = {"grammar": told_g.name, "grammar_hash": told_g.hash, "seed": seed}
+    producer = records.producer("grammar contest")
+    pair_recs = [records.make("contest_pair", a=p.a, b=p.b, told=told, item=i, producer=producer, **prov)
+                 for i, p in enumerate(test)]
+    string_recs = [records.make("example", text=getattr(p, told), split="pool", contested=True,
+                                producer=producer, **prov) for p in train]
+    info = {"schema": CONTEST_SCHEMA, "producer": producer, "grammar": str(grammar), "name": g.name,
+            "contest": chosen.contest.to_dict(), "rule": C.rule_text(g, C.alternative(g, chosen.contest)),
+            "change": chosen.contest.spec(g), "told": told, "seed": seed, "max_len": max_len,
+            "hashes": {"a": a.hash, "b": b.hash}, "pairs": len(pair_recs), "strings": len(string_recs),
+            "measured": {"pairs_found": chosen.pairs, "alpha_prob": chosen.alpha_prob}}
+    with atomic_dir(Path(out)) as folder:
+        (folder / "a.pcfg").write_text(a.to_text(), encoding="utf-8")
+        (folder / "b.pcfg").write_text(b.to_text(), encoding="utf-8")
+        records.write(folder / "pairs.jsonl", pair_recs)
+        records.write(folder / "strings.jsonl", string_recs)
+        (folder / "contest.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    return (f"{out}: {C.rule_text(g, C.alternative(g, chosen.contest))} contested ({chosen.contest.spec(g)}), "
+            f"told {told}; {len(pair_recs)} pairs, {len(string_recs)} training strings")
