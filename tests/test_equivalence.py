@@ -72,3 +72,12 @@ def test_the_mde_has_80_percent_power_by_simulation():
     assert mde(null_draws(comp, seeds=6, grammars=8, items=60, n_sims=3000, rng=rng), "blocked") < m
     assert mde(null_draws(comp, seeds=6, grammars=4, items=240, n_sims=3000, rng=rng), "blocked") < m
     assert mde(draws, "seed", "one") == math.inf and math.isfinite(mde(draws, "seed"))
+
+
+def test_the_mde_of_a_shape_no_estimator_can_fit_is_nan_at_once():
+    """Two seeds leave the blocked model no residual df (a micro study has them): NaN, not an endless search."""
+    comp = Components(run_var=0.02, item_var=0.01, grammar_sd=0.1, seeds=2, grammars=4, items=8, halves=True)
+    draws = null_draws(comp, seeds=2, grammars=4, items=8, n_sims=200, rng=np.random.default_rng(0))
+    assert math.isnan(mde(draws, "blocked"))
+    one = null_draws(comp, seeds=1, grammars=4, items=8, n_sims=200, rng=np.random.default_rng(0))
+    assert math.isnan(mde(one, "seed"))

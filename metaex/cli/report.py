@@ -25,7 +25,6 @@ def report(
     from rich.table import Table
 
     from metaex.core.report import make_report
-
     from metaex.core.report.answer import answer_lines
 
     options.check()

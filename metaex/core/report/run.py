@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from metaex.core import records
+from metaex.core import options, records
 from metaex.core.errors import InputError
 from metaex.core.files import atomic_dir, guard_outputs
 from metaex.core.markers import write_marker
@@ -69,7 +69,7 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
         "schema": SCHEMA, "producer": records.producer("report"), "headline_metric": headline,
         "settings": {"bootstrap": n_resamples, "seed": seed, "level": 0.95, "method": METHOD,
                      "contrasts": contrasts, "resample_items": resample_items,
-                     "analysis": {**opts.__dict__, "pilot_seeds": list(opts.pilot_seeds)}},
+                     "analysis": options.record(opts)},
         "inputs": [str(p) for p in probe_dirs],
         "arms": {a: {"variant": study.variants[a], "model_params": study.model_params.get(a),
                      "bridged": study.bridged.get(a)} for a in study.arms},

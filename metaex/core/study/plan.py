@@ -69,7 +69,9 @@ class Step:
         return self.call.argv()
 
     def done(self) -> bool:
-        return all(p.exists() for p in self.outputs)
+        """Every output exists (and, for a call that can tell, was made with this step's settings: a report
+        written with other [analysis] settings is redone)."""
+        return all(p.exists() for p in self.outputs) and getattr(self.call, "current", lambda: True)()
 
     def run(self) -> str:
         """Do the step in this process (the same core function its command calls); its one-line summary."""

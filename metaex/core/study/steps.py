@@ -300,6 +300,16 @@ class Report:
                     contrasts=o.contrasts, resample_items=o.resample_items, analysis=o)
         return f"report written to {self.out}/"
 
+    def current(self) -> bool:
+        """Whether the report in `out` was written with these options (else the study redoes it)."""
+        import json
+
+        try:
+            written = json.loads((self.out / "report.json").read_text(encoding="utf-8"))["settings"]["analysis"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return written == json.loads(json.dumps(options.record(self.options)))
+
 
 Call = Instantiate | Sample | Pairs | RandomGrammar | Explain | Concat | Mix | Bridge | TinyModel | Finetune | Probe \
     | Report
