@@ -35,8 +35,10 @@ def _name(c: dict) -> str:
 def primary_sentence(entry: dict, estimator: str) -> str:
     c, margin = entry["primary"], entry["margin"]
     units = margin["units"]
-    other = "seed" if estimator == "blocked" else "blocked"
+    used = c.get("estimator", estimator)
+    other = "seed" if used == "blocked" else "blocked"
     label = {"blocked": "grammar-blocked", "seed": "seed-level"}
+    fallback = ", as the blocked model has no residual df at this shape" if used != estimator else ""
     verdict = c.get("verdict", equivalence.UNDETERMINED)
     mde = c.get("mde", {})
     mde_text = f"smallest detectable effect {number(mde.get('metric', math.nan), signed=False)}" + (
@@ -54,8 +56,8 @@ def primary_sentence(entry: dict, estimator: str) -> str:
                                                                                       or math.nan)
                else "neither detected nor excluded at this margin")
         head = f"**undetermined** ({why})"
-    return (f"{WORDS[entry['design']][0].capitalize()}, {_name(c)} = {_interval(c)} ({label[estimator]}; {label[other]} "
-            f"{_interval(c, other)}), Holm p = {_p(c.get('p_holm'))}, {mde_text}: {head}.")
+    return (f"{WORDS[entry['design']][0].capitalize()}, {_name(c)} = {_interval(c)} ({label[used]}{fallback}; "
+            f"{label[other]} {_interval(c, other)}), Holm p = {_p(c.get('p_holm'))}, {mde_text}: {head}.")
 
 
 def control_sentence(entry: dict, c: dict, role: str) -> str:

@@ -167,10 +167,12 @@ def _contrast(rows: list[dict], design: Design, metric: str, arm: str, dose: int
     fit = blocked_fit(y, expl)
     blocked = {"estimate": float(fit.estimate), "se": float(fit.se), "df": float(fit.df),
                "ci_low": float(fit.ci_low), "ci_high": float(fit.ci_high), "p_value": float(fit.p_value)}
-    chosen = blocked if opts.estimator == "blocked" else seed
+    # the blocked model needs residual df (at 2 seeds a halves design has none): then the seed level, said so
+    used = opts.estimator if opts.estimator == "seed" or (math.isfinite(fit.se) and fit.df >= 1) else "seed"
+    chosen = blocked if used == "blocked" else seed
     tost = equivalence.tost(chosen["estimate"], chosen["se"], chosen["df"], delta)
     out: dict[str, Any] = {"condition": con.condition, "reference": con.reference, "stat": con.stat,
-                           "seed": seed, "blocked": blocked, "chosen": chosen,
+                           "seed": seed, "blocked": blocked, "chosen": chosen, "estimator": used,
                            "tost": {"low90": tost.low90, "high90": tost.high90, "p_value": tost.p_value,
                                     "equivalent": tost.equivalent},
                            "bound_examples": in_examples(curve, tost.high90), "estimate_examples":
@@ -179,7 +181,7 @@ def _contrast(rows: list[dict], design: Design, metric: str, arm: str, dose: int
         comp = components(y, expl, item_var, int(np.nanmean(design.counts)) or 1)
         draws = null_draws(comp, seeds=y.shape[0], grammars=y.shape[1], items=comp.items, n_sims=opts.power_sims,
                            rng=rng)
-        m = mde(draws, "blocked")
+        m = mde(draws, used)
         out["mde"] = {"metric": m, "examples": in_examples(curve, m), "seed_level": mde(draws, "seed"),
                       "components": comp.__dict__}
     elif con.role == "planted":

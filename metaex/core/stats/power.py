@@ -116,15 +116,18 @@ def power(draws: Draws, effect: float, estimator: str, profile: str = "uniform")
 def mde(draws: Draws, estimator: str, profile: str = "uniform", target: float = POWER) -> float:
     """The smallest planted effect detected with power `target` (bisection on the draws; inf if none is; NaN where
     the estimator cannot be computed at this shape, e.g. a blocked model without residual df)."""
-    finite = draws.blocked[np.isfinite(draws.blocked)] if estimator == "blocked" else draws.per_seed.mean(-1)
+    values = draws.blocked if estimator == "blocked" else draws.per_seed.mean(-1)
+    finite = values[np.isfinite(values)]
     if finite.size < 10 or (estimator == "seed" and draws.per_seed.shape[-1] < 2):
         return math.nan
     scale = float(np.std(finite)) or 1.0
     high = scale
-    while power(draws, high, estimator, profile) < target:
+    for _ in range(21):          # up to 10⁶ × the estimate's own spread
+        if power(draws, high, estimator, profile) >= target:
+            break
         high *= 2
-        if high > 1e6 * scale:
-            return math.inf
+    else:
+        return math.inf
     low = 0.0
     for _ in range(40):
         mid = (low + high) / 2
