@@ -421,3 +421,13 @@ def as_contest(g: Grammar, spec: dict) -> Contest:
     except (TypeError, KeyError, IndexError):
         raise InputError(f"not a contest of {g.name}: {spec!r}", g.source) from None
     return replace(c)
+
+
+def other_variant(g: Grammar) -> Grammar:
+    """The variant a grammar file's declared contest (`# contest:`) sets against it: what a told grammar's
+    contested pairs are scored against (its contested alternative changed as declared)."""
+    found = declared(g)
+    if found is None:
+        raise InputError(f"grammar {g.name} declares no contest (`# contest:` line): it is not a contest's variant",
+                         g.source)
+    return variant_b(g, parse_rule(g, *found)[0])
