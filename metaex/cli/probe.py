@@ -23,6 +23,9 @@ def probe(
                                       "drawn from the grammar."),
     pairs: Path | None = typer.Option(None, "--pairs", help="Minimal pairs (pair records); default: made "
                                       "from the test strings."),
+    contest: Path | None = typer.Option(None, "--contest", help="Contested pairs (contest_pair records of "
+                                        "`grammar contest`, several grammars' joined with cat; each grammar is its "
+                                        "told variant's file): contest_* metrics."),
     train: list[Path] = typer.Option([], "--train", help="What novelty is judged against: mixes (every "
                                      "string their documents carry) or train splits; a study passes every mix of "
                                      "the seed (repeatable)."),
@@ -47,7 +50,7 @@ def probe(
     options.check()
     if options.bf16 and (warning := slow_bf16_warning()):
         console.print(warning)
-    summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, train=train,
+    summary = run_probe(model, adapter, grammar, out_dir=out, tests=tests, pairs=pairs, contest=contest, train=train,
                         explanations=explanations, manifest=manifest, options=options, arm=arm, parts_dir=parts,
                         log=lambda msg: console.print(f"[dim]{msg}[/dim]"))
     console.print(_table(summary))

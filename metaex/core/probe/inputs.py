@@ -15,6 +15,7 @@ from pathlib import Path
 from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.grammar.pcfg import Grammar
+from metaex.core.probe.contest import read_pairs
 from metaex.core.probe.generate import grammar_seed
 from metaex.core.probe.options import ProbeOptions
 from metaex.core.probe.tasks import Choice, GrammarItems
@@ -141,8 +142,10 @@ def build_choices(explanations: Sequence[dict], g: Grammar, limit: int | None) -
 
 def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str | Path | None = None,
                pairs: str | Path | None = None, train: Sequence[str | Path] = (),
-               explanations: str | Path | None = None) -> dict[str, GrammarItems]:
-    """GrammarItems per grammar name from the given files, or made from the grammar where a file is absent."""
+               explanations: str | Path | None = None, contest: str | Path | None = None
+               ) -> dict[str, GrammarItems]:
+    """GrammarItems per grammar name from the given files, or made from the grammar where a file is absent;
+    contested pairs only from a `contest` file (`probe.contest.read_pairs`)."""
     from metaex.core.grammar.sample import sample_strings
 
     train_sets = read_train(train, grammars)
@@ -153,6 +156,7 @@ def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str
     if pairs is not None:
         pair_recs = _by_grammar(pairs, "pair", grammars)
         _require(pair_recs, pairs, "minimal pairs")
+    contested = read_pairs(contest, grammars) if contest is not None else {}
     expl = records.read_all(explanations, "explanation") if explanations is not None else []
     out = {}
     for g in grammars:
@@ -178,7 +182,7 @@ def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str
             grammar=g, tests=test_strings[: options.limit], pairs=pair_list[: options.limit],
             train=train_sets[g.name], choices=build_choices(expl, g, min(
                 (n for n in (options.limit, options.verbal) if n is not None), default=None)), true_lengths=lengths,
-            max_len=2 * (cap or max(lengths)))
+            max_len=2 * (cap or max(lengths)), contest=contested.get(g.name, [])[: options.limit])
     return out
 
 

@@ -91,15 +91,16 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("icl_control_heldout_lp", "in_context", "mean", "log-prob per token (nats)", True,
            f"held-out fit {_CTL}"),
     Metric("contest_pref", "contest", "mean", "log-prob per word (nats), told − other", True,
-           f"{_PAIR}: (log p(told form) − log p(other form)) ÷ words after `{{name}}:` (the direction-adjusted effect; "
-           "0 when the explanations are not used)"),
+           f"{_PAIR}: (log p(told form) − log p(other form)) ÷ its words, each form scored after `{{name}}:` with EOS "
+           "as pair_margin is (the direction-adjusted effect; 0 when the explanations are not used)"),
     Metric("contest_acc", "contest", "mean", "share of pairs told form preferred", True,
            f"{_PAIR} whose told form is the likelier"),
     Metric("contest_judge", "contest", "mean", "p_yes(told) − p_yes(other)", True,
            f"{_PAIR}: the renormalised Yes/No judgement of the told form minus that of the other form"),
     Metric("contest_gen", "contest", "mean", "share of samples following the told variant", True,
-           "a sampled continuation of a contested pair's shared prefix that follows one variant: 1 if the told one, "
-           "0 if the other (continuations that follow neither are counted apart)"),
+           "a sampled continuation of `{name}:` and a contested pair's common word prefix that ends in one variant's "
+           "language only: 1 if the told one's, 0 if the other's (one in neither or both, or that did not end, has no "
+           "value; the summary counts the classified ones)"),
     Metric("icl_contest_pref", "in_context", "mean", "log-prob per word (nats), in-context variant − other", True,
            f"{_PAIR}, scored after each variant's explanation in turn: the preference for the form of the variant "
            "whose explanation is in the prompt (0 when the model does not read the rule in context)"),

@@ -48,6 +48,8 @@ class ProbeOptions:
     in_context_base_only: bool = option(False, "With --in-context: in context for an adapter's base model only "
                                         "(the ceiling before fine-tuning), not for the adapter nor a --model.",
                                         added=False)
+    contest_samples: int = option(4, "With --contest: sampled continuations of each contested pair's common "
+                                  "prefix (contest_gen).", low=1, added=4)
     # log-likelihoods are always float32; bf16 rows are not promised batch-invariant (float32 ones are, tested)
     bf16: bool = option(False, "Decode (sample, greedy) under bfloat16 autocast on the CPU (up to 1.3× faster "
                         "where it has avx512_bf16); every log-likelihood stays float32.", added=False)

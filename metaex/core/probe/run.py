@@ -131,7 +131,7 @@ def _versions() -> dict:
 
 def run_probe(model: str | None = None, adapter: str | None = None,
               grammars: Sequence[str | Path | Grammar] = (), *, out_dir: str | Path,
-              tests: str | Path | None = None, pairs: str | Path | None = None,
+              tests: str | Path | None = None, pairs: str | Path | None = None, contest: str | Path | None = None,
               train: Sequence[str | Path] = (), explanations: str | Path | None = None,
               manifest: str | Path | None = None, options: ProbeOptions = ProbeOptions(), arm: str | None = None,
               model_obj: tuple[Any, Any] | None = None, parts_dir: str | Path | None = None,
@@ -147,7 +147,8 @@ def run_probe(model: str | None = None, adapter: str | None = None,
     target = resolve_target(model, adapter)
     mix = _mix(target, manifest)
     gs = _grammars(grammars, mix)
-    items = load_items(gs, options, tests=tests, pairs=pairs, train=train, explanations=explanations)
+    items = load_items(gs, options, tests=tests, pairs=pairs, train=train, explanations=explanations,
+                       contest=contest)
     run_name = Path(target.run_dir).name if target.run_dir else None
     arm = arm or (target.run_config or {}).get("arm") or Path(str((target.run_config or {}).get("base_model")
                                                                    or target.model)).name
@@ -158,7 +159,7 @@ def run_probe(model: str | None = None, adapter: str | None = None,
 
     hashes = {"model_hash": model_fingerprint(resolve_model(target.model)[0]),
               "adapter_hash": _file_hash(target.adapter) if target.adapter else None}
-    inputs = [target.model, target.adapter, target.run_dir, *(g.source for g in gs), tests, pairs, *train,
+    inputs = [target.model, target.adapter, target.run_dir, *(g.source for g in gs), tests, pairs, contest, *train,
               explanations, manifest]
     own_parts = parts_dir is None
     parts_dir = out / "parts" if parts_dir is None else Path(parts_dir)
@@ -214,7 +215,8 @@ def run_probe(model: str | None = None, adapter: str | None = None,
         "lineage": runs, "bridged": any(r["data"] == "bridge" for r in runs),
         "grammars": [{"name": g.name, "hash": g.hash, "source": g.source} for g in gs],
         "novelty_reference": {g.name: reference_digest(items[g.name].train) for g in gs},
-        "inputs": {"tests": _input(tests), "pairs": _input(pairs), "train": [_input(t) for t in train],
+        "inputs": {"tests": _input(tests), "pairs": _input(pairs), "contest": _input(contest),
+                   "train": [_input(t) for t in train],
                    "explanations": _input(explanations), "manifest": _input(manifest)},
         "mix": mix, "versions": _versions(), "producer": records.producer("probe")})
     return summary

@@ -15,7 +15,7 @@ from typing import Any
 
 from metaex.core import formats
 from metaex.core.grammar.pcfg import Grammar
-from metaex.core.probe import generate, in_context, metrics, scoring
+from metaex.core.probe import contest, generate, in_context, metrics, scoring
 from metaex.core.probe.options import ProbeOptions
 
 
@@ -37,6 +37,7 @@ class GrammarItems:
     choices: list[Choice] = field(default_factory=list)
     true_lengths: list[int] = field(default_factory=list)
     max_len: int = 64           # generation budget in words: twice the data's length cap (a row stops there)
+    contest: list[contest.ContestPair] = field(default_factory=list)   # `--contest`: the contested pairs
 
     def digest(self) -> str:
         """Content hash of the items (keys the reusable part files)."""
@@ -44,9 +45,13 @@ class GrammarItems:
         for part in (self.grammar.hash, self.grammar.name, *self.tests,
                      *(g + "\t" + b for g, b in self.pairs),
                      *sorted(self.train), *(c.true + "\t" + "\t".join(c.distractors) for c in self.choices),
-                     str(self.true_lengths), str(self.max_len)):
+                     str(self.true_lengths), str(self.max_len),
+                     *(["contest", *(p.key() for p in self.contest)] if self.contest else [])):
             h.update(part.encode() + b"\n")
         return h.hexdigest()[:16]
+
+
+CONTEST = "contest"      # the decoding asks of contest_gen among the in-context ones
 
 
 def max_new_tokens(tokenizer: Any, g: Grammar, max_len: int) -> int:
@@ -70,8 +75,11 @@ def probe_grammars(model: Any, tokenizer: Any, many: Sequence[GrammarItems], opt
     asks = [(formats.example_prompt(it.grammar.name), n, generate.grammar_seed(options.seed, it.grammar.name), b, it.max_len)
             for it, b in zip(many, budgets, strict=True)]
     n_icl = options.capped(options.in_context_samples or options.samples)
-    extra = [[(g, prefix, ask) for prefix, ask in in_context.sample_asks(it, n_icl, options.seed, b)]
-             for g, (it, b) in enumerate(zip(many, budgets, strict=True))] if options.in_context else []
+    n_contest = options.capped(options.contest_samples)
+    extra = [[*((g, prefix, ask) for prefix, ask in (in_context.sample_asks(it, n_icl, options.seed, b)
+                                                      if options.in_context else [])),
+              *((g, CONTEST, ask) for ask in contest.gen_asks(it, n_contest, options.seed, b))]
+             for g, (it, b) in enumerate(zip(many, budgets, strict=True))]
     flat_extra = [e for es in extra for e in es]
     # one decoding call for every prompt (long in-context prompts batch together: rows are sorted by length)
     with generate.precision(model, options.bf16):
@@ -79,8 +87,12 @@ def probe_grammars(model: Any, tokenizer: Any, many: Sequence[GrammarItems], opt
                                        temperature=options.temperature, batch_size=options.batch_size)
     sampled = decoded[: len(asks)]
     icl: list[dict[str, list[tuple[str, bool, str]]]] = [{} for _ in many]
+    contested: list[list[list[tuple[str, bool]]]] = [[] for _ in many]
     for (g, prefix, ask), rows in zip(flat_extra, decoded[len(asks):], strict=True):
-        icl[g].setdefault(prefix, []).extend((text, ended, ask[0]) for text, ended in rows)
+        if prefix == CONTEST:
+            contested[g].append(rows)
+        else:
+            icl[g].setdefault(prefix, []).extend((text, ended, ask[0]) for text, ended in rows)
     cuts = [[s.split()[:k] for s in it.tests for k in options.cuts if k < len(s.split())] for it in many]
     prompts = [[formats.example_doc(it.grammar.name, " ".join(p)) for p in c] for it, c in zip(many, cuts, strict=True)]
     with generate.precision(model, options.bf16):
@@ -88,16 +100,18 @@ def probe_grammars(model: Any, tokenizer: Any, many: Sequence[GrammarItems], opt
                                max_new_tokens=[b for ps, b in zip(prompts, budgets, strict=True) for _ in ps],
                                max_words=[it.max_len for it, ps in zip(many, prompts, strict=True) for _ in ps])
     out, pos = [], 0
-    for it, samples, c, ps, extra_samples in zip(many, sampled, cuts, prompts, icl, strict=True):
+    for it, samples, c, ps, extra_samples, gen in zip(many, sampled, cuts, prompts, icl, contested, strict=True):
         continued, pos = flat[pos: pos + len(ps)], pos + len(ps)
-        out.append(_score(model, tokenizer, it, options, samples, c, ps, continued, extra_samples))
+        out.append(_score(model, tokenizer, it, options, samples, c, ps, continued, extra_samples, gen))
     return out
 
 
 def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOptions, sampled: list[tuple[str, bool]],
            cuts: list[list[str]], cut_prompts: list[str], continued: list[tuple[str, bool]],
-           icl: dict[str, list[tuple[str, bool, str]]]) -> tuple[list[dict], list[dict]]:
-    """The scoring of one grammar (likelihoods, judgements, choices, in-context fit) and all its rows."""
+           icl: dict[str, list[tuple[str, bool, str]]], contested: list[list[tuple[str, bool]]]
+           ) -> tuple[list[dict], list[dict]]:
+    """The scoring of one grammar (likelihoods, judgements, choices, in-context fit, contested pairs) and all its
+    rows; `contested`: the contest_gen samples of each contested pair."""
     from metaex.core.grammar.recognize import recognizer
 
     g, name = items.grammar, items.grammar.name
@@ -108,16 +122,19 @@ def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOption
 
     judged = [(good, True) for good, _ in items.pairs] + [(bad, False) for _, bad in items.pairs]
     whole = scoring.encode_many(tokenizer, [(formats.example_prompt(name), " " + s) for s, _ in judged], eos=True)
-    asked = [s for s, _ in judged] + samples
+    asked = [s for s, _ in judged] + samples + contest.judged(items)
     options_text = [t for c in items.choices for t in (c.true, *c.distractors)]
     verbal = scoring.encode_many(tokenizer, [("", t) for t in options_text], eos=True)
     in_ctx = in_context.heldout_requests(tokenizer, items) if options.in_context else []
     pad = scoring.pad_id(tokenizer)
-    lps = scoring.loglikelihoods(model, whole + verbal + [r for _, r in in_ctx], batch_size=options.batch_size,
+    told = contest.score_requests(tokenizer, items)
+    lps = scoring.loglikelihoods(model, whole + verbal + [r for _, r in in_ctx] + told, batch_size=options.batch_size,
                                  pad_id=pad)
     lp_whole, lp_verbal = lps[: len(whole)], [float(x.mean()) for x in lps[len(whole): len(whole) + len(verbal)]]
-    lp_in_ctx = [float(x.mean()) for x in lps[len(whole) + len(verbal):]]
+    lp_in_ctx = [float(x.mean()) for x in lps[len(whole) + len(verbal): len(lps) - len(told)]]
+    lp_told = [float(x.sum()) for x in lps[len(lps) - len(told):]]
     p_yes = _yes_no(model, tokenizer, name, asked, options.batch_size, pad)
+    own = len(judged) + len(samples)      # then the contested forms' judgements
 
     rows = _generation_rows(samples, ended, [formats.example_prompt(name)] * len(samples), accepts, items, "")
     rows += _generation_rows(greedy, greedy_ended, cut_prompts, accepts, items, "greedy_")
@@ -125,14 +142,20 @@ def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOption
     rows += _judge_rows(judged, [float(x.mean()) for x in lp_whole], p_yes[: len(judged)],
                         [metrics.per_word(float(x.sum()), s) for x, (s, _) in zip(lp_whole, judged, strict=True)])
     rows += [_item("consistency", i, metrics.judged_valid(metrics.p_yes(*yn)), text=s,
-                   p_yes=metrics.p_yes(*yn)) for i, (s, yn) in enumerate(zip(samples, p_yes[len(judged):],
+                   p_yes=metrics.p_yes(*yn)) for i, (s, yn) in enumerate(zip(samples, p_yes[len(judged): own],
                                                                               strict=True))]
     rows += _verbal_rows(items.choices, lp_verbal)
     for prefix, got in icl.items():
         rows += _generation_rows([t for t, _, _ in got], [e for _, e, _ in got], [p for _, _, p in got], accepts,
                                  items, prefix)
     rows += in_context.heldout_rows(items, [p for p, _ in in_ctx], lp_in_ctx)
+    if items.contest:
+        rows += contest.pref_rows(items.contest, lp_told)
+        rows += contest.judge_rows(items.contest, p_yes[own:])
+        rows += contest.gen_rows(items, contested)
     summary = _summarise(rows)
+    if items.contest:
+        next(r for r in summary if r["metric"] == "contest_gen").update(contest.gen_counts(rows))
     summary.append(_summary("distinct", metrics.distinct(samples), len(samples)))
     summary.append(_summary("length_tv", metrics.length_tv([len(s.split()) for s in samples],
                                                            items.true_lengths), len(samples)))
