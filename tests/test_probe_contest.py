@@ -56,18 +56,20 @@ def setup(tmp_path_factory) -> dict:
         for told in "ab":
             _ok("grammar", "contest", tmp / f"{g}.pcfg", "--seed", 2, "--told", told, "--pairs", n, "--max-len", 10,
                 "--out", tmp / f"{g}-{told}")
-        # the small grammar's model knows its words only (an untrained model then ends strings often)
-        _ok("model", "tiny", "--vocab-from", tmp / f"{g}.pcfg", *(["--no-builtin"] if g == "small" else []),
-            "-o", tmp / f"{g}-model")
+    _ok("explain", tmp / "agr-a" / "a.pcfg", "--styles", "prose,bnf", "--paraphrases", 2, "--seed", 0,
+        "-o", tmp / "expl.jsonl")
+    _ok("model", "tiny", "--vocab-from", tmp / "agr.pcfg", "--vocab-from", tmp / "expl.jsonl", "-o", tmp / "agr-model")
+    # the small grammar's model knows its words only (an untrained model then ends strings often)
+    _ok("model", "tiny", "--vocab-from", tmp / "small.pcfg", "--no-builtin", "-o", tmp / "small-model")
     (tmp / "manifest.json").write_text(json.dumps(MANIFEST))
     return {"tmp": tmp}
 
 
-def _probe(s: dict, g: str, told: str, out: str, samples: int = SAMPLES) -> tuple[list[dict], list[dict]]:
+def _probe(s: dict, g: str, told: str, out: str, *extra, samples: int = SAMPLES) -> tuple[list[dict], list[dict]]:
     tmp = s["tmp"]
     _ok("probe", "--model", tmp / f"{g}-model", "--grammar", tmp / f"{g}-{told}" / f"{told}.pcfg", "--contest",
         tmp / f"{g}-{told}" / "pairs.jsonl", "--samples", 2, "--items", 3, "--contest-samples", samples,
-        "--manifest", tmp / "manifest.json", "--out", tmp / out)
+        "--manifest", tmp / "manifest.json", "--out", tmp / out, *extra)
     return (records.read_all(tmp / out / "items.jsonl", "probe_item"),
             records.read_all(tmp / out / "summary.jsonl", "probe_summary"))
 
@@ -102,6 +104,7 @@ def test_told_a_against_told_b_negates_every_pair(setup):
         assert b == pytest.approx([-x for x in a], abs=1e-5)
     acc_a = [r["value"] for r in _by(items_a, "contest_acc")]
     assert [r["value"] for r in _by(items_b, "contest_acc")] == [not x for x in acc_a]
+    assert not _by(items_a, "icl_contest_pref")          # in context only with --in-context
     # a probe without --contest writes no contest rows
     plain = records.read_all(_probe_plain(setup), "probe_item")
     assert not {r["metric"] for r in plain} & {"contest_pref", "contest_acc", "contest_judge", "contest_gen"}
@@ -135,6 +138,43 @@ def test_contest_gen_is_classified_by_both_variants(setup):
     # the same samples (same prompts, same seeds) told the other way round read the other way round
     assert [r["text"] for r in gen_b] == [r["text"] for r in gen_a]
     assert [r["value"] for r in gen_b] == [None if r["value"] is None else 1 - r["value"] for r in gen_a]
+
+
+def test_icl_contest_pref_reads_each_variants_explanation(setup):
+    tmp = setup["tmp"]
+    items, summary = _probe(setup, "agr", "a", "icl", "--in-context", "--explanations", tmp / "expl.jsonl",
+                            "--in-context-samples", 2)
+    rows = _by(items, "icl_contest_pref")
+    assert len(rows) == PAIRS
+    # the four explanations (2 paraphrases × prose, bnf), the styles first, cycled over the pairs
+    assert [(r["style"], r["paraphrase"]) for r in rows] == [("bnf", 0), ("prose", 0), ("bnf", 1), ("prose", 1),
+                                                            ("bnf", 0), ("prose", 0)]
+    for r, pref in zip(rows, _by(items, "contest_pref"), strict=True):
+        assert r["value"] == pytest.approx((r["pref_told_context"] - r["pref_other_context"]) / 2)
+        assert (r["told"], r["other"]) == (pref["told"], pref["other"])
+        assert r["pref_told_context"] != pytest.approx(pref["value"], abs=1e-9)   # scored after a context
+    row = next(r for r in summary if r["metric"] == "icl_contest_pref")
+    assert row["value"] == pytest.approx(sum(r["value"] for r in rows) / PAIRS)
+
+
+def test_the_sham_is_the_other_variants_explanation_worded_alike(setup):
+    from metaex.core.explain.parse import parse_bnf
+    from metaex.core.explain.render import rules_of
+    from metaex.core.probe.contest import sham
+
+    tmp = setup["tmp"]
+    a, b = load_grammar(tmp / "agr-a" / "a.pcfg"), load_grammar(tmp / "agr-b" / "b.pcfg")
+    for rec in records.read_all(tmp / "expl.jsonl", "explanation"):
+        other = sham(a, rec)
+        assert other is not None and other != rec["text"]
+        told_words, other_words = rec["text"].split(), other.split()
+        if rec["style"] == "bnf":      # it states b's rules exactly, in the told text's words but for one rule
+            assert parse_bnf(other, b.name) == (b.start, rules_of(b))
+            assert parse_bnf(rec["text"], a.name) == (a.start, rules_of(a))
+        assert len(other_words) == len(told_words)
+        assert sum(x != y for x, y in zip(told_words, other_words, strict=True)) <= 2
+    # a text the explainer does not make of the grammar has no sham (and no icl_contest_pref row)
+    assert sham(a, {**rec, "text": rec["text"] + " Really."}) is None
 
 
 def _edited(src: Path, dst: Path, **change) -> Path:

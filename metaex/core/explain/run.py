@@ -115,8 +115,7 @@ class Explainer:
         seen: set[str] = set()
         for p in range(n):
             for attempt in range(_ATTEMPTS):
-                rng = random.Random(f"metaex-explain:{seed}:{self.g.name}:{self.g.hash}:{style}:{p}:{attempt}")
-                text = self.render(style, rng)
+                text = self.render(style, paraphrase_rng(self.g, seed, style, p, attempt))
                 if text not in seen:
                     break
             else:
@@ -125,6 +124,22 @@ class Explainer:
             seen.add(text)
             texts.append(text)
         return texts
+
+
+    def attempt_of(self, record: dict) -> int | None:
+        """The rendering attempt of its style and paraphrase that gave an explanation record's text (None: not a
+        text this explainer makes of the grammar, with the record's seed)."""
+        for attempt in range(_ATTEMPTS):
+            rng = paraphrase_rng(self.g, record["seed"], record["style"], record["paraphrase"], attempt)
+            if self.render(record["style"], rng) == record["text"]:
+                return attempt
+        return None
+
+
+def paraphrase_rng(g: Grammar, seed: int, style: str, p: int, attempt: int) -> random.Random:
+    """The random choices of the attempt-th rendering of paraphrase p of one style of g. Another grammar of the
+    same shape rendered with them (a contest's other variant) is worded alike, rule for rule."""
+    return random.Random(f"metaex-explain:{seed}:{g.name}:{g.hash}:{style}:{p}:{attempt}")
 
 
 def explain(g: Grammar, styles: list[str], paraphrases: int, seed: int) -> list[dict]:

@@ -10,7 +10,10 @@ variant's, matched to the probe's grammar files by name and hash like tests and 
 - `contest_judge` p_yes(told) − p_yes(other), renormalised, from the judgement call;
 - `contest_gen` samples continuing the pair's common word prefix (`{name}: w1 … wk`), each completed string
   classified by the told grammar's recognizer and the other variant's (`grammar.contest.other_variant`): 1 in the
-  told language only, 0 in the other's only, None otherwise (the mean skips it; the summary counts each).
+  told language only, 0 in the other's only, None otherwise (the mean skips it; the summary counts each);
+- `icl_contest_pref` (with `--in-context` and the told variant's explanations in `--explanations`): the told
+  form's preference after a told explanation and the other form's after the other variant's explanation worded
+  alike (`sham`: the explainer renders the other variant with the random choices that made the told text), averaged.
 """
 
 from __future__ import annotations
@@ -184,6 +187,76 @@ def gen_counts(rows: Sequence[dict]) -> dict:
     """The summary's counts of contest_gen samples: classified (told + other) and each side."""
     values = [r["value"] for r in rows if r["metric"] == "contest_gen"]
     return {"classified": sum(v is not None for v in values), "told": values.count(1), "other": values.count(0)}
+
+
+# --- icl_contest_pref --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Context:
+    """One explanation of the told variant (a record of `--explanations`) and the other variant's worded alike."""
+
+    told: str
+    other: str
+    style: str
+    paraphrase: int
+
+    def key(self) -> str:
+        return "\t".join((self.told, self.other, self.style, str(self.paraphrase)))
+
+
+_SHAMS: dict[tuple, str | None] = {}
+
+
+def sham(g: Grammar, record: dict) -> str | None:
+    """The other variant's explanation worded as `record` (an explanation of g): rendered by the explainer from
+    the other variant with the random choices that made the record's text, so that it differs only where the
+    contested rule does (prose and bnf: in the rule's words alone; constraints: in the facts that differ). None
+    when the explainer does not make the record's text from g (another version, or written by hand)."""
+    from metaex.core.explain.run import Explainer, paraphrase_rng
+
+    key = (g.hash, record["style"], record["paraphrase"], record["seed"], record["text"])
+    if key not in _SHAMS:
+        attempt = Explainer(g).attempt_of(record)
+        _SHAMS[key] = None if attempt is None else Explainer(other_of(g)).render(
+            record["style"], paraphrase_rng(g, record["seed"], record["style"], record["paraphrase"], attempt))
+    return _SHAMS[key]
+
+
+def contexts(explanations: Sequence[dict], g: Grammar, limit: int | None) -> list[Context]:
+    """The in-context prompts of icl_contest_pref: g's own explanations (name and hash: the told variant's),
+    cycling through the styles as the verbalization questions do, at most `limit`, each with its sham."""
+    own = sorted((e for e in explanations if e["grammar"] == g.name and e["grammar_hash"] == g.hash),
+                 key=lambda e: (e["paraphrase"], e["style"]))
+    out = []
+    for e in own[:limit]:
+        other = sham(g, e)
+        if other is not None:
+            out.append(Context(e["text"], other, e["style"], e["paraphrase"]))
+    return out
+
+
+def icl_requests(tokenizer: Any, items: Any) -> list[scoring.Request]:
+    """Per pair i, after context i mod k: the told explanation then told form, other form; the other variant's
+    explanation then told form, other form."""
+    from metaex.core.probe.in_context import prompt
+
+    cs, name = items.contest_contexts, items.grammar.name
+    texts = [(prompt(text, name), " " + s) for i, p in enumerate(items.contest)
+             for text in (cs[i % len(cs)].told, cs[i % len(cs)].other) for s in (p.told, p.other)] if cs else []
+    return scoring.encode_many(tokenizer, texts, eos=True)
+
+
+def icl_rows(items: Any, lp: Sequence[float]) -> list[dict]:
+    """icl_contest_pref per pair: the mean of the told form's preference after the told explanation and the other
+    form's after the other variant's, per word (a model that does not read the rule in context scores 0)."""
+    cs, rows = items.contest_contexts, []
+    for i, p in enumerate(items.contest if cs else []):
+        c = cs[i % len(cs)]
+        told_ctx, other_ctx = (lp[4 * i] - lp[4 * i + 1]) / p.words, (lp[4 * i + 2] - lp[4 * i + 3]) / p.words
+        rows.append(_item("icl_contest_pref", i, (told_ctx - other_ctx) / 2, told=p.told, other=p.other,
+                          style=c.style, paraphrase=c.paraphrase, pref_told_context=told_ctx,
+                          pref_other_context=other_ctx))
+    return rows
 
 
 def _item(metric: str, item: int, value: Any, **extra: Any) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 from metaex.core import records
 from metaex.core.errors import InputError
 from metaex.core.grammar.pcfg import Grammar
-from metaex.core.probe.contest import read_pairs
+from metaex.core.probe.contest import contexts, read_pairs
 from metaex.core.probe.generate import grammar_seed
 from metaex.core.probe.options import ProbeOptions
 from metaex.core.probe.tasks import Choice, GrammarItems
@@ -180,10 +180,15 @@ def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str
             pair_list = [(r["good"], r["bad"]) for r in minimal_pairs(g, made, seed)]
         out[g.name] = GrammarItems(
             grammar=g, tests=test_strings[: options.limit], pairs=pair_list[: options.limit],
-            train=train_sets[g.name], choices=build_choices(expl, g, min(
-                (n for n in (options.limit, options.verbal) if n is not None), default=None)), true_lengths=lengths,
-            max_len=2 * (cap or max(lengths)), contest=contested.get(g.name, [])[: options.limit])
+            train=train_sets[g.name], choices=build_choices(expl, g, _questions(options)), true_lengths=lengths,
+            max_len=2 * (cap or max(lengths)), contest=contested.get(g.name, [])[: options.limit],
+            contest_contexts=contexts(expl, g, _questions(options)) if options.in_context and g.name in contested else [])
     return out
+
+
+def _questions(options: ProbeOptions) -> int | None:
+    """How many explanations a grammar is asked about (verbalization) and read after (in context)."""
+    return min((n for n in (options.limit, options.verbal) if n is not None), default=None)
 
 
 def length_cap(g: Grammar, options: ProbeOptions, strings: Sequence[str]) -> int | None:

@@ -102,8 +102,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "language only: 1 if the told one's, 0 if the other's (one in neither or both, or that did not end, has no "
            "value; the summary counts the classified ones)"),
     Metric("icl_contest_pref", "in_context", "mean", "log-prob per word (nats), in-context variant − other", True,
-           f"{_PAIR}, scored after each variant's explanation in turn: the preference for the form of the variant "
-           "whose explanation is in the prompt (0 when the model does not read the rule in context)"),
+           f"{_PAIR}, scored after a told explanation (`{{explanation}}\\n{{name}}:`) and after the other variant's "
+           "worded alike (the explainer's rendering of the other variant with the same random choices): the mean of "
+           "the preference, per word, for the form of the variant whose explanation is in the prompt (0 when the "
+           "model does not read the rule in context)"),
 )}
 HEADLINE = "novel_valid"   # the headline generation metric (STUDY.md)
 FIT = "heldout_lpw"        # held-out fit per word: judged beside the headline, free of sampling noise and of the

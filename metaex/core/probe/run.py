@@ -266,6 +266,7 @@ def _check_coverage(tokenizer: Any, gs: Sequence[Grammar], items: dict[str, Gram
         check_coverage(tokenizer, [" ".join([g.name, *g.terminals])], g.source or g.name)
     if explanations is not None:
         texts = [t for it in items.values() for c in it.choices for t in (c.true, *c.distractors)]
+        texts += [t for it in items.values() for c in it.contest_contexts for t in (c.told, c.other)]
         check_coverage(tokenizer, texts, str(explanations))
 
 

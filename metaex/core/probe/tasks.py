@@ -38,6 +38,7 @@ class GrammarItems:
     true_lengths: list[int] = field(default_factory=list)
     max_len: int = 64           # generation budget in words: twice the data's length cap (a row stops there)
     contest: list[contest.ContestPair] = field(default_factory=list)   # `--contest`: the contested pairs
+    contest_contexts: list[contest.Context] = field(default_factory=list)   # and with --in-context, icl_contest_pref's
 
     def digest(self) -> str:
         """Content hash of the items (keys the reusable part files)."""
@@ -46,7 +47,8 @@ class GrammarItems:
                      *(g + "\t" + b for g, b in self.pairs),
                      *sorted(self.train), *(c.true + "\t" + "\t".join(c.distractors) for c in self.choices),
                      str(self.true_lengths), str(self.max_len),
-                     *(["contest", *(p.key() for p in self.contest)] if self.contest else [])):
+                     *(["contest", *(p.key() for p in self.contest)] if self.contest else []),
+                     *(c.key() for c in self.contest_contexts)):
             h.update(part.encode() + b"\n")
         return h.hexdigest()[:16]
 
@@ -128,6 +130,7 @@ def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOption
     in_ctx = in_context.heldout_requests(tokenizer, items) if options.in_context else []
     pad = scoring.pad_id(tokenizer)
     told = contest.score_requests(tokenizer, items)
+    told += contest.icl_requests(tokenizer, items) if options.in_context else []
     lps = scoring.loglikelihoods(model, whole + verbal + [r for _, r in in_ctx] + told, batch_size=options.batch_size,
                                  pad_id=pad)
     lp_whole, lp_verbal = lps[: len(whole)], [float(x.mean()) for x in lps[len(whole): len(whole) + len(verbal)]]
@@ -151,6 +154,7 @@ def _score(model: Any, tokenizer: Any, items: GrammarItems, options: ProbeOption
     rows += in_context.heldout_rows(items, [p for p, _ in in_ctx], lp_in_ctx)
     if items.contest:
         rows += contest.pref_rows(items.contest, lp_told)
+        rows += contest.icl_rows(items, lp_told[2 * len(items.contest):]) if options.in_context else []
         rows += contest.judge_rows(items.contest, p_yes[own:])
         rows += contest.gen_rows(items, contested)
     summary = _summarise(rows)
