@@ -177,6 +177,30 @@ def test_the_sham_is_the_other_variants_explanation_worded_alike(setup):
     assert sham(a, {**rec, "text": rec["text"] + " Really."}) is None
 
 
+def test_a_two_seed_report_reads_contest_pref(setup):
+    """Seeds 0 and 1 tell opposite forms (a, b) of one contest; the same untrained model stands for every
+    condition: the `examples` null's per-seed levels negate each other, and the report reads the contested design."""
+    tmp = setup["tmp"]
+    dirs = []
+    for seed, told in ((0, "a"), (1, "b")):
+        for condition in ("examples", "told"):
+            manifest = tmp / f"m{seed}{condition}.json"
+            manifest.write_text(json.dumps({"condition": condition, "dose": 8, "seed": seed, "grammars": [
+                {"name": load_grammar(tmp / "agr.pcfg").name, "explained": True, "template": "agreement"}]}))
+            dirs.append(tmp / f"r{seed}{condition}")
+            _ok("probe", "--model", tmp / "agr-model", "--grammar", tmp / f"agr-{told}" / f"{told}.pcfg",
+                "--contest", tmp / f"agr-{told}" / "pairs.jsonl", "--manifest", manifest, "--samples", 2, "--items",
+                2, "--contest-samples", 1, "--arm", "tiny", "--out", dirs[-1])
+    _ok("report", *dirs, "--out", tmp / "report", "--bootstrap", 50)
+    data = json.loads((tmp / "report" / "report.json").read_text())
+    [entry] = [e for e in data["answer"]["entries"] if e["design"] == "contested"]
+    assert entry["metric"] == "contest_pref" and entry["primary"]["condition"] == "told"
+    level = next(r for r in data["results"] if (r["metric"], r["condition"], r["stat"]) == ("contest_pref", "examples",
+                                                                                             "level"))
+    assert level["n_seeds"] == 2 and level["per_seed"][0] == pytest.approx(-level["per_seed"][1], abs=1e-6)
+    assert abs(level["per_seed"][0]) > 1e-6
+
+
 def _edited(src: Path, dst: Path, **change) -> Path:
     recs = records.read_all(src, "contest_pair")
     recs[1] = {**recs[1], **change}
