@@ -212,14 +212,26 @@ def sham(g: Grammar, record: dict) -> str | None:
     the other variant with the random choices that made the record's text, so that it differs only where the
     contested rule does (prose and bnf: in the rule's words alone; constraints: in the facts that differ). None
     when the explainer does not make the record's text from g (another version, or written by hand)."""
-    from metaex.core.explain.run import Explainer, paraphrase_rng
+    from metaex.core.explain.run import paraphrase_rng
 
     key = (g.hash, record["style"], record["paraphrase"], record["seed"], record["text"])
     if key not in _SHAMS:
-        attempt = Explainer(g).attempt_of(record)
-        _SHAMS[key] = None if attempt is None else Explainer(other_of(g)).render(
+        attempt = _explainer(g).attempt_of(record)
+        _SHAMS[key] = None if attempt is None else _explainer(other_of(g)).render(
             record["style"], paraphrase_rng(g, record["seed"], record["style"], record["paraphrase"], attempt))
     return _SHAMS[key]
+
+
+_EXPLAINERS: dict[str, Any] = {}
+
+
+def _explainer(g: Grammar) -> Any:
+    """The explainer of a grammar (its facts derived once per process)."""
+    from metaex.core.explain.run import Explainer
+
+    if g.hash not in _EXPLAINERS:
+        _EXPLAINERS[g.hash] = Explainer(g)
+    return _EXPLAINERS[g.hash]
 
 
 def contexts(explanations: Sequence[dict], g: Grammar, limit: int | None) -> list[Context]:
