@@ -25,7 +25,7 @@ OPTIONS: Any = None   # the default of a parameter that `with_options` replaces 
 
 def help_text(o: schema.Opt) -> str:
     """The field's help, with its choices, unit and range ("… (full | lora | qlora)", "… (steps; at least 1)")."""
-    extra = [" | ".join(map(str, o.spec.choices))] if o.spec.choices else []
+    extra = [" | ".join(schema.shown_choices(o))] if o.spec.choices else []
     extra += [o.spec.unit] if o.spec.unit else []
     extra += [schema.bounds(o)] if schema.bounds(o) else []
     return o.spec.help + (f" ({'; '.join(extra)})" if extra else "")

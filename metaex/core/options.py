@@ -43,7 +43,7 @@ class Spec:
     help: str = ""
     flag: str | None = None          # the CLI option (default: --NAME, underscores as dashes)
     short: str | None = None         # a one-letter alias ("-n")
-    choices: tuple = ()
+    choices: tuple = ()              # `in` decides what is allowed (`shown_choices`: how it is listed)
     low: float | None = None         # bounds, inclusive unless *_open
     high: float | None = None
     low_open: bool = False
@@ -199,6 +199,12 @@ def bounds(o: Opt) -> str:
     return ""
 
 
+def shown_choices(o: Opt) -> list[str]:
+    """The option's choices as help and errors list them (a `choices` container whose `in` accepts more than it
+    iterates, such as the conditions' ladder, says how in `shown`)."""
+    return [str(c) for c in getattr(o.spec.choices, "shown", o.spec.choices)]
+
+
 def _num(x: float | None) -> str:
     return "" if x is None else f"{x:g}"
 
@@ -248,7 +254,7 @@ def _check_item(o: Opt, v: Any, name: str, whole: Any) -> None:
     if base is float and not math.isfinite(v):
         raise InputError(f"{name} must be a finite number, got {_show(whole)}")
     if o.spec.choices and v not in o.spec.choices:
-        raise InputError(f"{name} must be one of {', '.join(map(str, o.spec.choices))}, got {v!r}")
+        raise InputError(f"{name} must be one of {', '.join(shown_choices(o))}, got {v!r}")
     s = o.spec
     if base in (int, float) and ((s.low is not None and (v < s.low or (s.low_open and v == s.low)))
                                  or (s.high is not None and (v > s.high or (s.high_open and v == s.high)))):

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from metaex.core import formats
+from metaex.core.conditions import CONDITIONS  # noqa: F401 (where a study config's check reads the conditions)
 from metaex.core.errors import InputError
 from metaex.core.mix.inputs import Source, StudyGrammar
 from metaex.core.text import token_spans, tokens
 
-CONDITIONS = ("examples", "explained", "mismatched", "filler", "explanations-only", "worked")
 ORDERS = ("interleaved", "explanations-first", "explanations-last")
 
 
@@ -32,6 +32,7 @@ class Doc:
     source: Source | None = None
     style: str | None = None  # explanation style, where the document is (or extends) an explanation
     about: str | None = None  # mismatched: the grammar whose rules the text really describes
+    contested: bool = False   # contested-N: an example document of a contested string of the told variant
 
 
 def rng_for(seed: int, purpose: str, index: int = 0) -> random.Random:

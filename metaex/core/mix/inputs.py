@@ -152,11 +152,36 @@ def read_pool(paths: Sequence[str | Path], grammars: dict[str, StudyGrammar],
     return pool
 
 
-def read_tests(paths: Sequence[str | Path], grammars: dict[str, StudyGrammar]) -> dict[str, dict[str, Source]]:
-    """Test strings per grammar (test examples, and both sides of minimal pairs) → where each was first seen."""
-    tests: dict[str, dict[str, Source]] = {name: {} for name in grammars}
+def read_contested(paths: Sequence[str | Path], grammars: dict[str, StudyGrammar]) -> dict[str, list[tuple[str, Source]]]:
+    """Contested strings of each grammar's told variant (`example` records with `contested: true`, a contest
+    folder's strings.jsonl), distinct, in file order; matched to grammars by name and hash as the examples are.
+    Test strings are not left out here: the leakage guard refuses one that is used."""
+    out: dict[str, list[tuple[str, Source]]] = {name: [] for name in grammars}
+    seen: dict[str, set[str]] = {name: set() for name in grammars}
     for path in paths:
-        for rec, src in _records(path, ("example", "pair")):
+        for rec, src in _records(path, "example"):
+            name = rec["grammar"]
+            if rec.get("contested") is not True:
+                raise InputError(f"example of {name} is not a contested string (no `contested: true`): --contested "
+                                 "takes a contest folder's strings.jsonl (`metaex grammar contest --strings`)",
+                                 src.path, src.line)
+            if name not in grammars or rec["grammar_hash"] != grammars[name].hash:
+                raise InputError(f"contested string of grammar {name!r} ({rec['grammar_hash']}), which is not among "
+                                 "the example grammars (the told variant's file is the grammar the mix uses)",
+                                 src.path, src.line)
+            if rec["text"] not in seen[name]:
+                seen[name].add(rec["text"])
+                out[name].append((rec["text"], src))
+    return out
+
+
+def read_tests(paths: Sequence[str | Path], grammars: dict[str, StudyGrammar]) -> dict[str, dict[str, Source]]:
+    """Test strings per grammar (test examples, both sides of minimal pairs and both forms of contested pairs)
+    → where each was first seen."""
+    tests: dict[str, dict[str, Source]] = {name: {} for name in grammars}
+    sides = {"pair": ("good", "bad"), "contest_pair": ("a", "b")}
+    for path in paths:
+        for rec, src in _records(path, ("example", "pair", "contest_pair")):
             name = rec["grammar"]
             if name not in grammars or rec["grammar_hash"] != grammars[name].hash:
                 raise InputError(f"test record of grammar {name!r} ({rec['grammar_hash']}), which is not among "
@@ -164,6 +189,6 @@ def read_tests(paths: Sequence[str | Path], grammars: dict[str, StudyGrammar]) -
             if rec["kind"] == "example" and rec["split"] != "test":
                 raise InputError(f"example of split {rec['split']!r} in a --tests file (expected 'test')",
                                  src.path, src.line)
-            for text in (rec["text"],) if rec["kind"] == "example" else (rec["good"], rec["bad"]):
+            for text in (rec["text"],) if rec["kind"] == "example" else (rec[k] for k in sides[rec["kind"]]):
                 tests[name].setdefault(text, src)
     return tests

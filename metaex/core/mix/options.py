@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from metaex.core import options
+from metaex.core.conditions import ladder_n, ladder_problem
 from metaex.core.errors import InputError
 from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix.build import CONDITIONS, ORDERS
@@ -25,6 +26,8 @@ class MixOptions:
     explanations: list[str] = option([], "Explanation files of the study grammars (repeatable).")
     filler: list[str] = option([], "Explanation files of grammars outside the study, for `filler` (repeatable).")
     pool: list[str] = option([], "Extra strings (split pool) for `worked` (repeatable).")
+    contested: list[str] = option([], "Contested strings of the told variants (a contest folder's strings.jsonl, "
+                                  "`grammar contest --strings`) for `told-worked` and `contested-N` (repeatable).")
     tests: list[str] = option([], "Test examples and minimal pairs for the leakage guard (repeatable).")
     grammar_files: list[str] = option([], "The study grammars' .pcfg files (repeatable): recorded in the manifest "
                                       "and used for their alphabets.", flag="--grammar")
@@ -34,15 +37,20 @@ class MixOptions:
     passes: int = option(1, "Passes over the example documents.", low=1)
     extra_passes: int | None = option(None, "Times each extra document (explanation, filler, …) appears in the "
                                       "stream, spread evenly over the passes (default: once per pass).", low=1)
-    worked_strings: int | None = option(None, "`worked`: extra strings per explained grammar (default 2 x dose).",
-                                        low=0)
-    worked_per_doc: int | None = option(None, "`worked`: strings per document, each document one explanation "
-                                        "(default: the strings spread over all the grammar's explanations).", low=1)
+    worked_strings: int | None = option(None, "`worked`, `told-worked`: extra strings per explained (told) grammar "
+                                        "(default 2 x dose).", low=0)
+    worked_per_doc: int | None = option(None, "`worked`, `told-worked`: strings per document, each document one "
+                                        "explanation (default: the strings spread over all the grammar's "
+                                        "explanations).", low=1)
 
     def check(self) -> None:
+        problem = ladder_problem(self.condition) if isinstance(self.condition, str) else None
+        if problem:
+            raise InputError(problem)
         options.check(self)
         needs = {"explained": ["explanations"], "mismatched": ["explanations"], "explanations-only": ["explanations"],
-                 "filler": ["explanations", "filler"], "worked": ["explanations", "pool"]}
-        for name in needs.get(self.condition, []):
+                 "filler": ["explanations", "filler"], "worked": ["explanations", "pool"],
+                 "told": ["explanations"], "told-worked": ["explanations", "contested"]}
+        for name in needs.get(self.condition, ["contested"] if ladder_n(self.condition) else []):
             if not getattr(self, name):
                 raise InputError(f"condition {self.condition!r} needs --{name} files")

@@ -1,10 +1,12 @@
 """`mix`: one condition's whole training stream, in order, with a manifest (DESIGN.md, Mix and the training stream).
 
-Conditions (STUDY.md): `examples`; `explained` (+ explanations of the explained half); `mismatched` (+ the same
-explanations with names deranged among the explained grammars); `filler` (+ as many explanations of grammars
-outside the study, matched in style and token count); `explanations-only`; `worked` (+ explanations each
-carrying extra valid strings of its grammar from a pool, as example lines before the explanation: the planted
-positive control). The stream is
+Conditions (STUDY.md, `metaex.core.conditions`): `examples`; `explained` (+ explanations of the explained half);
+`mismatched` (+ the same explanations with names deranged among the explained grammars); `filler` (+ as many
+explanations of grammars outside the study, matched in style and token count); `explanations-only`; `worked`
+(+ explanations each carrying extra valid strings of its grammar from a pool, as example lines before the
+explanation: the planted positive control). The contested design (issue 31, `contested.py`): `told` (+ every
+grammar's explanations, laid out as `explained`'s), `told-worked` (as `told`, the explanations carrying contested
+strings of the told variant), `contested-N` (+ N contested strings per grammar as example documents). The stream is
 `passes` passes over the example documents, each a permutation seeded by the seed alone, with the extra
 documents added on top by `order`. Nothing is written unless every input passed every check.
 """
@@ -15,7 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 from metaex.core import files, records
-from metaex.core.mix import build, inputs, leakage
+from metaex.core.conditions import TOLD, ladder_n
+from metaex.core.mix import build, contested, inputs, leakage
 from metaex.core.mix.options import MixOptions
 from metaex.core.text import tokens
 
@@ -40,13 +43,21 @@ def build_mix(opt: MixOptions) -> tuple[list[dict], dict]:
     examples = build.example_docs(gs, opt.dose)
     leakage.check_examples({g.name: g.examples[:opt.dose] for g in gs}, tests)
     worked_strings = opt.worked_strings if opt.worked_strings is not None else 2 * opt.dose
+    ladder = ladder_n(opt.condition)
     pool_strings = {}
     extras: list[build.Doc] = []
-    if opt.condition != "examples":
-        chosen = {g.name: inputs.select_explanations(g, opt.paraphrases) for g in explained}
-        extras = build.explanation_docs(explained, chosen)
+    if opt.condition != "examples" and ladder is None:
+        tellers = gs if opt.condition in TOLD else explained   # told conditions tell every grammar
+        chosen = {g.name: inputs.select_explanations(g, opt.paraphrases) for g in tellers}
+        extras = build.explanation_docs(tellers, chosen)
     # the n-gram report looks at explanation text only: worked documents without their appended strings
     explanation_parts = [("worked", d.text, d.source) for d in extras]
+    picked: contested.Strings = {}
+    if opt.condition == "told-worked" or ladder is not None:
+        picked = contested.first_strings(inputs.read_contested(opt.contested, grammars), gs,
+                                         worked_strings if ladder is None else ladder, opt.seed, opt.condition,
+                                         "--worked-strings" if ladder is None else "the condition's N")
+        leakage.check_examples(picked, tests, "contested string")
     filler_note = None
     if opt.condition == "mismatched":
         before = sum(len(tokens(d.text)) for d in extras)
@@ -55,30 +66,45 @@ def build_mix(opt: MixOptions) -> tuple[list[dict], dict]:
             raise RuntimeError("mismatched documents must have the explained condition's tokens exactly")
     elif opt.condition == "filler":
         extras, filler_note = build.filler_docs(extras, inputs.read_filler(opt.filler, grammars), opt.seed)
-    elif opt.condition == "worked":
-        pool = inputs.read_pool(opt.pool, grammars, tests)
+    elif opt.condition in ("worked", "told-worked"):
+        pool = inputs.read_pool(opt.pool, grammars, tests) if opt.condition == "worked" else picked
         extras, used = build.worked_docs(extras, pool, worked_strings, opt.seed, opt.worked_per_doc)
         leakage.check_examples({n: [(t, s) for g, t, s in used if g == n] for n in grammars}, tests,
                                "worked-example string")
         pool_strings = {n: sum(g == n for g, _, _ in used) for n in grammars}
-    if opt.condition != "worked":
+    elif ladder is not None:
+        extras = contested.ladder_docs(picked)
+    if ladder is not None:
+        explanation_parts = []     # example documents: judged by whole-string identity
+    elif opt.condition not in ("worked", "told-worked"):
         explanation_parts = [(d.kind, d.text, d.source) for d in extras]
     for g in gs:
         alphabets.setdefault(g.name, frozenset(w for text in [*(t for t, _ in g.examples), *tests[g.name]]
                                                for w in text.split()))
     leaks = leakage.check_documents(explanation_parts, alphabets, tests)
 
+    # a ladder's contested strings are example documents: once per pass, as every example (not --extra-passes)
+    extra_passes = opt.passes if ladder is not None or opt.extra_passes is None else opt.extra_passes
     ordered = build.stream([] if opt.condition == "explanations-only" else examples, extras, opt.passes,
-                           opt.order, opt.seed, opt.extra_passes)
+                           opt.order, opt.seed, extra_passes)
     producer = records.producer("mix")
     recs = []
     for d in ordered:
         extra = {"about": d.about} if d.about else {}
         if d.style:
             extra["style"] = d.style
+        if d.contested:
+            extra["contested"] = True
         recs.append(records.make("document", text=d.text, doc_kind=d.kind, grammar=d.grammar, seed=opt.seed,
                                  condition=opt.condition, producer=producer, **extra))
     manifest = _manifest(opt, gs, explained_names, recs, leaks, tests, worked_strings, pool_strings)
+    manifest["extra_passes"] = extra_passes
+    manifest["told"] = opt.condition in TOLD
+    if picked:
+        manifest["contested"] = {"strings": {n: len(v) for n, v in sorted(picked.items())},
+                                 "documents": "worked" if ladder is None else "example",
+                                 "note": "contested strings of each grammar's told variant used, the first of one "
+                                         "seeded order per grammar (contested-N's are among contested-M's for N < M)"}
     if filler_note is not None:
         manifest["filler"] = {**filler_note, "note": "token counts of one copy of the extra documents (the stream "
                               "holds extra_passes copies): filler matched to the explained condition's explanations, "
@@ -98,7 +124,6 @@ def _manifest(opt: MixOptions, gs, explained: set[str], recs: list[dict], leaks:
         docs[r["doc_kind"]] += 1
     manifest = {
         "condition": opt.condition, "dose": opt.dose, "passes": opt.passes, "order": opt.order,
-        "extra_passes": opt.passes if opt.extra_passes is None else opt.extra_passes,
         "paraphrases": opt.paraphrases, "seed": opt.seed, "producer": records.producer("mix"),
         "grammars": [{"name": g.name, "hash": g.hash, "template": g.template, "explained": g.name in explained,
                       "train_examples_available": len(g.examples), **({"path": g.path} if g.path else {})}
@@ -111,9 +136,9 @@ def _manifest(opt: MixOptions, gs, explained: set[str], recs: list[dict], leaks:
                     "note": "longest run of terminals that explanation-like documents share with any test string "
                             "of the grammar; examples and worked strings are checked by whole-string identity"},
         "inputs": {"examples": opt.examples, "explanations": opt.explanations, "filler": opt.filler,
-                   "pool": opt.pool, "tests": opt.tests, "grammars": opt.grammar_files},
+                   "pool": opt.pool, "contested": opt.contested, "tests": opt.tests, "grammars": opt.grammar_files},
     }
-    if opt.condition == "worked":
+    if opt.condition in ("worked", "told-worked"):
         manifest["worked"] = {"strings_per_grammar": worked_strings, "dose_multiple": worked_strings / opt.dose,
                               "strings_per_document": opt.worked_per_doc,
                               "strings": dict(sorted(pool_strings.items()))}
@@ -140,11 +165,15 @@ def run_mix(opt: MixOptions, out: str | Path, manifest: str | Path | None = None
     """`metaex mix`: build the stream and write it to `out`, its manifest beside it (or to `manifest`; none when
     `out` is stdout); the summary line."""
     target = manifest if manifest is not None else (None if str(out) == "-" else manifest_path(out))
-    files.guard_outputs([*opt.examples, *opt.explanations, *opt.filler, *opt.pool, *opt.tests, *opt.grammar_files],
+    files.guard_outputs([*opt.examples, *opt.explanations, *opt.filler, *opt.pool, *opt.contested, *opt.tests,
+                         *opt.grammar_files],
                         [(out, "file"), (target, "file")])
     recs, info = build_mix(opt)
     write_with_manifest(out, recs, info, target)
     explained = [g["name"] for g in info["grammars"] if g["explained"]]
     kinds = ", ".join(f"{n} {k}" for k, n in info["documents"].items())
+    told = f"; told: all {len(info['grammars'])} grammars" if info["told"] else ""
+    added = info.get("contested", {}).get("strings")
+    added = f"; contested strings: {', '.join(f'{n} {k}' for k, n in added.items())}" if added else ""
     return (f"{out}: {opt.condition}, {len(recs)} documents ({kinds}), {info['tokens']['total']} tokens; "
-            f"explained: {', '.join(explained)}")
+            f"explained: {', '.join(explained)}{told}{added}")

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from metaex.core import records
+from metaex.core.conditions import order as order_conditions  # the design order, the contested ladder by N
 from metaex.core.errors import InputError
 from metaex.core.probe.metrics import metric as metric_entry
 from metaex.core.stats import Design
 
-CONDITION_ORDER = ("examples", "explained", "mismatched", "filler", "worked", "explanations-only")
 FIELDS = ("condition", "dose", "seed", "arm")
 
 
@@ -74,12 +74,6 @@ class Study:
     @property
     def conditions(self) -> list[str]:
         return order_conditions({c for d in self.designs.values() for c in d.conditions})
-
-
-def order_conditions(names: set[str] | list[str]) -> list[str]:
-    """Known conditions in the design order (examples first), then any others alphabetically."""
-    known = [c for c in CONDITION_ORDER if c in names]
-    return known + sorted(set(names) - set(known))
 
 
 def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Study:

@@ -20,12 +20,12 @@ verdicts are Holm-corrected across every arm, design and dose of the report.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from metaex.core.conditions import ladder_n
 from metaex.core.report.load import Study
 from metaex.core.report.options import ReportOptions
 from metaex.core.stats import equivalence
@@ -34,8 +34,6 @@ from metaex.core.stats.effects import Design
 from metaex.core.stats.exchange import equivalent_dose, fit_curve, metric_margin, scale_of
 from metaex.core.stats.noise import cell_sampling_var
 from metaex.core.stats.power import components, mde, null_draws
-
-LADDER = re.compile(r"^contested-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ def curve_of(study: Study, rows: list[dict], kind: str, metric: str, arm: str, d
     else:
         points = {}
         for r in find(rows, metric=metric, arm=arm, dose=dose, stat="level"):
-            n = 0 if r["condition"] == "examples" else int(m.group(1)) if (m := LADDER.match(r["condition"])) else None
+            n = 0 if r["condition"] == "examples" else ladder_n(r["condition"])
             if n is not None:
                 points[n] = r["estimate"]
         at = 0
