@@ -115,3 +115,16 @@ def test_variant_files_reload_and_declare_each_other():
     assert C.declared(b2) == ("NS -> DS NSG 'ro' VP", "replace:4=VS")
     [back] = C.parse_rule(b2, *C.declared(b2))
     assert C.variant_b(b2, back).hash == a2.hash
+
+
+def test_a_deep_grammar_with_long_strings_is_refused_in_seconds_not_hours(tmp_path, run_cli):
+    """cfg3 without its file's contest: its strings are long and its language ambiguous, so no candidate has
+    exclusive pairs under the cap. Counting its shared sub-language once grew one rule's product of string sets
+    unbounded before the work budget was checked (minutes, gigabytes); it is now counted per pair tried."""
+    bare = tmp_path / "cfg3.pcfg"
+    bare.write_text("".join(line for line in (ROOT / "grammars" / "cfg3.pcfg").read_text().splitlines(True)
+                            if not line.startswith("# contest")))
+    result = run_cli("grammar", "contest", bare, "--seed", 0, "--out", tmp_path / "c", "--pairs", 40)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "has no contestable rule" in lines[0]
+    assert not (tmp_path / "c").exists()

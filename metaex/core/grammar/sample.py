@@ -291,10 +291,13 @@ def language_size(g: Grammar, max_len: int | None = None, *, at_least: int) -> i
             partial: set[tuple[str, ...]] = {()}
             for s in r.rhs:
                 options = lang[s] if s in lang else ((s,),)
-                partial = {p + o for p in partial for o in options if len(p) + len(o) <= bound}
-                work += len(partial)
-                if work > _ENUM_BUDGET:
-                    return None
+                grown: set[tuple[str, ...]] = set()
+                for p in partial:   # the budget is counted per pair tried, so no one product can run away
+                    work += len(options)
+                    if work > _ENUM_BUDGET:
+                        return None
+                    grown.update(p + o for o in options if len(p) + len(o) <= bound)
+                partial = grown
             target = lang[r.lhs]
             before = len(target)
             target |= partial

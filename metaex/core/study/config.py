@@ -35,6 +35,8 @@ from metaex.core.report.options import ReportOptions
 from metaex.core.study.slurm import SlurmConfig, read_table
 from metaex.core.train.options import TrainOptions
 
+TOLD = ("told", "told-worked")   # XXX: reconcile with mix's condition sets
+
 
 @dataclass(frozen=True, kw_only=True)
 class Design:
@@ -51,6 +53,11 @@ class Design:
     ladder: tuple[int, ...] = option((), "extra doses run for `examples` only: the dose-response the exchange rate "
                                      "reads", low=1, distinct=True)
     grammar_dir: str = option("../grammars", "folder of the templates, relative to this config file")
+    contest_pairs: int = option(40, "contested design: contested test pairs per grammar (the probe's contest items)",
+                                low=1)
+    contest_ladder: tuple[int, ...] = option((), "contested design: contested strings of the told variant added as "
+                                             "examples (conditions contested-N: the design's exchange rate)", low=1,
+                                             distinct=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,7 +200,7 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
         passes = self.passes(dose, arm)
         worked = (arm.worked_passes if arm is not None and arm.worked_passes else None) or self.worked_passes
         extra = (arm.extra_passes if arm is not None and arm.extra_passes else None) or self.extra_passes
-        chosen = worked if cond == "worked" and worked else extra
+        chosen = worked if cond in ("worked", "told-worked") and worked else extra
         return passes, None if chosen is None else min(chosen, passes)
 
     def mix_name(self, cond: str, dose: int, arm: Arm | None = None) -> str:
@@ -210,7 +217,21 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
     def cells(self, arm: Arm) -> list[tuple[str, int]]:
         """(condition, dose) of every fine-tune of `arm` per seed: the design, then its `examples` ladder."""
         main = [(c, d) for c in self.conditions for d in self.doses]
-        return main + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
+        contested = [(f"contested-{n}", d) for n in sorted(self.contest_ladder) for d in self.doses]
+        return main + contested + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
+
+    @property
+    def contested(self) -> bool:
+        """Whether the study runs the contested-rule design (a told condition or a contested ladder): then every
+        grammar is contested per seed, every condition's examples and tests come from the shared sub-language,
+        and the told variant is the grammar every later step reads."""
+        return bool(set(self.conditions) & set(TOLD) or self.contest_ladder)
+
+    @property
+    def contest_strings(self) -> int:
+        """Contested strings of the told variant per grammar: the ladder's largest rung, and `told-worked`'s."""
+        worked = int(round(self.worked_multiplier * max(self.doses))) if "told-worked" in self.conditions else 0
+        return max((*self.contest_ladder, worked, 0))
 
     def probe_options(self, seed: int = 0, condition: str = "examples", arm: Arm | None = None) -> ProbeOptions:
         """The options the probe of a `condition` model runs with: in context, for its base model alone where the
@@ -389,7 +410,16 @@ def _check_language_sizes(cfg: StudyConfig, src: str) -> None:
 
     need = cfg.max_dose + cfg.test_strings + cfg.pool_size
     for name in cfg.grammars:
-        size = language_size(load_grammar(cfg.grammar_path(name)), cfg.max_len, at_least=need)
+        g = load_grammar(cfg.grammar_path(name))
+        if cfg.contested:   # the shared sub-language holds them, and the contest has its pairs and strings
+            from metaex.core.grammar.contest import choose
+
+            try:
+                choose(g, max_len=cfg.max_len, need=need, pairs=cfg.contest_pairs + cfg.contest_strings)
+            except InputError as err:
+                raise InputError(f"contested design: {err}", src) from None
+            continue
+        size = language_size(g, cfg.max_len, at_least=need)
         if size is not None:
             raise InputError(f"grammar {name!r} has only {size} distinct strings of at most {cfg.max_len} terminals; "
                              f"a seed draws {need} (largest dose {cfg.max_dose} + test_strings {cfg.test_strings}"

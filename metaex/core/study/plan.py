@@ -40,6 +40,7 @@ from metaex.core.mix import MixOptions, manifest_path
 from metaex.core.mix.bridge import BridgeOptions
 from metaex.core.study import steps as S
 from metaex.core.study.config import Arm, StudyConfig
+from metaex.core.study.contested import grammar_files
 from metaex.core.train.options import TrainOptions
 
 STAGES = ("data", "train", "report")
@@ -156,16 +157,28 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
         inst = gdir / f"{name}.pcfg"
         step(f"instantiate {name}", S.Instantiate(cfg.grammar_path(name), seed, inst, tuple(instances)))
         instances.append(inst)
-    for name, inst in zip(cfg.grammars, instances, strict=True):
+    # the grammar every later step reads: the instance, or (contested design) its told variant, whose examples,
+    # tests and pool come from the shared sub-language (derivations without the contested alternative)
+    used = grammar_files(d, seed, cfg.grammars, cfg.contested)
+    shared = cfg.contested
+    for name, inst, told in zip(cfg.grammars, instances, used, strict=True):
+        if shared:
+            cdir = told.parent
+            need = cfg.max_dose + cfg.test_strings + cfg.pool_size
+            step(f"contest {name}", S.Contest(inst, seed, told.stem, cfg.contest_pairs, cfg.contest_strings,
+                                              cfg.max_len, need, cdir), told, cdir / "pairs.jsonl")
         train, test = data / f"{name}.train.jsonl", data / f"{name}.test.jsonl"
-        step(f"sample {name}", S.Sample(inst, cfg.max_dose, seed, cfg.max_len, "train", train, cfg.test_strings, test),
-             train, test)
-        step(f"pairs {name}", S.Pairs(inst, test, seed, data / f"{name}.pairs.jsonl"))
-        step(f"explain {name}", S.Explain(inst, wording, data / f"{name}.expl.jsonl"))
+        step(f"sample {name}", S.Sample(told, cfg.max_dose, seed, cfg.max_len, "train", train, cfg.test_strings, test,
+                                        shared), train, test)
+        step(f"pairs {name}", S.Pairs(told, test, seed, data / f"{name}.pairs.jsonl"))
+        step(f"explain {name}", S.Explain(told, wording, data / f"{name}.expl.jsonl"))
         if cfg.pool_size:
             # drawn with another seed; `mix` drops any that are train or test strings
             n = cfg.pool_size + cfg.max_dose + cfg.test_strings
-            step(f"pool {name}", S.Sample(inst, n, seed + 7919, cfg.max_len, "pool", data / f"{name}.pool.jsonl"))
+            step(f"pool {name}", S.Sample(told, n, seed + 7919, cfg.max_len, "pool", data / f"{name}.pool.jsonl",
+                                          shared=shared))
+    if shared:
+        step("join contest", S.Concat(data / "contest.jsonl", tuple(g.parent / "pairs.jsonl" for g in used)))
     for kind in ("test", "pairs", "expl"):
         out = data / f"{kind}.jsonl" if kind != "test" else data / "tests.jsonl"
         step(f"join {kind}", S.Concat(out, tuple(data / f"{name}.{kind}.jsonl" for name in cfg.grammars)))
@@ -180,15 +193,18 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
                for arm in cfg.arms for c, dose in cfg.cells(arm)}
     for (cond, dose, stem), (passes, extra) in streams.items():
         out = d / "mix" / f"{stem}.jsonl"
-        worked = cond == "worked"
+        worked, told_worked = cond == "worked", cond == "told-worked"
+        contested = told_worked or cond.startswith("contested-")
         opt = MixOptions(
             condition=cond, dose=dose, seed=seed, passes=passes, paraphrases=cfg.paraphrases, extra_passes=extra,
-            examples=[str(data / f"{n}.train.jsonl") for n in cfg.grammars], grammar_files=list(map(str, instances)),
+            examples=[str(data / f"{n}.train.jsonl") for n in cfg.grammars], grammar_files=list(map(str, used)),
             explanations=[str(data / f"{n}.expl.jsonl") for n in cfg.grammars],
-            tests=[str(data / f"{n}.{k}.jsonl") for n in cfg.grammars for k in ("test", "pairs")],
+            tests=[str(data / f"{n}.{k}.jsonl") for n in cfg.grammars for k in ("test", "pairs")]
+            + ([str(g.parent / "pairs.jsonl") for g in used] if shared else []),
             pool=[str(data / f"{n}.pool.jsonl") for n in cfg.grammars] if worked else [],
-            worked_strings=int(round(cfg.worked_multiplier * dose)) if worked else None,
-            worked_per_doc=cfg.worked_per_doc if worked else None,
+            **({"contested": [str(g.parent / "strings.jsonl") for g in used]} if contested else {}),
+            worked_strings=int(round(cfg.worked_multiplier * dose)) if worked or told_worked else None,
+            worked_per_doc=cfg.worked_per_doc if worked or told_worked else None,
             filler=[str(fdir / f"F{i}.expl.jsonl") for i in range(len(fillers))] if cond == "filler" else [])
         step(f"mix {stem.replace(f'-d{dose}', f' d{dose}')}", S.Mix(opt, out), out, manifest_path(out))
     if any(a.bridged for a in cfg.arms):
@@ -225,7 +241,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm, plan: Plan) 
     # (the design's cells; a ladder cell adds its own mix: no other model saw its extra strings)
     design = list(dict.fromkeys(d / "mix" / f"{cfg.mix_name(c, dose, a)}.jsonl" for a in cfg.arms
                                 for c in cfg.conditions for dose in cfg.doses))
-    grammars = tuple(d / "grammars" / f"{n}.pcfg" for n in cfg.grammars)
+    grammars = tuple(grammar_files(d, seed, cfg.grammars, cfg.contested))
     adapter = arm.train_method in ("lora", "qlora")
     for cond, dose in cfg.cells(arm):
         own = d / "mix" / f"{cfg.mix_name(cond, dose, arm)}.jsonl"
@@ -237,7 +253,8 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm, plan: Plan) 
         # adapters of one base share a parts folder per seed: the base model is probed once per seed
         call = S.Probe(run, adapter, grammars, data / "tests.jsonl", data / "pairs.jsonl", data / "expl.jsonl",
                        tuple(design if own in design else [*design, own]), cfg.probe_options(seed, cond, arm),
-                       arm.name, probe, root / "parts" / arm.name / f"seed{seed}" if adapter else None)
+                       arm.name, probe, root / "parts" / arm.name / f"seed{seed}" if adapter else None,
+                       data / "contest.jsonl" if cfg.contested else None)
         plan.steps.append(Step("train", f"seed{seed} {arm.name} probe {cond} d{dose}", call,
                                (probe / "config.json",), cell, arm.name, seed))
         plan.needs[cell] = needs

@@ -63,11 +63,13 @@ class Sample:
     out: Path
     n_test: int | None = None
     test_out: Path | None = None
+    shared: bool = False          # from the shared sub-language of the grammar's declared contest
 
     def argv(self) -> list[str]:
         test = ["--test", str(self.n_test), "--test-out", str(self.test_out)] if self.test_out else []
         return ["grammar", "sample", str(self.grammar), "-n", str(self.n), "--seed", str(self.seed), "--max-len",
-                str(self.max_len), "--distinct", "--split", self.split, *test, "-o", str(self.out)]
+                str(self.max_len), "--distinct", "--split", self.split, *test, *(["--shared"] if self.shared else []),
+                "-o", str(self.out)]
 
     def inputs(self) -> tuple[Path, ...]:
         return (self.grammar,)
@@ -76,7 +78,37 @@ class Sample:
         from metaex.core.grammar import run
 
         return run.sample(self.grammar, self.n, self.seed, out=self.out, max_len=self.max_len, distinct=True,
-                          split=self.split, n_test=self.n_test, test_out=self.test_out)
+                          split=self.split, n_test=self.n_test, test_out=self.test_out, shared=self.shared)
+
+
+@dataclass(frozen=True)
+class Contest:
+    """A grammar instance contested: its two variants, the contested test pairs and the told variant's contested
+    strings (`grammar contest`)."""
+
+    kind: ClassVar[str] = "grammar contest"
+    grammar: Path
+    seed: int
+    told: str
+    pairs: int
+    strings: int
+    max_len: int
+    need: int
+    out: Path
+
+    def argv(self) -> list[str]:
+        return ["grammar", "contest", str(self.grammar), "--seed", str(self.seed), "--told", self.told, "--pairs",
+                str(self.pairs), "--strings", str(self.strings), "--max-len", str(self.max_len), "--need",
+                str(self.need), "--out", str(self.out)]
+
+    def inputs(self) -> tuple[Path, ...]:
+        return (self.grammar,)
+
+    def run(self) -> str:
+        from metaex.core.grammar import run
+
+        return run.contest(self.grammar, self.seed, self.out, told=self.told, pairs=self.pairs,
+                           strings=self.strings, max_len=self.max_len, need=self.need)
 
 
 @dataclass(frozen=True)
@@ -259,23 +291,27 @@ class Probe:
     arm: str
     out: Path
     parts: Path | None = None
+    contest: Path | None = None     # contested pairs (the contested design's items)
 
     def argv(self) -> list[str]:
         return ["probe", "--adapter" if self.adapter else "--model", str(self.run_dir),
                 *_paths("--grammar", self.grammars), "--tests", str(self.tests), "--pairs", str(self.pairs),
+                *(["--contest", str(self.contest)] if self.contest else []),
                 "--explanations", str(self.explanations), *_paths("--train", self.train),
                 *options.argv(self.options), "--arm", self.arm,
                 *(["--parts", str(self.parts)] if self.parts else []), "--out", str(self.out)]
 
     def inputs(self) -> tuple[Path, ...]:
-        return (self.run_dir, *self.grammars, self.tests, self.pairs, self.explanations, *self.train)
+        return (self.run_dir, *self.grammars, self.tests, self.pairs, self.explanations, *self.train,
+                *([self.contest] if self.contest else []))
 
     def run(self) -> str:
         from metaex.core.probe import run_probe
 
         run_probe(None if self.adapter else str(self.run_dir), str(self.run_dir) if self.adapter else None,
                   list(self.grammars), out_dir=self.out, tests=self.tests, pairs=self.pairs, train=list(self.train),
-                  explanations=self.explanations, options=self.options, arm=self.arm, parts_dir=self.parts)
+                  explanations=self.explanations, options=self.options, arm=self.arm, parts_dir=self.parts,
+                  **({"contest": self.contest} if self.contest else {}))
         return f"wrote {self.out}/items.jsonl, summary.jsonl, config.json"
 
 
@@ -311,5 +347,5 @@ class Report:
         return written == json.loads(json.dumps(options.record(self.options)))
 
 
-Call = Instantiate | Sample | Pairs | RandomGrammar | Explain | Concat | Mix | Bridge | TinyModel | Finetune | Probe \
+Call = Instantiate | Sample | Contest | Pairs | RandomGrammar | Explain | Concat | Mix | Bridge | TinyModel | Finetune | Probe \
     | Report
