@@ -128,3 +128,33 @@ def test_a_deep_grammar_with_long_strings_is_refused_in_seconds_not_hours(tmp_pa
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and "has no contestable rule" in lines[0]
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_two_variants_explanations_differ_only_in_the_contested_rule(name, tmp_path, run_cli):
+    """Paraphrase i of a style is worded alike for both variants (seeded by their shared sub-language), so prose and
+    bnf texts differ only in the contested alternative's symbols; each text is its own variant's (the explainer
+    checks that bnf parses back to the file's rules)."""
+    import difflib
+
+    out = tmp_path / "c"
+    assert run_cli("grammar", "contest", ROOT / "grammars" / f"{name}.pcfg", "--seed", 0, "--out", out,
+                   "--pairs", 5).exit_code == 0
+    texts = {}
+    for v in ("a", "b"):
+        result = run_cli("explain", out / f"{v}.pcfg", "--styles", "prose,bnf", "--paraphrases", 3, "-o",
+                         tmp_path / f"{v}.jsonl")
+        assert result.exit_code == 0, result.output
+        texts[v] = list(records.read(tmp_path / f"{v}.jsonl", "explanation"))
+    a, b = load_grammar(out / "a.pcfg"), load_grammar(out / "b.pcfg")
+    [contest] = C.parse_rule(a, *C.declared(a))
+    changed = set(C.alternative(a, contest).rhs) ^ set(C.changed_rhs(a, contest))
+    for ra, rb in zip(texts["a"], texts["b"], strict=True):
+        wa, wb = ra["text"].split(), rb["text"].split()
+        assert len(wa) == len(wb) and ra["text"] != rb["text"]
+        diff = [w[2:] for w in difflib.ndiff(wa, wb) if w[:1] in "+-"]
+        assert 0 < len(diff) <= 2 * len(C.alternative(a, contest).rhs), (ra["style"], diff)
+        if contest.op == "replace":   # the replaced symbol, by its name or gloss, is what differs
+            assert len(diff) == 2, diff
+    assert {r["grammar_hash"] for r in texts["a"]} == {a.hash} and {r["grammar_hash"] for r in texts["b"]} == {b.hash}
+    assert changed or contest.op == "swap"

@@ -125,7 +125,6 @@ class Explainer:
             texts.append(text)
         return texts
 
-
     def attempt_of(self, record: dict) -> int | None:
         """The rendering attempt of its style and paraphrase that gave an explanation record's text (None: not a
         text this explainer makes of the grammar, with the record's seed)."""
@@ -139,7 +138,19 @@ class Explainer:
 def paraphrase_rng(g: Grammar, seed: int, style: str, p: int, attempt: int) -> random.Random:
     """The random choices of the attempt-th rendering of paraphrase p of one style of g. Another grammar of the
     same shape rendered with them (a contest's other variant) is worded alike, rule for rule."""
-    return random.Random(f"metaex-explain:{seed}:{g.name}:{g.hash}:{style}:{p}:{attempt}")
+    return random.Random(f"metaex-explain:{seed}:{g.name}:{_wording_key(g)}:{style}:{p}:{attempt}")
+
+
+def _wording_key(g: Grammar) -> str:
+    """What seeds a grammar's wording: its content hash; for a contest's variant (a grammar declaring `# contest:`)
+    the hash of the sub-language both variants share, so the two variants' paraphrase i of a style draws the same
+    wording and their texts differ only where their rules do (the contested one): the other variant's
+    explanation is then a sham with the same words, names and length."""
+    if g.meta.get("contest"):
+        from metaex.core.grammar.contest import shared_of
+
+        return "shared:" + shared_of(g).hash
+    return g.hash
 
 
 def explain(g: Grammar, styles: list[str], paraphrases: int, seed: int) -> list[dict]:
