@@ -100,9 +100,9 @@ def _root(
 
 def _register() -> None:
     # each module adds its commands; imports here are light (typer + metaex.core entry points only)
-    from metaex.cli import explain, finetune, grammar, mix, probe, report, results, study, study_slurm
+    from metaex.cli import explain, finetune, grammar, mix, probe, report, results, screen, study, study_slurm
 
-    for module in (grammar, explain, mix, finetune, probe, report, results, study, study_slurm):
+    for module in (grammar, explain, mix, finetune, probe, report, results, screen, study, study_slurm):
         module.register(app)
 
 
