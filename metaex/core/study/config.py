@@ -21,11 +21,11 @@ from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from metaex.core.conditions import CONDITIONS, TOLD
 from metaex.core.errors import InputError
 from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix import MixOptions
 from metaex.core.mix.bridge import BridgeOptions
-from metaex.core.mix.build import CONDITIONS
 from metaex.core.models.precision import cpu_bf16
 from metaex.core.models.tiny import SIZES
 from metaex.core.options import AUTO, UNSET, Opt, from_config, like, option, options
@@ -34,8 +34,6 @@ from metaex.core.records import without_boms
 from metaex.core.report.options import ReportOptions
 from metaex.core.study.slurm import SlurmConfig, read_table
 from metaex.core.train.options import TrainOptions
-
-TOLD = ("told", "told-worked")   # XXX: reconcile with mix's condition sets
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +89,9 @@ class ProbeKeys:
     """[probe]: which models are probed in context (and any field of ProbeOptions)"""
 
     in_context_conditions: tuple[str, ...] = option(
-        CONDITIONS, "conditions whose fine-tuned models are probed in context too (a pre-trained arm's base model "
+        # the halves design's conditions, as before the contested design came (a folder's resolved default)
+        ("examples", "explained", "mismatched", "filler", "explanations-only", "worked"),
+        "conditions whose fine-tuned models are probed in context too (a pre-trained arm's base model "
         "always is, once per seed; a tiny arm's other models are not)", choices=CONDITIONS, nonempty=True,
         distinct=True)
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from metaex.core.conditions import ladder_n
 from metaex.core.errors import InputError
 from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix import MixOptions, manifest_path
@@ -194,7 +195,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
     for (cond, dose, stem), (passes, extra) in streams.items():
         out = d / "mix" / f"{stem}.jsonl"
         worked, told_worked = cond == "worked", cond == "told-worked"
-        contested = told_worked or cond.startswith("contested-")
+        contested = told_worked or ladder_n(cond) is not None
         opt = MixOptions(
             condition=cond, dose=dose, seed=seed, passes=passes, paraphrases=cfg.paraphrases, extra_passes=extra,
             examples=[str(data / f"{n}.train.jsonl") for n in cfg.grammars], grammar_files=list(map(str, used)),
@@ -202,7 +203,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
             tests=[str(data / f"{n}.{k}.jsonl") for n in cfg.grammars for k in ("test", "pairs")]
             + ([str(g.parent / "pairs.jsonl") for g in used] if shared else []),
             pool=[str(data / f"{n}.pool.jsonl") for n in cfg.grammars] if worked else [],
-            **({"contested": [str(g.parent / "strings.jsonl") for g in used]} if contested else {}),
+            contested=[str(g.parent / "strings.jsonl") for g in used] if contested else [],
             worked_strings=int(round(cfg.worked_multiplier * dose)) if worked or told_worked else None,
             worked_per_doc=cfg.worked_per_doc if worked or told_worked else None,
             filler=[str(fdir / f"F{i}.expl.jsonl") for i in range(len(fillers))] if cond == "filler" else [])
