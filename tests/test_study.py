@@ -67,18 +67,22 @@ def test_plan_is_the_study_as_commands(run_cli):
     assert run_cli("study", "plan", ROOT / "configs" / "study.toml", "--out", "S").stdout == result.stdout
     finetunes = [line for line in lines if line.startswith("metaex finetune S/seed")]
     probes = [line for line in lines if line.startswith("metaex probe")]
-    # 6 seeds × 2 arms × (5 conditions at dose 8 + `examples` at 5 ladder doses), plus one bridging pre-training
-    # per seed; every probe runs in context too
-    assert len(probes) == 120 and len(finetunes) == 120 + 6
+    # 6 seeds × 2 arms × (7 conditions at dose 8 + 2 contested ladder rungs + `examples` at 4 ladder doses), plus
+    # one bridging pre-training per seed; every probe runs in context too
+    assert len(probes) == 156 and len(finetunes) == 156 + 6
     assert all("--in-context --in-context-samples 20 " in line for line in probes)
     for cond in ("explained", "mismatched", "filler", "worked"):
         assert sum(f"--condition {cond} " in line for line in lines) == 6
-    assert sum("--condition examples " in line for line in lines) == 6 * 6
+    assert sum("--condition examples " in line for line in lines) == 6 * 5
+    for cond in ("told", "told-worked", "contested-4", "contested-16"):
+        assert sum(f"--condition {cond} " in line for line in lines) == 6
+    # the contested design: every probe reads the seed's contested pairs and the told variants
+    assert all("--contest S/seed" in line and "/contest/" in line.split("--grammar ")[1] for line in probes)
     # every condition of a seed starts from the same initial model; the bridged arm from its pre-training
     assert {line.split("--model ")[1].split()[0] for line in finetunes if "seed0/mix" in line} == {
         "S/seed0/init", "S/seed0/tiny-bridged/pretrain"}
     # the report reads every probe
-    assert lines[-1].startswith("metaex report") and lines[-1].count("S/probes/") == 120
+    assert lines[-1].startswith("metaex report") and lines[-1].count("S/probes/") == 156
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -395,7 +399,9 @@ def test_the_pretrained_plan_probes_in_context_on_examples_models_and_every_base
     assert result.exit_code == 0, result.output
     probes = [line for line in result.stdout.splitlines() if line.startswith("metaex probe --adapter")]
     cfg = load_config(config)
-    assert len(probes) == len(cfg.seeds) * 5 >= 6 * 5
+    assert len(probes) == len(cfg.seeds) * len(cfg.conditions) >= 6 * 3      # the LoRA arm: no ladder
+    assert {a.name: a.train_method for a in cfg.arms if not a.tiny} == {"smollm2-135m-lora": "lora",
+                                                                       "smollm2-135m-full": "full"}
     for line in probes:
         cond = line.split("--adapter S/seed")[1].split()[0].split("/")[-1].split("-d")[0]
         assert "--in-context " in line and ("--in-context-base-only" in line) == (cond != "examples"), line

@@ -308,10 +308,10 @@ class Evaluation:
 
 
 def evaluate(g: Grammar, c: Contest, *, max_len: int, need: int, seed: int = 0,
-             draws: int = MAX_DRAWS // 4) -> Evaluation:
+             draws: int = MAX_DRAWS // 4, goal: int = PAIRS_GOAL) -> Evaluation:
     from metaex.core.grammar.sample import language_size
 
-    pairs = contested_pairs(g, c, PAIRS_GOAL, seed, max_len, draws=draws)
+    pairs = contested_pairs(g, c, goal, seed, max_len, draws=draws)
     size = language_size(shared_grammar(g, c), max_len, at_least=need)
     return Evaluation(c, len(pairs), size, alternative(g, c).prob)
 
@@ -381,7 +381,9 @@ def choose(g: Grammar, *, max_len: int, need: int, pairs: int, seed: int = 0, ru
                          "grammar without it stays a proper PCFG", g.source)
     best = None
     for c in pool[:MAX_EVALUATED]:
-        e = evaluate(g, c, max_len=max_len, need=need, seed=seed)
+        # measured to the pairs asked for where that is more than the usual goal (a large study's contest)
+        e = evaluate(g, c, max_len=max_len, need=need, seed=seed, goal=max(PAIRS_GOAL, pairs),
+                     draws=max(MAX_DRAWS // 4, 20 * pairs))
         if e.pairs >= pairs and e.shared_size is None:
             return e
         best = max(best, e, key=lambda x: x.score()) if best else e

@@ -70,6 +70,8 @@ class Data:
     worked_multiplier: float = option(2.0, "planted control: extra strings per explained grammar = this × dose",
                                       low=0)
     worked_per_doc: int | None = like(MixOptions, "worked_per_doc", help="strings per worked document")
+    contest_worked: int | None = option(None, "contested design's plant: contested strings per grammar `told-worked` "
+                                        "carries (default: worked_multiplier × dose)", low=1)
     worked_passes: int | None = option(None, "appearances of each worked document (at most the passes over the "
                                        "examples)", low=1)
     example_steps: int = option(160, "passes are chosen so `examples` trains about this many steps", low=1)
@@ -121,6 +123,8 @@ class Arm:
     ladder: tuple[int, ...] | None = like(Design, "ladder", None, help="this arm's `examples` ladder (default: "
                                           "[study] ladder; [] for none, where a pre-trained arm's budget cannot pay "
                                           "for one)")
+    contest_ladder: tuple[int, ...] | None = like(Design, "contest_ladder", None, help="this arm's contested ladder "
+                                                  "(default: [study] contest_ladder; [] for none)")
     train: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -217,7 +221,8 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
     def cells(self, arm: Arm) -> list[tuple[str, int]]:
         """(condition, dose) of every fine-tune of `arm` per seed: the design, then its `examples` ladder."""
         main = [(c, d) for c in self.conditions for d in self.doses]
-        contested = [(f"contested-{n}", d) for n in sorted(self.contest_ladder) for d in self.doses]
+        rungs = self.contest_ladder if arm.contest_ladder is None else arm.contest_ladder
+        contested = [(f"contested-{n}", d) for n in sorted(rungs) for d in self.doses]
         return main + contested + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
 
     @property
@@ -225,13 +230,18 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
         """Whether the study runs the contested-rule design (a told condition or a contested ladder): then every
         grammar is contested per seed, every condition's examples and tests come from the shared sub-language,
         and the told variant is the grammar every later step reads."""
-        return bool(set(self.conditions) & set(TOLD) or self.contest_ladder)
+        return bool(set(self.conditions) & set(TOLD) or self.contest_ladder
+                    or any(a.contest_ladder for a in self.arms))
+
+    def told_worked_strings(self, dose: int) -> int:
+        """Contested strings per grammar that `told-worked` plants at `dose`."""
+        return self.contest_worked or int(round(self.worked_multiplier * dose))
 
     @property
     def contest_strings(self) -> int:
         """Contested strings of the told variant per grammar: the ladder's largest rung, and `told-worked`'s."""
-        worked = int(round(self.worked_multiplier * max(self.doses))) if "told-worked" in self.conditions else 0
-        return max((*self.contest_ladder, worked, 0))
+        worked = self.told_worked_strings(max(self.doses)) if "told-worked" in self.conditions else 0
+        return max((*self.contest_ladder, *(n for a in self.arms for n in a.contest_ladder or ()), worked, 0))
 
     def probe_options(self, seed: int = 0, condition: str = "examples", arm: Arm | None = None) -> ProbeOptions:
         """The options the probe of a `condition` model runs with: in context, for its base model alone where the
@@ -360,7 +370,9 @@ def load_config(path: str | Path, *, models: list[str] | None = None) -> StudyCo
     arms = _arms(raw.get("arms", {}), src, models)
     slurm = read_table(raw.get("slurm"), src, [a.name for a in arms], bool(models))
     cfg = _resolve_auto(StudyConfig(path=src, arms=arms, slurm=slurm, **values))
-    _check(cfg, src)
+    from metaex.core.study.checks import check_config
+
+    check_config(cfg, src)
     return cfg
 
 
@@ -378,53 +390,6 @@ def _resolve_auto(cfg: StudyConfig) -> StudyConfig:
         return {k: native if k in machine and v == AUTO else v for k, v in table.items()}
 
     return replace(cfg, train=resolve(cfg.train), arms=tuple(replace(a, train=resolve(a.train)) for a in cfg.arms))
-
-
-def _check(cfg: StudyConfig, src: str) -> None:
-    if "examples" not in cfg.conditions:
-        raise InputError("the conditions must include the control `examples`", src)
-    if len(cfg.grammars) < 2 or len(cfg.grammars) % 2:
-        raise InputError("a study needs an even number (≥ 2) of grammars: half are explained in each run", src)
-    if len(cfg.seeds) % 2:
-        raise InputError("seeds should be an even number of integers (complementary pairs)", src)
-    for g in cfg.grammars:
-        if not cfg.grammar_path(g).is_file():
-            raise InputError(f"no grammar {g!r} in {cfg.grammar_path(g).parent}/ (grammar_dir is relative to the "
-                             "config file)", src)
-    try:
-        ExplainOptions(styles=cfg.styles).check()
-    except InputError as err:
-        raise InputError(f"[data] styles: {err}", src) from None
-    try:
-        cfg.analysis_options().check()
-    except InputError as err:
-        raise InputError(f"[analysis] {err}", src) from None
-    _check_language_sizes(cfg, src)
-
-
-def _check_language_sizes(cfg: StudyConfig, src: str) -> None:
-    """Each grammar must have the distinct strings a seed draws under the length cap (the largest dose, the test
-    strings and the `worked` pool): found here, not an hour into a study."""
-    from metaex.core.grammar.pcfg import load_grammar
-    from metaex.core.grammar.sample import language_size
-
-    need = cfg.max_dose + cfg.test_strings + cfg.pool_size
-    for name in cfg.grammars:
-        g = load_grammar(cfg.grammar_path(name))
-        if cfg.contested:   # the shared sub-language holds them, and the contest has its pairs and strings
-            from metaex.core.grammar.contest import choose
-
-            try:
-                choose(g, max_len=cfg.max_len, need=need, pairs=cfg.contest_pairs + cfg.contest_strings)
-            except InputError as err:
-                raise InputError(f"contested design: {err}", src) from None
-            continue
-        size = language_size(g, cfg.max_len, at_least=need)
-        if size is not None:
-            raise InputError(f"grammar {name!r} has only {size} distinct strings of at most {cfg.max_len} terminals; "
-                             f"a seed draws {need} (largest dose {cfg.max_dose} + test_strings {cfg.test_strings}"
-                             + (f" + worked pool {cfg.pool_size}" if cfg.pool_size else "")
-                             + "): lower those or raise [data] max_len", src)
 
 
 def _arms(table: Any, src: str, models: list[str] | None) -> tuple[Arm, ...]:

@@ -204,7 +204,8 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
             + ([str(g.parent / "pairs.jsonl") for g in used] if shared else []),
             pool=[str(data / f"{n}.pool.jsonl") for n in cfg.grammars] if worked else [],
             contested=[str(g.parent / "strings.jsonl") for g in used] if contested else [],
-            worked_strings=int(round(cfg.worked_multiplier * dose)) if worked or told_worked else None,
+            worked_strings=int(round(cfg.worked_multiplier * dose)) if worked else cfg.told_worked_strings(dose)
+            if told_worked else None,
             worked_per_doc=cfg.worked_per_doc if worked or told_worked else None,
             filler=[str(fdir / f"F{i}.expl.jsonl") for i in range(len(fillers))] if cond == "filler" else [])
         step(f"mix {stem.replace(f'-d{dose}', f' d{dose}')}", S.Mix(opt, out), out, manifest_path(out))
