@@ -67,13 +67,13 @@ def test_plan_is_the_study_as_commands(run_cli):
     assert run_cli("study", "plan", ROOT / "configs" / "study.toml", "--out", "S").stdout == result.stdout
     finetunes = [line for line in lines if line.startswith("metaex finetune S/seed")]
     probes = [line for line in lines if line.startswith("metaex probe")]
-    # 6 seeds × 2 arms × (7 conditions at dose 8 + 2 contested ladder rungs + `examples` at 4 ladder doses), plus
+    # 6 seeds × 2 arms × (7 conditions at dose 8 + 2 contested ladder rungs + `examples` at 3 ladder doses), plus
     # one bridging pre-training per seed; every probe runs in context too
-    assert len(probes) == 156 and len(finetunes) == 156 + 6
+    assert len(probes) == 144 and len(finetunes) == 144 + 6
     assert all("--in-context --in-context-samples 20 " in line for line in probes)
     for cond in ("explained", "mismatched", "filler", "worked"):
         assert sum(f"--condition {cond} " in line for line in lines) == 6
-    assert sum("--condition examples " in line for line in lines) == 6 * 5
+    assert sum("--condition examples " in line for line in lines) == 6 * 4
     for cond in ("told", "told-worked", "contested-4", "contested-16"):
         assert sum(f"--condition {cond} " in line for line in lines) == 6
     # the contested design: every probe reads the seed's contested pairs and the told variants
@@ -82,7 +82,7 @@ def test_plan_is_the_study_as_commands(run_cli):
     assert {line.split("--model ")[1].split()[0] for line in finetunes if "seed0/mix" in line} == {
         "S/seed0/init", "S/seed0/tiny-bridged/pretrain"}
     # the report reads every probe
-    assert lines[-1].startswith("metaex report") and lines[-1].count("S/probes/") == 156
+    assert lines[-1].startswith("metaex report") and lines[-1].count("S/probes/") == 144
 
 
 @pytest.mark.parametrize("edit, message", [
