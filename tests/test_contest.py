@@ -158,3 +158,19 @@ def test_the_two_variants_explanations_differ_only_in_the_contested_rule(name, t
             assert len(diff) == 2, diff
     assert {r["grammar_hash"] for r in texts["a"]} == {a.hash} and {r["grammar_hash"] for r in texts["b"]} == {b.hash}
     assert changed or contest.op == "swap"
+
+
+def test_a_replacement_that_leaves_a_symbol_unused_is_no_contest(tmp_path, run_cli):
+    """Y replaced by X where Y is used nowhere else: B would lose Y and its words (another alphabet) and could not
+    declare the change back to A. Refused when named; the automatic choice takes a valid contest instead."""
+    user = tmp_path / "u.pcfg"
+    user.write_text("S -> 'ka' X [0.6] | 'po' Y 'zun' [0.4]\nX -> 'mek' X [0.4] | 'tov' [0.6]\n"
+                    "Y -> 'lu' Y [0.3] | 'ri' [0.7]\n")
+    named = run_cli("grammar", "contest", user, "--rule", "S -> 'po' Y 'zun'", "--change", "replace:2=X", "--seed", 0,
+                    "--out", tmp_path / "n", "--pairs", 5)
+    assert named.exit_code == 2 and "used elsewhere too" in named.output and not (tmp_path / "n").exists()
+    auto = run_cli("grammar", "contest", user, "--seed", 0, "--out", tmp_path / "c", "--pairs", 5)
+    assert auto.exit_code == 0, auto.output
+    a, b = load_grammar(tmp_path / "c" / "a.pcfg"), load_grammar(tmp_path / "c" / "b.pcfg")
+    assert set(a.terminals) == set(b.terminals) and set(a.nonterminals) == set(b.nonterminals)
+    assert C.other_variant(b).hash == a.hash and C.other_variant(a).hash == b.hash

@@ -102,7 +102,12 @@ def variant_b(g: Grammar, c: Contest) -> Grammar:
     if any(r.lhs == c.lhs and r.rhs == new for r in g.rules):
         raise _NotContestable("the changed alternative is already an alternative of its nonterminal")
     rules = [Rule(r.lhs, new, r.prob) if r is target else r for r in g.rules]
-    return _rebuilt(g, rules, f"b: {rule_text(g, Rule(c.lhs, new, target.prob))}")
+    b = _rebuilt(g, rules, f"b: {rule_text(g, Rule(c.lhs, new, target.prob))}")
+    if set(b.terminals) != set(g.terminals) or set(b.nonterminals) != set(g.nonterminals):
+        # a replaced symbol used nowhere else: B would lose it (another alphabet), and B's file could not declare
+        # the change back to A
+        raise _NotContestable("the change leaves a symbol of the grammar unused")
+    return b
 
 
 def shared_grammar(g: Grammar, c: Contest) -> Grammar:
@@ -334,8 +339,9 @@ def parse_rule(g: Grammar, text: str, change: str | None) -> list[Contest]:
         found = [c for c in found if _normal_change(c.spec()) == _normal_change(change)]
     if not found:
         raise InputError(f"--rule {text!r}{' --change ' + change if change else ''}: no change of this alternative "
-                         "gives two valid variants and a shared grammar (the alternative must not be its "
-                         "nonterminal's only one, and a swap needs two different symbols)", g.source)
+                         "gives two valid variants over the same symbols and a shared grammar (the alternative must not be "
+                         "its nonterminal's only one, a swap needs two different symbols, and a replaced symbol must be "
+                         "used elsewhere too)", g.source)
     return found
 
 
