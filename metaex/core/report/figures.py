@@ -73,7 +73,7 @@ def levels_figure(rows: list[dict], metric: str, arms: list[str], doses: list[in
             ax.set_xlabel("condition")
             ax.set_ylabel(f"{metric} ({unit(metric)})")
             ax.grid(axis="y", alpha=0.3)
-    axes[0][-1].legend(fontsize=8)
+    _legend(axes[0][-1], fontsize=8)
     _save(fig, path)
 
 
@@ -100,7 +100,7 @@ def did_vs_dose_figure(rows: list[dict], metric: str, arms: list[str], doses: li
         ax.set_xticks(doses, [str(d) for d in doses])
         ax.set_title(arm, fontsize=9)
         ax.set_xlabel("dose (training examples per grammar, log scale)")
-    axes[0][-1].legend(fontsize=8, title="condition")
+    _legend(axes[0][-1], fontsize=8, title="condition")
     _save(fig, path)
 
 
@@ -124,7 +124,7 @@ def did_by_arm_figure(rows: list[dict], metric: str, arms: list[str], doses: lis
         names = [f"{a}\n{size_label(model_params[a])}" if sized else a for a in order]
         ax.set_xticks(xs, names, rotation=20, ha="right", fontsize=8)
         ax.set_title(f"dose {dose} examples/grammar", fontsize=9)
-    axes[0][-1].legend(fontsize=8, title="condition")
+    _legend(axes[0][-1], fontsize=8, title="condition")
     _save(fig, path)
 
 
@@ -156,7 +156,7 @@ def loss_figure(curves: list[LossCurve], arms: list[str], conditions: list[str],
         ax.set_ylabel("training loss (nats per token)")
         ax.grid(alpha=0.3)
         if seen:
-            ax.legend(fontsize=8, title="condition")
+            _legend(ax, fontsize=8, title="condition")
     _save(fig, path, ci=False)
 
 
@@ -206,5 +206,11 @@ def exchange_figure(rows: list[dict], rates: list[dict], metric: str, arms: list
         ax.set_xlabel("examples per grammar (log scale)")
         ax.set_ylabel(f"{metric} ({unit(metric)})")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _legend(ax, fontsize=7)
     _save(fig, path)
+
+
+def _legend(ax: Any, **kwargs: Any) -> None:
+    """A legend where the axes has labelled artists (a one-dose study's panel may have none)."""
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(**kwargs)
