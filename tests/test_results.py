@@ -58,9 +58,14 @@ def test_results_carry_the_headline_every_table_and_their_provenance(report_dir,
     for key in ("arms", "by_grammar", "controls", "controls_fit", "noise", "noise_pooled"):
         assert f"\n## {key}\n" in text, key
     assert "#### controls: worked: cells" in text    # nested parts under their own headings
-    # the README's block now holds the same headline table; the rest of the README is untouched
+    # the report's answer opens results.md, and the README's block now holds it (the table, a sentence per arm and
+    # design); the rest of the README is untouched
+    answer = "| arm | design | dose | metric | primary contrast [95 % CI]"
+    assert text.index("## The answer") < text.index(answer) < text.index("## Headline")
+    assert "\n## answer\n" not in text          # rendered as the answer, not again as raw tables
     new = readme.read_text()
-    assert "old table" not in new and first_row in new and "[docs/results.md](docs/results.md)" in new
+    assert "old table" not in new and answer in new and "[docs/results.md](docs/results.md)" in new
+    assert "**`tiny`**, explained design, dose 8" in new
     assert new.startswith("# A project\n\nIntro.\n\n" + BEGIN) and new.endswith(END + "\n\nThe rest.\n")
 
 

@@ -56,7 +56,7 @@ def primary_sentence(entry: dict, estimator: str) -> str:
                                                                                       or math.nan)
                else "neither detected nor excluded at this margin")
         head = f"**undetermined** ({why})"
-    return (f"{WORDS[entry['design']][0].capitalize()}, {_name(c)} = {_interval(c)} ({label[used]}{fallback}; "
+    return (f"{_first_up(WORDS[entry['design']][0])}, {_name(c)} = {_interval(c)} ({label[used]}{fallback}; "
             f"{label[other]} {_interval(c, other)}), Holm p = {_p(c.get('p_holm'))}, {mde_text}: {head}.")
 
 
@@ -73,6 +73,10 @@ def control_sentence(entry: dict, c: dict, role: str) -> str:
             equivalence.UNDETERMINED: f"**undetermined** ({ninety} not inside {bound})" if has_margin else
             f"**undetermined** (no margin in example units: the arm has no dose-response; {ninety})"}[verdict]
     return f"Null control {_name(c)} = {_interval(c)}: {said}."
+
+
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _p(p: float | None) -> str:
