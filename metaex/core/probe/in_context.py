@@ -4,13 +4,15 @@ A null result from fine-tuning on explanations means little if the model cannot 
 sits in its context window (Treutlein et al. report in-context baselines beside out-of-context results). With
 `--in-context` the probe samples `"{explanation}\n{name}:"` and scores held-out valid strings after it, cycling
 through the verbalization questions' explanations (styles and paraphrases), and does the same with the control
-prompt: a sibling grammar's explanation with this grammar's name swapped in (the verbalization distractor), so
-the words and length are alike and only the information differs. Metrics: `icl_*` with the true explanation,
-`icl_control_*` with the sibling's; the report reads their difference as the in-context gain.
+prompt: the same-alphabet sham of that explanation (`contexts`), so words, names and length are alike and only the
+rules differ. Metrics: `icl_*` with the true explanation, `icl_control_*` with the sham; the report reads their
+difference as the in-context gain.
 """
 
 from __future__ import annotations
 
+import random
+import re
 from typing import Any
 
 from metaex.core import formats
@@ -26,12 +28,41 @@ def prompt(explanation: str, name: str) -> str:
 
 
 def contexts(items: Any) -> dict[str, list[str]]:
-    """prefix -> the explanations to cycle through (the verbalization questions': true, and the first sibling's);
-    {} when the probe has no explanations of the grammar, or no sibling to control with."""
-    choices = items.choices
-    if not choices or not all(c.distractors for c in choices):
+    """prefix -> the explanations to cycle through: the grammar's own, and the same-alphabet sham of each (the
+    control: the same words, names and length, other rules). A contested grammar's sham is the other variant's
+    explanation worded alike (`probe.contest.sham`); any other grammar's is its explanation with the terminals
+    permuted (`permuted_terminals`). {} when the probe has no explanations of the grammar, or it has one terminal.
+    A sibling grammar's explanation, the control before 2026-12-06, brought another alphabet: base SmolLM2's whole
+    in-context gain over it was the vocabulary (STUDY.md)."""
+    if items.contest_contexts:
+        return {TRUE: [c.told for c in items.contest_contexts], CONTROL: [c.other for c in items.contest_contexts]}
+    trues = [c.true for c in items.choices]
+    shams = [permuted_terminals(t, items.grammar) for t in trues]
+    if not trues or any(s is None for s in shams):
         return {}
-    return {TRUE: [c.true for c in choices], CONTROL: [c.distractors[0] for c in choices]}
+    return {TRUE: trues, CONTROL: shams}
+
+
+_QUOTED = re.compile(r"'([^'\s]+)'")
+
+
+def permuted_terminals(text: str, g: Any) -> str | None:
+    """`text` with every quoted terminal of g replaced by its image under one derangement of g's terminals (seeded
+    by the grammar's hash): the same words, wrong rules. None for a grammar of one terminal."""
+    terminals = sorted(g.terminals)
+    if len(terminals) < 2:
+        return None
+    rng = random.Random(f"metaex-icl-control:{g.hash}")
+    while True:
+        image = list(terminals)
+        rng.shuffle(image)
+        if all(a != b for a, b in zip(terminals, image, strict=True)):
+            break
+    mapping = dict(zip(terminals, image, strict=True))
+    if any(m.group(1) in mapping for m in _QUOTED.finditer(text)):   # metaex's explanations quote terminals
+        return _QUOTED.sub(lambda m: f"'{mapping.get(m.group(1), m.group(1))}'", text)
+    bare = re.compile(r"(?<![\w'])(" + "|".join(map(re.escape, sorted(mapping, key=len, reverse=True))) + r")(?![\w'])")
+    return bare.sub(lambda m: mapping[m.group(1)], text)   # a hand-written explanation's bare words
 
 
 def sample_asks(items: Any, n: int, seed: int, budget: int) -> list[tuple[str, tuple[str, int, int, int, int]]]:

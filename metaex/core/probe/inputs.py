@@ -182,7 +182,8 @@ def load_items(grammars: Sequence[Grammar], options: ProbeOptions, *, tests: str
             grammar=g, tests=test_strings[: options.limit], pairs=pair_list[: options.limit],
             train=train_sets[g.name], choices=build_choices(expl, g, _questions(options)), true_lengths=lengths,
             max_len=2 * (cap or max(lengths)), contest=contested.get(g.name, [])[: options.limit],
-            contest_contexts=contexts(expl, g, _questions(options)) if options.in_context and g.name in contested else [])
+            contest_contexts=contexts(expl, g, _questions(options))
+            if options.in_context and (g.name in contested or g.meta.get("contest")) else [])
     return out
 
 

@@ -44,7 +44,8 @@ class Metric:
 
 FAMILIES = ("generation", "greedy", "likelihood", "judgement", "verbalization", "consistency", "in_context", "contest")
 _ICL = "after the grammar's own explanation (`{explanation}\\n{name}:`)"
-_CTL = "after a sibling grammar's explanation with this grammar's name (the control prompt)"
+_CTL = ("after the same-alphabet sham (the control prompt): the other variant's explanation worded alike where the "
+        "grammar is contested, else this explanation with the grammar's terminals permuted")
 _GEN = "sampled completions of `{name}:` (temperature 1)"
 _PAIR = "a contested pair (one derivation with the contested rule as each variant has it)"
 METRICS: dict[str, Metric] = {m.name: m for m in (

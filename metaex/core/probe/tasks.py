@@ -28,6 +28,9 @@ class Choice:
     style: str = ""
 
 
+ICL_CONTROL = "icl control: same-alphabet sham"   # in every digest: parts of the sibling control are not reused
+
+
 @dataclass
 class GrammarItems:
     grammar: Grammar
@@ -48,7 +51,7 @@ class GrammarItems:
                      *sorted(self.train), *(c.true + "\t" + "\t".join(c.distractors) for c in self.choices),
                      str(self.true_lengths), str(self.max_len),
                      *(["contest", *(p.key() for p in self.contest)] if self.contest else []),
-                     *(c.key() for c in self.contest_contexts)):
+                     *(c.key() for c in self.contest_contexts), ICL_CONTROL):
             h.update(part.encode() + b"\n")
         return h.hexdigest()[:16]
 
