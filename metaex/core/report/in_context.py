@@ -1,5 +1,5 @@
 """The in-context ceiling in the report: per arm, dose and condition, the gain of the true explanation in the prompt
-over the control explanation (a sibling's, name swapped), beside the out-of-context explanation effect.
+over the control explanation (its same-alphabet sham: the other variant's, or its terminals permuted), beside the out-of-context explanation effect.
 
 Per seed the gain is the mean over grammars of icl_X − icl_control_X (the same items, two prompts); it is
 summarised over seeds like every statistic of the report (mean, t-interval, exact sign-flip p).
@@ -81,7 +81,7 @@ def in_context_sentences(rows: list[dict], controls: dict[str, Any] | None, arms
         if not mine and not base:
             continue
         uses = [r for r in mine + base if r["ci_low"] > 0]
-        said = [f"its `examples` models, true explanation against a sibling's: {_listing(mine)}"] if mine else []
+        said = [f"its `examples` models, true explanation against its same-alphabet sham: {_listing(mine)}"] if mine else []
         said += [f"its base model before fine-tuning: {_listing(base)}"] if base else []
         across = effects.get(arm, {}).get("effect")
         lines.append(f"`{arm}` {'**can**' if uses else '**cannot** be shown to'} use an explanation in context "

@@ -177,8 +177,9 @@ def _blocks(report: dict, tables: dict, rows: list[dict], keys: list, study: Stu
     if report.get("in_context"):
         blocks += [("h2", "The in-context ceiling"),
                    ("p", "The fine-tuned models sampled and scored again with one of the grammar's explanations before "
-                         "the prompt, against a sibling grammar's explanation with the name swapped in: can the model "
-                         "use an explanation at all when it is in its context window?"),
+                         "the prompt, against its same-alphabet sham (the other variant's explanation worded alike, "
+                         "or the explanation with its terminals permuted: the same words, other rules): can the model "
+                         "read an explanation's rules when it is in its context window?"),
                    ("list", in_context_sentences(report["in_context"], report.get("controls"), study.arms)),
                    ("table", in_context_table(report["in_context"]))]
     if report.get("capability"):
