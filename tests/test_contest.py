@@ -12,6 +12,7 @@ import pytest
 
 from metaex.core import records
 from metaex.core.grammar import contest as C
+from metaex.core.grammar.contest_pairs import contested_pairs
 from metaex.core.grammar.pcfg import load_grammar, parse_grammar
 from metaex.core.grammar.recognize import recognizer
 
@@ -81,7 +82,7 @@ def test_a_swap_keeps_words_and_length_a_replacement_is_a_minimal_pair():
     for name in SHIPPED:
         g = load_grammar(ROOT / "grammars" / f"{name}.pcfg")
         [c, *_] = C.parse_rule(g, *C.declared(g))
-        for p in C.contested_pairs(g, c, 20, 0, 20):
+        for p in contested_pairs(g, c, 20, 0, 20):
             if c.op == "swap":
                 assert sorted(p.a.split()) == sorted(p.b.split())
             elif c.symbol not in g.by_lhs:

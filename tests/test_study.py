@@ -376,7 +376,7 @@ def test_an_examples_ladder_adds_examples_cells_only(run_cli, tmp_path):
 
 
 def test_a_key_added_since_a_folder_started_at_its_default_is_no_change():
-    from metaex.core.study.config import changed_key
+    from metaex.core.study.resume import changed_key
 
     new = {"study": {"doses": [8], "ladder": []}, "arms": {"a": {"lr": None}}}
     assert changed_key({"study": {"doses": [8]}, "arms": {"a": {}}}, new) is None

@@ -65,6 +65,7 @@ class _Grammar:
 def _prepare(path: Path, opts: ScreenOptions) -> _Grammar:
     from metaex.core.explain.run import explain, parse_styles
     from metaex.core.grammar import contest as C
+    from metaex.core.grammar.contest_pairs import contested_pairs
     from metaex.core.grammar.pcfg import load_grammar
     from metaex.core.grammar.run import about
 
@@ -72,7 +73,7 @@ def _prepare(path: Path, opts: ScreenOptions) -> _Grammar:
     with about(path):
         chosen = C.choose(g, max_len=opts.max_len, need=1, pairs=opts.pairs, seed=opts.seed)
         a, b = C.variants(g, chosen.contest)
-        pairs = C.contested_pairs(g, chosen.contest, opts.pairs, opts.seed, opts.max_len)
+        pairs = contested_pairs(g, chosen.contest, opts.pairs, opts.seed, opts.max_len)
         styles = parse_styles(opts.styles)
         texts = {v: [r["text"] for r in explain(var, styles, opts.paraphrases, opts.seed)]
                  for v, var in (("a", a), ("b", b))}

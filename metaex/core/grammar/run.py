@@ -170,6 +170,7 @@ def contest(grammar: str | Path, seed: int, out: str | Path, *, told: str = "a",
 
     from metaex.core.files import atomic_dir
     from metaex.core.grammar import contest as C
+    from metaex.core.grammar.contest_pairs import contested_pairs
 
     if told not in ("a", "b"):
         raise InputError(f"--told must be a or b, got {told!r}")
@@ -182,7 +183,7 @@ def contest(grammar: str | Path, seed: int, out: str | Path, *, told: str = "a",
     with about(grammar):
         chosen = C.choose(g, max_len=max_len, need=need, pairs=pairs + strings, seed=seed, rule=rule, change=change)
         a, b = C.variants(g, chosen.contest)
-        found = C.contested_pairs(g, chosen.contest, pairs + strings, seed, max_len)
+        found = contested_pairs(g, chosen.contest, pairs + strings, seed, max_len)
     if len(found) < pairs + strings:
         raise InputError(f"only {len(found)} distinct contested pairs of at most {max_len} terminals were found for "
                          f"{chosen.contest.describe(g)}; {pairs + strings} were asked for (--pairs + --strings)",

@@ -41,7 +41,7 @@ def _check_language_sizes(cfg: StudyConfig, src: str) -> None:
     from metaex.core.grammar.pcfg import load_grammar
     from metaex.core.grammar.sample import language_size
 
-    need = cfg.max_dose + cfg.test_strings + cfg.pool_size
+    need = cfg.strings_needed
     for name in cfg.grammars:
         g = load_grammar(cfg.grammar_path(name))
         if cfg.contested:   # the shared sub-language holds them, and the contest has its pairs and strings

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import MISSING, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from metaex.core.mix import MixOptions
 from metaex.core.mix.bridge import BridgeOptions
 from metaex.core.models.precision import cpu_bf16
 from metaex.core.models.tiny import SIZES
-from metaex.core.options import AUTO, UNSET, Opt, from_config, like, option, options
+from metaex.core.options import AUTO, Opt, from_config, like, option, options
 from metaex.core.probe.options import ProbeOptions
 from metaex.core.records import without_boms
 from metaex.core.report.options import ReportOptions
@@ -258,6 +258,12 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
         return max((*self.doses, *self.ladder, *(d for a in self.arms for d in a.ladder or ())))
 
     @property
+    def strings_needed(self) -> int:
+        """Distinct strings a seed draws from each grammar (or its shared sub-language): the largest dose, the test
+        strings and the `worked` pool."""
+        return self.max_dose + self.test_strings + self.pool_size
+
+    @property
     def pool_size(self) -> int:
         """Extra strings per grammar for the `worked` control, disjoint from every dose's examples."""
         return int(round(self.worked_multiplier * max(self.doses))) if "worked" in self.conditions else 0
@@ -283,41 +289,6 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
 
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
-
-
-def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
-    """The first key (as `[section] key: old → new`) where two resolved configs differ; None when they agree.
-    The grammar folder's location is not compared (the templates' contents are, through `templates`), nor a key
-    the old config lacks whose new value is what the folder ran before the key existed (a key added to metaex
-    since, at its default or its `before` value)."""
-    for k in sorted(set(old) | set(new)):
-        if prefix == "study" and k == "grammar_dir":
-            continue
-        if not prefix and k == "analysis":
-            continue    # the report's settings: they change no step's outputs but the report's, which rereads them
-        if k not in old and _ran_before(prefix, k, new[k]):
-            continue    # a key added to metaex since the folder was started, at its default: nothing changed
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict):
-            found = changed_key(a, b, f"{prefix}.{k}" if prefix else k)
-            if found:
-                return found
-        elif a != b:
-            return f"[{prefix}] {k}: {a!r} → {b!r}" if prefix else f"{k}: {a!r} → {b!r}"
-    return None
-
-
-def _ran_before(prefix: str, key: str, value: Any) -> bool:
-    """Whether `value` is what a folder without config key `key` of section `prefix` ("arms.NAME" for an arm's)
-    ran: the key's `before` value where its default changed when it came, else its (study) default; an arm's
-    TrainOptions key: none (the study's value)."""
-    arm = prefix.startswith("arms.")
-    section = ARMS if arm else SECTIONS.get(prefix)
-    if section is None or key not in section.keys():
-        return False
-    o, partial = section.keys()[key]
-    default = None if arm and partial else o.spec.before if o.spec.before is not UNSET else o.study_default
-    return default is not MISSING and _plain(default) == value
 
 
 def _closest(word: str, valid: list[str]) -> str:

@@ -165,7 +165,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
     for name, inst, told in zip(cfg.grammars, instances, used, strict=True):
         if shared:
             cdir = told.parent
-            need = cfg.max_dose + cfg.test_strings + cfg.pool_size
+            need = cfg.strings_needed
             step(f"contest {name}", S.Contest(inst, seed, told.stem, cfg.contest_pairs, cfg.contest_strings,
                                               cfg.max_len, need, cdir), told, cdir / "pairs.jsonl")
         train, test = data / f"{name}.train.jsonl", data / f"{name}.test.jsonl"

@@ -9,12 +9,15 @@ would be silent. `clean_temps` removes the hidden temp files and folders that a 
 from __future__ import annotations
 
 import json
+from dataclasses import MISSING
 from pathlib import Path
+from typing import Any
 
 from metaex.core import files, records
 from metaex.core.errors import MetaexError
 from metaex.core.grammar.pcfg import load_grammar
-from metaex.core.study.config import StudyConfig, changed_key
+from metaex.core.options import UNSET
+from metaex.core.study.config import ARMS, SECTIONS, StudyConfig, _plain
 from metaex.core.study.plan import Step
 
 RESOLVED = "config.resolved.json"
@@ -51,3 +54,38 @@ def clean_temps(step: Step, locked: bool = False) -> list[Path]:
         if out.is_dir():
             removed += files.clean_folder(out, any_host=locked)
     return removed
+
+
+def changed_key(old: dict, new: dict, prefix: str = "") -> str | None:
+    """The first key (as `[section] key: old → new`) where two resolved configs differ; None when they agree.
+    The grammar folder's location is not compared (the templates' contents are, through `templates`), nor a key
+    the old config lacks whose new value is what the folder ran before the key existed (a key added to metaex
+    since, at its default or its `before` value)."""
+    for k in sorted(set(old) | set(new)):
+        if prefix == "study" and k == "grammar_dir":
+            continue
+        if not prefix and k == "analysis":
+            continue    # the report's settings: they change no step's outputs but the report's, which rereads them
+        if k not in old and _ran_before(prefix, k, new[k]):
+            continue    # a key added to metaex since the folder was started, at its default: nothing changed
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = changed_key(a, b, f"{prefix}.{k}" if prefix else k)
+            if found:
+                return found
+        elif a != b:
+            return f"[{prefix}] {k}: {a!r} → {b!r}" if prefix else f"{k}: {a!r} → {b!r}"
+    return None
+
+
+def _ran_before(prefix: str, key: str, value: Any) -> bool:
+    """Whether `value` is what a folder without config key `key` of section `prefix` ("arms.NAME" for an arm's)
+    ran: the key's `before` value where its default changed when it came, else its (study) default; an arm's
+    TrainOptions key: none (the study's value)."""
+    arm = prefix.startswith("arms.")
+    section = ARMS if arm else SECTIONS.get(prefix)
+    if section is None or key not in section.keys():
+        return False
+    o, partial = section.keys()[key]
+    default = None if arm and partial else o.spec.before if o.spec.before is not UNSET else o.study_default
+    return default is not MISSING and _plain(default) == value
