@@ -151,6 +151,21 @@ def test_the_ladder_nests_and_adds_example_documents_once_per_pass(run_cli, stud
                 for s in formats.document_strings("worked", name, d["text"])} == got[8][name]
 
 
+def test_the_exposure_ladder_tells_k_paraphrases_per_style(run_cli, study, tmp_path):
+    """`told-pK` is `told` with K paraphrases per style of each told explanation (whatever --paraphrases says): the
+    same examples, K × styles explanation documents a grammar per pass, paraphrases 0..K-1, nested in K."""
+    told, _ = _mix(run_cli, study, tmp_path / "told.jsonl", condition="told", passes=2)
+    texts = {}
+    for k in (1, PARAPHRASES):
+        docs, man = _mix(run_cli, study, tmp_path / f"p{k}.jsonl", condition=f"told-p{k}", passes=2, paraphrases=5)
+        assert _plain(docs) == _plain(told)
+        expl = [d for d in docs if d["doc_kind"] == "explanation"]
+        assert Counter(d["grammar"] for d in expl) == dict.fromkeys(study["told"], 2 * STYLES * k)
+        assert man["paraphrases"] == k and man["told"] is True and man["condition"] == f"told-p{k}"
+        texts[k] = {d["text"] for d in expl}
+    assert texts[1] < texts[PARAPHRASES] == {d["text"] for d in told if d["doc_kind"] == "explanation"}
+
+
 @pytest.mark.parametrize("side", ["a", "b"])
 def test_a_contested_string_that_is_a_test_pair_form_is_refused(run_cli, study, tmp_path, side):
     """Contest pairs given as --tests are test strings: a contested string equal to either form is refused."""
@@ -184,8 +199,11 @@ BAD = [
     ("told-worked", (), (), "condition 'told-worked' needs --contested files"),
     ("contested-3", (), ("contested",), "condition 'contested-3' needs --contested files"),
     ("told", (), ("explanations",), "condition 'told' needs --explanations files"),
-    ("contested-0", (), (), "the ladder's N must be an integer ≥ 1"),
-    ("contested-08", (), (), "the ladder's N must be an integer ≥ 1"),
+    ("contested-0", (), (), "the ladder's number must be an integer ≥ 1"),
+    ("contested-08", (), (), "the ladder's number must be an integer ≥ 1"),
+    ("told-p0", (), (), r"the ladder's number must be an integer ≥ 1 .*\(told-p1"),
+    ("told-p3", (), (), f"has {PARAPHRASES} of the 3 .* paraphrases asked for .*told-pK"),
+    ("told-p1", (), ("explanations",), "condition 'told-p1' needs --explanations files"),
     ("contested-x", (), (), "--condition must be one of examples, explained"),
     ("contested-13", (), (), f"needs 13 contested strings of .* the --contested files hold {STRINGS}"),
     ("told-worked", ("--worked-strings", "20"), (), "needs 20 contested strings of .*--worked-strings"),
@@ -219,11 +237,14 @@ def test_one_condition_set_for_the_cli_the_study_and_the_report():
     from metaex.core.mix import MixOptions
     from metaex.core.study.config import Design
 
-    assert "told | told-worked | contested-N (N ≥ 1)" in help_text(options.opt(MixOptions, "condition"))
+    assert "told | told-worked | contested-N (N ≥ 1) | told-pK (K ≥ 1)" in help_text(options.opt(MixOptions,
+                                                                                                 "condition"))
     assert "contested-8" in CONDITIONS and "contested-0" not in CONDITIONS and "contested-x" not in CONDITIONS
+    assert "told-p64" in CONDITIONS and "told-p0" not in CONDITIONS and "told-p" not in CONDITIONS
     options.check_value(options.opt(Design, "conditions"), ("examples", "told", "told-worked", "contested-4"), "c")
     with pytest.raises(InputError, match="contested-N"):
         options.check_value(options.opt(Design, "conditions"), ("examples", "contested-0"), "c")
-    names = ["contested-16", "told", "contested-2", "examples", "told-worked", "worked", "explained", "contested-4"]
-    assert order(names) == ["examples", "explained", "worked", "told", "told-worked", "contested-2", "contested-4",
-                            "contested-16"]
+    names = ["contested-16", "told", "contested-2", "examples", "told-worked", "worked", "explained", "contested-4",
+             "told-p16", "told-p2"]
+    assert order(names) == ["examples", "explained", "worked", "told", "told-worked", "told-p2", "told-p16",
+                            "contested-2", "contested-4", "contested-16"]

@@ -348,6 +348,27 @@ def test_grammar_dir_is_relative_to_the_config_file(run_subprocess, tmp_path):
     assert f"grammar instantiate {tmp_path / 'mine' / 'reber.pcfg'} " in result.stdout
 
 
+def test_a_model_folder_is_relative_to_the_config_file_as_named_through_a_link(tmp_path):
+    """The repository's configs/ is a link to the package's studies: `model = "../models/NAME"` in a shipped
+    config is the repository's models/NAME (what `make models` writes), not a folder beside the package's file;
+    a folder beside the file linked to is still found, and a name found nowhere stays as given (a hub id)."""
+    from metaex.core.study.config import load_config
+
+    studies, repo = tmp_path / "pkg" / "studies", tmp_path / "repo"
+    studies.mkdir(parents=True)
+    (repo / "models" / "m").mkdir(parents=True)
+    (repo / "configs").symlink_to(studies, target_is_directory=True)
+    text = MICRO.replace("{grammars}", str(ROOT / "grammars"))
+    (studies / "c.toml").write_text(text + '\n[arms.p]\nmodel = "../models/m"\nmethod = "lora"\n'
+                                    '\n[arms.q]\nmodel = "../beside"\nmethod = "lora"\n'
+                                    '\n[arms.h]\nmodel = "org/some-hub-model"\nmethod = "lora"\n')
+    (studies.parent / "beside").mkdir()
+    arms = {a.name: a.model for a in load_config(repo / "configs" / "c.toml").arms}
+    assert arms["p"] == str((repo / "models" / "m").resolve())
+    assert arms["q"] == str((studies.parent / "beside").resolve())
+    assert arms["h"] == "org/some-hub-model"
+
+
 def test_an_examples_ladder_adds_examples_cells_only(run_cli, tmp_path):
     """[study] ladder: extra `examples` doses (their own mixes, fine-tunes and probes); the train files hold the
     largest dose; a ladder cell's novelty reference adds its own mix to the design's."""

@@ -1,5 +1,5 @@
-"""The contested-rule design as a study: a micro study of `examples`, `told`, `told-worked` and the contested ladder,
-run end to end by `metaex study run`, then its construction checked from the files it wrote."""
+"""The contested-rule design as a study: a micro study of `examples`, `told`, `told-worked`, the contested ladder and
+the exposure ladder, run end to end by `metaex study run`, then its construction checked from the files it wrote."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ conditions = ["examples", "told", "told-worked"]
 doses = [8]
 contest_pairs = 12
 contest_ladder = [2, 8]
+exposure = [1]
 grammar_dir = "{grammars}"
 
 [data]
@@ -51,6 +52,9 @@ limit = 6
 verbal = 2
 batch_size = 64
 contest_samples = 1
+in_context = true
+in_context_samples = 2
+in_context_conditions = ["examples"]
 """
 
 
@@ -116,8 +120,19 @@ def test_contest_metrics_are_probed_and_the_report_answers_for_the_contested_des
     assert entry["metric"] == "contest_pref" and entry["curve"]["x"] == [0.0, 2.0, 8.0]
     assert entry["primary"]["condition"] == "told" and entry["primary"]["reference"] == "examples"
     assert entry["planted"]["condition"] == "told-worked"
+    # the exposure curve: told-p1 against examples beside told (2 paraphrases per style), exploratory
+    assert [c["condition"] for c in entry["exposure"]] == ["told-p1"]
+    assert entry["exposure"][0]["reference"] == "examples" and "p_holm" not in entry["exposure"][0]
+    docs = entry["told_documents"]
+    assert docs["told"]["paraphrases"] == 2 and docs["told-p1"]["paraphrases"] == 1
+    assert docs["told"]["documents"] == 2 * docs["told-p1"]["documents"] > 0
+    assert report["answer"]["holm"] == 1          # the exposure rungs are not primary contrasts
+    # the in-context DAE (the screen) of the arm's `examples` models beside the out-of-context one
+    screen = entry["in_context"]["examples"]
+    assert screen["n_seeds"] == 2 and screen["ci_low"] <= screen["estimate"] <= screen["ci_high"]
     text = (contested / "report" / "report.md").read_text()
-    assert "contested design" in text
+    assert "contested design" in text and "Exposure curve (exploratory" in text and "`told-p1` (1 paraphrase(s)" in text
+    assert "In context (the screen" in text and "| in-context DAE |" in text
 
 
 def test_the_contest_choice_is_the_templates_declared_one(contested):

@@ -117,7 +117,8 @@ def select_explanations(g: StudyGrammar, paraphrases: int) -> list[tuple[dict, S
         missing = [i for i in range(paraphrases) if i not in by_index]
         if missing:
             raise InputError(f"grammar {g.name} has {paraphrases - len(missing)} of the {paraphrases} {style} "
-                             f"paraphrases asked for (--paraphrases); missing index {missing[0]}")
+                             f"paraphrases asked for (--paraphrases, or K of a condition told-pK); missing index "
+                             f"{missing[0]}")
         chosen += [by_index[i] for i in range(paraphrases)]
     return chosen
 

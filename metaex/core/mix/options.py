@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from metaex.core import options
-from metaex.core.conditions import ladder_n, ladder_problem
+from metaex.core.conditions import exposure_k, ladder_n, ladder_problem
 from metaex.core.errors import InputError
 from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix.build import CONDITIONS, ORDERS
@@ -31,8 +31,8 @@ class MixOptions:
     tests: list[str] = option([], "Test examples and minimal pairs for the leakage guard (repeatable).")
     grammar_files: list[str] = option([], "The study grammars' .pcfg files (repeatable): recorded in the manifest "
                                       "and used for their alphabets.", flag="--grammar")
-    paraphrases: int = like(ExplainOptions, "paraphrases", help="Paraphrases per style per explained grammar.",
-                            short=None)
+    paraphrases: int = like(ExplainOptions, "paraphrases", help="Paraphrases per style per explained grammar "
+                            "(an exposure condition told-pK takes K).", short=None)
     order: str = option("interleaved", "Order of the documents within each pass.", choices=ORDERS)
     passes: int = option(1, "Passes over the example documents.", low=1)
     extra_passes: int | None = option(None, "Times each extra document (explanation, filler, …) appears in the "
@@ -51,6 +51,13 @@ class MixOptions:
         needs = {"explained": ["explanations"], "mismatched": ["explanations"], "explanations-only": ["explanations"],
                  "filler": ["explanations", "filler"], "worked": ["explanations", "pool"],
                  "told": ["explanations"], "told-worked": ["explanations", "contested"]}
-        for name in needs.get(self.condition, ["contested"] if ladder_n(self.condition) else []):
+        default = ["contested"] if ladder_n(self.condition) else ["explanations"] if exposure_k(self.condition) else []
+        for name in needs.get(self.condition, default):
             if not getattr(self, name):
                 raise InputError(f"condition {self.condition!r} needs --{name} files")
+
+    @property
+    def paraphrases_used(self) -> int:
+        """Paraphrases per style of each told (explained) grammar's explanations: K of an exposure condition
+        `told-pK`, else `paraphrases`."""
+        return exposure_k(self.condition) or self.paraphrases

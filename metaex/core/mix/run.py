@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from metaex.core import files, records
-from metaex.core.conditions import TOLD, ladder_n
+from metaex.core.conditions import ladder_n, tells_every
 from metaex.core.mix import build, contested, inputs, leakage
 from metaex.core.mix.options import MixOptions
 from metaex.core.text import tokens
@@ -47,8 +47,8 @@ def build_mix(opt: MixOptions) -> tuple[list[dict], dict]:
     pool_strings = {}
     extras: list[build.Doc] = []
     if opt.condition != "examples" and ladder is None:
-        tellers = gs if opt.condition in TOLD else explained   # told conditions tell every grammar
-        chosen = {g.name: inputs.select_explanations(g, opt.paraphrases) for g in tellers}
+        tellers = gs if tells_every(opt.condition) else explained   # told conditions tell every grammar
+        chosen = {g.name: inputs.select_explanations(g, opt.paraphrases_used) for g in tellers}
         extras = build.explanation_docs(tellers, chosen)
     # the n-gram report looks at explanation text only: worked documents without their appended strings
     explanation_parts = [("worked", d.text, d.source) for d in extras]
@@ -99,7 +99,7 @@ def build_mix(opt: MixOptions) -> tuple[list[dict], dict]:
                                  condition=opt.condition, producer=producer, **extra))
     manifest = _manifest(opt, gs, explained_names, recs, leaks, tests, worked_strings, pool_strings)
     manifest["extra_passes"] = extra_passes
-    manifest["told"] = opt.condition in TOLD
+    manifest["told"] = tells_every(opt.condition)
     if picked:
         manifest["contested"] = {"strings": {n: len(v) for n, v in sorted(picked.items())},
                                  "documents": "worked" if ladder is None else "example",
@@ -124,7 +124,7 @@ def _manifest(opt: MixOptions, gs, explained: set[str], recs: list[dict], leaks:
         docs[r["doc_kind"]] += 1
     manifest = {
         "condition": opt.condition, "dose": opt.dose, "passes": opt.passes, "order": opt.order,
-        "paraphrases": opt.paraphrases, "seed": opt.seed, "producer": records.producer("mix"),
+        "paraphrases": opt.paraphrases_used, "seed": opt.seed, "producer": records.producer("mix"),
         "grammars": [{"name": g.name, "hash": g.hash, "template": g.template, "explained": g.name in explained,
                       "train_examples_available": len(g.examples), **({"path": g.path} if g.path else {})}
                      for g in gs],

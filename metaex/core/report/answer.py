@@ -75,6 +75,38 @@ def control_sentence(entry: dict, c: dict, role: str) -> str:
     return f"Null control {_name(c)} = {_interval(c)}: {said}."
 
 
+def exposure_sentence(entry: dict) -> str | None:
+    """The contested design's exposure curve (exploratory): each told condition's DAE against `examples`, by its
+    paraphrases per style, with the explanation documents a grammar's told variant had in the stream."""
+    points = ([entry["primary"]] if entry.get("primary") else []) + entry.get("exposure", [])
+    if not entry.get("exposure"):
+        return None
+    docs = entry.get("told_documents") or {}
+
+    def told(c: dict) -> str:
+        d = docs.get(c["condition"])
+        return "" if not d else f" ({d['paraphrases']} paraphrase(s) per style, {d['documents']:g} documents a grammar)"
+
+    points.sort(key=lambda c: (docs.get(c["condition"]) or {}).get("paraphrases", math.inf))
+    return ("Exposure curve (exploratory; each against `examples`): "
+            + "; ".join(f"`{c['condition']}`{told(c)} {_interval(c)}" for c in points) + ".")
+
+
+def in_context_sentence(entry: dict) -> str | None:
+    """The arm's in-context DAE (the screen): can it read the contested rule when the explanation is in its
+    context? Read beside the out-of-context DAE."""
+    got = entry.get("in_context") or {}
+    said = [f"{label} {number(got[k]['estimate'])} [{number(got[k]['ci_low'])}, {number(got[k]['ci_high'])}]"
+            for k, label in (("base", "base model"), ("examples", "`examples` models")) if k in got]
+    if not said:
+        return None
+    reads = any(math.isfinite(got[k]["ci_low"]) and got[k]["ci_low"] > 0 for k in got)
+    return ("In context (the screen: the told variant's explanation before the prompt against the other's, "
+            f"`icl_contest_pref`): {'; '.join(said)}: the arm "
+            + ("**reads** the contested rule in context." if reads else
+               "**cannot be shown to read** the contested rule in context."))
+
+
 def _first_up(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -92,6 +124,7 @@ def answer_lines(ans: dict[str, Any]) -> list[str]:
         if e.get("planted"):
             parts.append(control_sentence(e, e["planted"], "planted"))
         parts += [control_sentence(e, n, "null") for n in e["nulls"]]
+        parts += [s for s in (exposure_sentence(e), in_context_sentence(e)) if s]
         lines.append(" ".join(parts))
     return lines
 
@@ -110,7 +143,7 @@ def answer_preamble(ans: dict[str, Any]) -> list[str]:
 
 def answer_table(ans: dict[str, Any]) -> dict[str, list]:
     header = ["arm", "design", "dose", "metric", "primary contrast [95 % CI]", "seed-level [95 % CI]", "MDE",
-              "verdict", "planted", "null controls"]
+              "verdict", "planted", "null controls", "in-context DAE"]
     body = []
     for e in ans["entries"]:
         c = e.get("primary")
@@ -119,5 +152,12 @@ def answer_table(ans: dict[str, Any]) -> dict[str, list]:
         body.append([e["arm"], e["design"], str(e["dose"]), e["metric"], _interval(c, "blocked"), _interval(c, "seed"),
                      number(c.get("mde", {}).get("metric", math.nan), signed=False), c.get("verdict", "–"),
                      e["planted"]["verdict"] if e.get("planted") else "–",
-                     "; ".join(f"{n['condition']}: {n['verdict']}" for n in e["nulls"]) or "–"])
+                     "; ".join(f"{n['condition']}: {n['verdict']}" for n in e["nulls"]) or "–", _screen(e)])
     return {"header": header, "rows": body}
+
+
+def _screen(entry: dict) -> str:
+    """The table's in-context DAE: the base model's where the arm has one, else its `examples` models'."""
+    got = entry.get("in_context") or {}
+    r = got.get("base") or got.get("examples")
+    return "–" if r is None else f"{number(r['estimate'])} [{number(r['ci_low'])}, {number(r['ci_high'])}]"

@@ -49,13 +49,15 @@ class Study:
     bridged: dict[str, bool | None] = field(default_factory=dict)   # arm -> pre-trained on a bridging corpus
     planted: dict[tuple[str, int], float] = field(default_factory=dict)  # (arm, dose) -> worked strings per grammar
     base_designs: dict[tuple[str, str, int], Design] = field(default_factory=dict)  # in-context metrics of the base
+    # (arm, told condition, dose) -> {"paraphrases": per style, "documents": explanation documents per grammar}
+    told_documents: dict[tuple[str, str, int], dict[str, float]] = field(default_factory=dict)
 
     def only(self, metrics: list[str]) -> Study:
         """The same study restricted to some metrics."""
         keep = set(metrics)
         return Study({k: v for k, v in self.designs.items() if k[0] in keep}, self.variants, self.model_params,
                      self.curves, self.bridged, self.planted,
-                     {k: v for k, v in self.base_designs.items() if k[0] in keep})
+                     {k: v for k, v in self.base_designs.items() if k[0] in keep}, self.told_documents)
 
     @property
     def metrics(self) -> list[str]:
@@ -87,6 +89,7 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
     params: dict[str, float | None] = {}
     bridged: dict[str, bool] = {}
     planted: dict[tuple[str, int], float] = {}
+    told: dict[tuple[str, str, int], dict[str, float]] = {}
     curves: dict[str, LossCurve] = {}
     for probe in probe_dirs:
         config = _read_config(probe)
@@ -110,6 +113,11 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
         worked = ((config.get("mix") or {}).get("worked") or {}).get("strings_per_grammar")
         if isinstance(worked, (int, float)) and (config.get("mix") or {}).get("condition") == "worked":
             planted[(arm, int(config["mix"]["dose"]))] = float(worked)
+        mix = config.get("mix") or {}
+        if mix.get("told") is True and isinstance(mix.get("paraphrases"), int) and mix.get("grammars"):
+            shown = (mix.get("documents") or {}).get("explanation", 0) + (mix.get("documents") or {}).get("worked", 0)
+            told[(arm, str(mix["condition"]), int(mix["dose"]))] = {
+                "paraphrases": mix["paraphrases"], "documents": shown / len(mix["grammars"])}
         if isinstance(config.get("bridged"), bool):
             if bridged.setdefault(arm, config["bridged"]) != config["bridged"]:
                 raise InputError(f"arm {arm!r} has bridged and unbridged models (label them as two arms)",
@@ -134,7 +142,7 @@ def load_study(probe_dirs: list[Path], metrics: list[str] | None = None) -> Stud
         if icl else {}
     return Study(designs, variants, {a: params.get(a) for a in variants}, sorted(
         curves.values(), key=lambda c: (c.arm, c.dose, c.condition, c.seed)), {a: bridged.get(a) for a in variants},
-        planted, base)
+        planted, base, told)
 
 
 def _need(probe: Path, name: str) -> Path:

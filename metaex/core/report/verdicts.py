@@ -8,7 +8,9 @@ A design is a set of conditions the report recognises and reads with one primary
 - `contested` (every grammar told one of two variants of one rule): primary `told` against `examples` on the
   direction-adjusted metric (every grammar, `change`), planted control `told-worked` against `examples`, null
   control `examples` itself (the direction-adjusted effect against would-be-told labels, whose expectation is 0);
-  its dose-response is the ladder of contested strings added to `examples` (`contested-N`, N from 0).
+  its dose-response is the ladder of contested strings added to `examples` (`contested-N`, N from 0); its exposure
+  curve (exploratory) is each `told-pK` against `examples` beside `told`, and its in-context DAE (the screen) is
+  `icl_contest_pref` of the `examples` models and of a pre-trained arm's base model.
 Each contrast is estimated by both estimators (seed-level bootstrap, `effects.py`; grammar-blocked, `blocked.py`);
 the verdicts read the one `ReportOptions.estimator` names. Equivalence margins are in the design's own example
 units, converted to the metric through the arm's dose-response at the design's dose (`exchange.metric_margin`);
@@ -20,16 +22,18 @@ verdicts are Holm-corrected across every arm, design and dose of the report.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from metaex.core.conditions import ladder_n
+from metaex.core.conditions import exposure_k, ladder_n, order
 from metaex.core.report.load import Study
 from metaex.core.report.options import ReportOptions
 from metaex.core.stats import equivalence
 from metaex.core.stats.blocked import blocked_fit
+from metaex.core.stats.bootstrap import seed_summary
 from metaex.core.stats.effects import Design
 from metaex.core.stats.exchange import equivalent_dose, fit_curve, metric_margin, scale_of
 from metaex.core.stats.noise import cell_sampling_var
@@ -38,7 +42,7 @@ from metaex.core.stats.power import components, mde, null_draws
 
 @dataclass(frozen=True)
 class Contrast:
-    role: str                 # primary | planted | null
+    role: str                 # primary | planted | null | exposure
     condition: str
     reference: str | None     # None: the condition's own level (a contested `examples` null)
     stat: str                 # did | change | level
@@ -50,6 +54,7 @@ def design_contrasts(kind: str, conditions: set[str]) -> list[Contrast]:
         out = [Contrast("primary", "told", "examples", "change")]
         if "told-worked" in conditions:
             out.append(Contrast("planted", "told-worked", "examples", "change"))
+        out += [Contrast("exposure", c, "examples", "change") for c in order(conditions) if exposure_k(c)]
         return out + [Contrast("null", "examples", None, "level")]
     sham = "mismatched" if "mismatched" in conditions else "examples"
     out = [Contrast("primary", "explained", sham, "did")]
@@ -60,6 +65,7 @@ def design_contrasts(kind: str, conditions: set[str]) -> list[Contrast]:
 
 HALVES = ("explained", "mismatched", "filler", "worked")
 CONTESTED = ("told", "told-worked")
+IN_CONTEXT = "icl_contest_pref"     # the contested design's in-context DAE: the screen of `metaex screen`, per arm
 
 
 def designs_of(study: Study) -> list[str]:
@@ -76,7 +82,8 @@ def answer(study: Study, rows: list[dict], opts: ReportOptions, rng: np.random.G
         for arm in study.arms:
             for dose in study.doses:
                 design = study.designs.get((metric, arm, dose))
-                if design is None or not set(design.conditions) & set(HALVES if kind == "explained" else CONTESTED):
+                if design is None or not any(c in HALVES if kind == "explained" else c in CONTESTED or exposure_k(c)
+                                             for c in design.conditions):
                     continue
                 entries.append(_entry(study, rows, kind, metric, arm, dose, design, opts, rng))
     primaries = [e["primary"] for e in entries if e.get("primary")]
@@ -105,14 +112,18 @@ def _entry(study: Study, rows: list[dict], kind: str, metric: str, arm: str, dos
                                         else "example strings per grammar",
                                         "default": opts.margin is None},
                              "curve": curve, "nulls": []}
+    if kind == "contested":
+        entry["in_context"] = in_context_dae(study, rows, arm, dose, rng)
+        entry["told_documents"] = {c: study.told_documents.get((arm, c, dose)) for c in design.conditions
+                                   if (arm, c, dose) in study.told_documents}
     if curve:
         entry["curve"] = {"x": curve["x"].tolist(), "levels": curve["levels"].tolist(), "at": curve["at"]}
     for con in design_contrasts(kind, set(design.conditions)):
         if con.condition not in design.conditions or (con.reference and con.reference not in design.conditions):
             continue
         got = _contrast(rows, design, metric, arm, dose, con, opts, delta, curve, rng)
-        if con.role == "null":
-            entry["nulls"].append(got)
+        if con.role in ("null", "exposure"):
+            entry.setdefault("exposure" if con.role == "exposure" else "nulls", []).append(got)
         else:
             entry[con.role] = got
     return entry
@@ -182,10 +193,29 @@ def _contrast(rows: list[dict], design: Design, metric: str, arm: str, dose: int
         m = mde(draws, used)
         out["mde"] = {"metric": m, "examples": in_examples(curve, m), "seed_level": mde(draws, "seed"),
                       "components": comp.__dict__}
-    elif con.role == "planted":
+    elif con.role in ("planted", "exposure"):
         out["verdict"] = equivalence.planted_verdict(chosen["ci_low"])
     else:
         out["verdict"] = equivalence.null_verdict(chosen["ci_low"], chosen["ci_high"], tost)
+    return out
+
+
+def in_context_dae(study: Study, rows: list[dict], arm: str, dose: int, rng: np.random.Generator) -> dict[str, dict]:
+    """The arm's in-context DAE (`IN_CONTEXT`: the told variant's explanation before the prompt against the other
+    variant's) over seeds: {"examples": its `examples` models at `dose`, "base": a pre-trained arm's base model};
+    each {estimate, ci_low, ci_high, p_value, n_seeds}; a reading the study has not is left out."""
+    from metaex.core.report.analysis import find
+
+    out: dict[str, dict] = {}
+    got = find(rows, metric=IN_CONTEXT, arm=arm, dose=dose, condition="examples", stat="level")
+    if got:
+        out["examples"] = {k: got[0][k] for k in ("estimate", "ci_low", "ci_high", "p_value", "n_seeds")}
+    base = study.base_designs.get((IN_CONTEXT, arm, dose))
+    if base is not None and "examples" in base.conditions:
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)     # a seed without rows: NaN, dropped
+            per_seed = np.nanmean(base.cell_values()[base.conditions.index("examples")], axis=-1)
+        out["base"] = seed_summary(per_seed, rng)
     return out
 
 

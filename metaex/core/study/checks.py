@@ -25,9 +25,9 @@ def check_config(cfg: StudyConfig, src: str) -> None:
             raise InputError(f"no grammar {g!r} in {cfg.grammar_path(g).parent}/ (grammar_dir is relative to the "
                              "config file)", src)
     try:
-        ExplainOptions(styles=cfg.styles).check()
+        ExplainOptions(styles=cfg.styles, paraphrases=cfg.explain_paraphrases).check()
     except InputError as err:
-        raise InputError(f"[data] styles: {err}", src) from None
+        raise InputError(f"[data] styles, paraphrases and the exposure ladder: {err}", src) from None
     try:
         cfg.analysis_options().check()
     except InputError as err:

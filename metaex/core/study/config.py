@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from metaex.core.conditions import CONDITIONS, TOLD
+from metaex.core.conditions import CONDITIONS, TOLD, exposure_k
 from metaex.core.errors import InputError
 from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix import MixOptions
@@ -56,6 +56,9 @@ class Design:
     contest_ladder: tuple[int, ...] = option((), "contested design: contested strings of the told variant added as "
                                              "examples (conditions contested-N: the design's exchange rate)", low=1,
                                              distinct=True)
+    exposure: tuple[int, ...] = option((), "contested design: paraphrases per style of the told explanations, each "
+                                       "a condition told-pK beside `told` (which has [data] paraphrases): the "
+                                       "exposure curve", low=1, distinct=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +128,8 @@ class Arm:
                                           "for one)")
     contest_ladder: tuple[int, ...] | None = like(Design, "contest_ladder", None, help="this arm's contested ladder "
                                                   "(default: [study] contest_ladder; [] for none)")
+    exposure: tuple[int, ...] | None = like(Design, "exposure", None, help="this arm's exposure ladder (default: "
+                                            "[study] exposure; [] for none)")
     train: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -223,7 +228,21 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
         main = [(c, d) for c in self.conditions for d in self.doses]
         rungs = self.contest_ladder if arm.contest_ladder is None else arm.contest_ladder
         contested = [(f"contested-{n}", d) for n in sorted(rungs) for d in self.doses]
-        return main + contested + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
+        told = [(f"told-p{k}", d) for k in sorted(self.exposure_of(arm)) for d in self.doses]
+        return main + told + contested + [("examples", d) for d in sorted(set(self.ladder_of(arm)) - set(self.doses))]
+
+    def exposure_of(self, arm: Arm) -> tuple[int, ...]:
+        """The arm's exposure ladder (paraphrases per style of `told-pK`): its own, else the study's."""
+        return self.exposure if arm.exposure is None else arm.exposure
+
+    @property
+    def explain_paraphrases(self) -> int:
+        """Paraphrases per style each grammar's explanation step writes: enough for `told` and every told-pK."""
+        return max((self.paraphrases, *(k for a in self.arms for k in self.exposure_of(a))))
+
+    def mix_paraphrases(self, cond: str) -> int:
+        """Paraphrases per style a condition's mix takes: K of `told-pK`, else [data] paraphrases."""
+        return exposure_k(cond) or self.paraphrases
 
     @property
     def contested(self) -> bool:
@@ -231,7 +250,7 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
         grammar is contested per seed, every condition's examples and tests come from the shared sub-language,
         and the told variant is the grammar every later step reads."""
         return bool(set(self.conditions) & set(TOLD) or self.contest_ladder
-                    or any(a.contest_ladder for a in self.arms))
+                    or any(a.contest_ladder or self.exposure_of(a) for a in self.arms))
 
     def told_worked_strings(self, dose: int) -> int:
         """Contested strings per grammar that `told-worked` plants at `dose`."""
@@ -363,6 +382,19 @@ def _resolve_auto(cfg: StudyConfig) -> StudyConfig:
     return replace(cfg, train=resolve(cfg.train), arms=tuple(replace(a, train=resolve(a.train)) for a in cfg.arms))
 
 
+def _model_folder(src: str, model: str) -> str:
+    """A local model folder relative to the config file's folder as named (`configs/` is a link to the package's
+    studies: `../models` is then the repository's models/), else relative to the file it links to; else the name
+    as given (a hub id, or a folder `check_runnable` reports missing)."""
+    import os
+
+    named = Path(os.path.normpath(Path(src).absolute().parent / model))   # `..` read before any link is followed
+    for here in (named, Path(src).resolve().parent / model):
+        if here.exists():
+            return str(here.resolve())
+    return model
+
+
 def _arms(table: Any, src: str, models: list[str] | None) -> tuple[Arm, ...]:
     if models:
         return tuple(Arm(name=m.rstrip("/").split("/")[-1], model=m, train={"method": "qlora"}) for m in models)
@@ -371,9 +403,8 @@ def _arms(table: Any, src: str, models: list[str] | None) -> tuple[Arm, ...]:
     arms = []
     for name, spec in table.items():
         given, train = _read_section(spec, ARMS, src, f"arms.{name}")
-        if given.get("model") is not None:   # a local folder is relative to the config file; a hub id stays
-            here = (Path(src).resolve().parent / given["model"]).resolve()
-            given["model"] = str(here) if here.exists() else given["model"]
+        if given.get("model") is not None:
+            given["model"] = _model_folder(src, given["model"])
         arm = Arm(name=name, train=train, **given)
         if arm.bridged and not arm.tiny:
             raise InputError(f"[arms.{name}] only tiny from-scratch arms can be bridged", src)

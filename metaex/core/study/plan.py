@@ -152,7 +152,8 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
     def step(name: str, call: S.Call, *outputs: Path) -> None:
         steps.append(Step("data", f"seed{seed} {name}", call, outputs or (call.out,), data_cell(seed), seed=seed))
 
-    wording = ExplainOptions(styles=cfg.styles, paraphrases=cfg.paraphrases, seed=seed)
+    wording = ExplainOptions(styles=cfg.styles, paraphrases=cfg.explain_paraphrases, seed=seed)
+    filler_wording = ExplainOptions(styles=cfg.styles, paraphrases=cfg.paraphrases, seed=seed)   # `filler` only
     instances: list[Path] = []
     for name in cfg.grammars:
         inst = gdir / f"{name}.pcfg"
@@ -189,7 +190,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
         step(f"filler grammar {i}", S.RandomGrammar("regular" if i % 2 else "cfg", 1000 * seed + i, raw))
         step(f"filler instance {i}", S.Instantiate(raw, seed, inst, tuple(instances + fillers)))
         fillers.append(inst)
-        step(f"filler explain {i}", S.Explain(inst, wording, fdir / f"F{i}.expl.jsonl"))
+        step(f"filler explain {i}", S.Explain(inst, filler_wording, fdir / f"F{i}.expl.jsonl"))
     streams = {(c, dose, cfg.mix_name(c, dose, arm)): cfg.stream(c, dose, arm)
                for arm in cfg.arms for c, dose in cfg.cells(arm)}
     for (cond, dose, stem), (passes, extra) in streams.items():
@@ -197,7 +198,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
         worked, told_worked = cond == "worked", cond == "told-worked"
         contested = told_worked or ladder_n(cond) is not None
         opt = MixOptions(
-            condition=cond, dose=dose, seed=seed, passes=passes, paraphrases=cfg.paraphrases, extra_passes=extra,
+            condition=cond, dose=dose, seed=seed, passes=passes, paraphrases=cfg.mix_paraphrases(cond), extra_passes=extra,
             examples=[str(data / f"{n}.train.jsonl") for n in cfg.grammars], grammar_files=list(map(str, used)),
             explanations=[str(data / f"{n}.expl.jsonl") for n in cfg.grammars],
             tests=[str(data / f"{n}.{k}.jsonl") for n in cfg.grammars for k in ("test", "pairs")]

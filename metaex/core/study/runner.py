@@ -101,8 +101,9 @@ def check_runnable(cfg: StudyConfig, arms: list[Arm]) -> None:
                 raise InputError(f"arm {arm.name} fine-tunes {arm.model} with QLoRA, which needs a CUDA GPU; "
                                  "none is visible here (run `make study` for the CPU study)", cfg.path)
         if not Path(arm.model).is_dir() and os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise InputError(f"model {arm.model} is not a local folder and the hub is offline (HF_HUB_OFFLINE=1): "
-                             "import it first (`make models` for the shipped ones) or unset HF_HUB_OFFLINE", cfg.path)
+            raise InputError(f"model {arm.model} is not a local folder (relative to the config file's folder) and "
+                             "the hub is offline (HF_HUB_OFFLINE=1): import it first (`make models` for the shipped "
+                             "ones) or unset HF_HUB_OFFLINE", cfg.path)
 
 
 def run_study(cfg: StudyConfig, out: str | Path, selection: Selection = Selection(), *,
