@@ -106,7 +106,7 @@ def run() -> list[Result]:
     import torch
 
     from metaex.core import records
-    from metaex.core.study.config import load_config
+    from metaex.core.study.read import load_config
 
     if not (MODEL / "metaex.json").is_file():
         print(f"{MODEL} is missing: run `make models` (skipping the SmolLM2 benchmarks)", file=sys.stderr)

@@ -62,3 +62,50 @@ def test_bridge_bad_options(run_cli, tmp_path):
     assert result.exit_code == 2 and "--grammars must be at least 1" in result.output and not out.exists()
     result = run_cli("bridge", "--grammars", "2", "--seed", "1", "--qa-per-grammar", "3", "-o", out)
     assert result.exit_code == 2 and "must be even" in result.output and not out.exists()
+
+
+def test_contested_textbooks_state_one_variant_and_show_only_its_forms(run_cli, tmp_path):
+    """--contested-per-grammar N: per grammar with a contest, N textbooks alternating variants a and b, each the
+    variant's explanation (the two worded alike: the texts of a paraphrase differ only in the contested rule)
+    followed by contested strings that variant accepts and the other rejects."""
+    from metaex.core.explain import Explainer
+    from metaex.core.grammar import contest as C
+
+    out = tmp_path / "c.jsonl"
+    result = run_cli("bridge", "--grammars", "4", "--seed", "3", "--examples-per-grammar", "2",
+                     "--contested-per-grammar", "4", "-o", out)
+    assert result.exit_code == 0, result.output
+    docs = [json.loads(line) for line in out.read_text().splitlines()]
+    man = json.loads((tmp_path / "c.manifest.json").read_text())
+    assert man["options"]["contested_per_grammar"] == 4
+    grammars = {g.name: g for g in bridge_grammars(4, 3, [])}
+
+    def gseed(name: str) -> int:      # the corpus seed × 1000 + the grammar's index, as the corpus draws
+        return 3 * 1000 + list(grammars).index(name)
+
+    contested = 0
+    for name, g in grammars.items():
+        texts = [d["text"] for d in docs if d["grammar"] == name and d["doc_kind"] == "textbook"]
+        try:
+            chosen = C.choose(g, max_len=40, need=1, pairs=8, seed=gseed(name))
+        except Exception:
+            continue
+        variants = dict(zip("ab", C.variants(g, chosen.contest), strict=True))
+        accepts = {v: recognizer(x).accepts for v, x in variants.items()}
+        expl = {v: {t for s in ("prose", "bnf", "constraints") for t in Explainer(x).paraphrases(s, 1, gseed(name))}
+                for v, x in variants.items()}
+        mine = [t for t in texts if "Is '" not in t]            # the contested ones: no Q&A lines
+        assert len(mine) == 4
+        told = []
+        for t in mine:
+            parts = t.split("\n")            # the explanation (a bnf one has lines), then 4 example lines
+            head, lines = "\n".join(parts[:-4]), parts[-4:]
+            assert all(x.startswith(f"{name}: ") for x in lines)
+            strings = [x[len(name) + 2:] for x in lines]
+            v = "a" if all(accepts["a"](s) and not accepts["b"](s) for s in strings) else "b"
+            assert all(accepts[v](s) and not accepts["ab".replace(v, "")](s) for s in strings) and strings
+            assert head in expl[v] and head not in expl["ab".replace(v, "")]
+            told.append(v)
+        assert sorted(told) == ["a", "a", "b", "b"]
+        contested += 1
+    assert contested >= 2

@@ -17,8 +17,9 @@ from metaex.core.mix import MixOptions
 from metaex.core.mix.bridge import BridgeOptions
 from metaex.core.probe.options import ProbeOptions
 from metaex.core.report.options import ReportOptions
-from metaex.core.study.config import ARMS, SECTIONS, load_config
+from metaex.core.study.config import ARMS, SECTIONS
 from metaex.core.study.plan import build_plan
+from metaex.core.study.read import load_config
 from metaex.core.train.options import TrainOptions
 from tests.test_study import MICRO, _config
 

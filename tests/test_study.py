@@ -232,7 +232,7 @@ def test_every_probe_ran_with_the_configs_probe_options(micro):
     """The options each probe recorded are `StudyConfig.probe_options(seed, condition)`, the one mapping the
     benchmarks read; a condition outside `[probe] in_context_conditions` is probed without the in-context rows."""
     from metaex.core import records
-    from metaex.core.study.config import load_config
+    from metaex.core.study.read import load_config
 
     config, out, _ = micro
     cfg = load_config(config)
@@ -352,7 +352,7 @@ def test_a_model_folder_is_relative_to_the_config_file_as_named_through_a_link(t
     """The repository's configs/ is a link to the package's studies: `model = "../models/NAME"` in a shipped
     config is the repository's models/NAME (what `make models` writes), not a folder beside the package's file;
     a folder beside the file linked to is still found, and a name found nowhere stays as given (a hub id)."""
-    from metaex.core.study.config import load_config
+    from metaex.core.study.read import load_config
 
     studies, repo = tmp_path / "pkg" / "studies", tmp_path / "repo"
     studies.mkdir(parents=True)
@@ -396,6 +396,28 @@ def test_an_examples_ladder_adds_examples_cells_only(run_cli, tmp_path):
                             "S/seed0/tiny-bridged/examples-d8", "S/seed0/tiny-unbridged/examples-d8"]
 
 
+def test_each_bridged_arm_pretrains_on_the_corpus_its_options_make(run_cli, tmp_path):
+    """Two bridged arms with different corpus options (here contested textbooks) get a corpus each; an arm with the
+    first arm's options shares `bridge.jsonl`; the tiny model's vocabulary reads every corpus."""
+    extra = ("\n[arms.tiny-bridged-c]\nbridged = true\nbridge_grammars = 3\nbridge_examples = 4\nbridge_epochs = 1\n"
+             "bridge_contested = 8\n\n[arms.tiny-bridged-same]\nbridged = true\nbridge_grammars = 3\n"
+             "bridge_examples = 4\nbridge_epochs = 2\n")
+    result = run_cli("study", "plan", _config(tmp_path, MICRO + extra), "--out", "S")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    corpora = [x for x in lines if x.startswith("metaex bridge ") and "--seed 0 " in x]
+    assert len(corpora) == 2
+    assert corpora[0].endswith("-o S/seed0/bridge.jsonl") and "--contested-per-grammar" not in corpora[0]
+    assert corpora[1].endswith("-o S/seed0/bridge-tiny-bridged-c.jsonl") and "--contested-per-grammar 8" in corpora[1]
+    pretrain = {arm: next(x for x in lines if x.startswith("metaex finetune S/seed0/bridge")
+                          and f"--out S/seed0/{arm}/pretrain" in x).split()[2]
+                for arm in ("tiny-bridged", "tiny-bridged-c", "tiny-bridged-same")}
+    assert pretrain == {"tiny-bridged": "S/seed0/bridge.jsonl", "tiny-bridged-c": "S/seed0/bridge-tiny-bridged-c.jsonl",
+                        "tiny-bridged-same": "S/seed0/bridge.jsonl"}
+    tiny = next(x for x in lines if x.startswith("metaex model tiny") and "--seed 0 " in x)
+    assert "--vocab-from S/seed0/bridge.jsonl" in tiny and "--vocab-from S/seed0/bridge-tiny-bridged-c.jsonl" in tiny
+
+
 def test_a_key_added_since_a_folder_started_at_its_default_is_no_change():
     from metaex.core.study.resume import changed_key
 
@@ -413,7 +435,7 @@ def test_the_pretrained_plan_probes_in_context_on_examples_models_and_every_base
     """configs/study-pretrained.toml: an adapter is probed in context only in an `examples` cell; the other cells'
     probes keep the in-context rows for their base model alone (`--in-context-base-only`), so the seed's one base
     part is shared by all of them."""
-    from metaex.core.study.config import load_config
+    from metaex.core.study.read import load_config
 
     config = ROOT / "configs" / "study-pretrained.toml"
     result = run_cli("study", "plan", config, "--out", "S")
@@ -452,7 +474,7 @@ def test_bf16_auto_resolves_for_this_cpu_and_a_folder_keeps_its_precision(run_cl
     """bf16 = "auto": bf16 autocast where the CPU computes bfloat16 natively, float32 elsewhere; the resolved value is
     what the folder records, so resuming it on a machine that resolves otherwise is refused (never mixed)."""
     from metaex.core.errors import MetaexError
-    from metaex.core.study import config as study_config
+    from metaex.core.study import read as study_config
     from metaex.core.study.resume import record_config
 
     for native in (True, False):

@@ -5,7 +5,12 @@ grammars given as `avoid` and from each other) the corpus holds
 - `textbook` documents: an explanation *followed in the same document* by example lines and judgement Q&A
   of that grammar — these teach, in context, that explanations predict examples;
 - plain `example`, `explanation` and `qa` documents (Q&A balanced Yes/No; every No string is a one-edit
-  perturbation the recognizer rejects).
+  perturbation the recognizer rejects);
+- with `contested`, contested textbooks (the contested design's form of a textbook): the grammar's contest
+  (`grammar/contest.py`), then per document one variant's explanation (the variants alternate, worded alike, so
+  the texts differ only in the contested rule) followed by contested strings of that variant alone: the strings
+  follow the rule the explanation states and nothing else, which is what a model must learn to read in context
+  for the contested design's in-context DAE. A grammar with no contest gets none (the manifest counts them).
 All documents are shuffled by one seeded RNG; same options → byte-identical corpus.
 """
 
@@ -42,6 +47,9 @@ class BridgeOptions:
                      low=0)
     textbooks: int = option(2, "Textbook documents (an explanation followed by examples and Q&A) per grammar.",
                             flag="--textbooks-per-grammar", low=0)
+    contested: int = option(0, "Contested textbooks per grammar: one variant of the grammar's contested rule "
+                            "explained, then contested strings of that variant (the variants alternate).",
+                            flag="--contested-per-grammar", low=0)
 
     def check(self) -> None:
         options.check(self)
@@ -108,7 +116,35 @@ def grammar_documents(g: Grammar, opt: BridgeOptions, index: int) -> list[dict]:
         docs.append(doc("textbook", formats.textbook_doc(
             explanations[(index + i) % len(explanations)], g.name,
             in_text[i * _TEXTBOOK_EXAMPLES:(i + 1) * _TEXTBOOK_EXAMPLES], qa_lines)))
-    return docs
+    return docs + [doc("textbook", t) for t in contested_textbooks(g, opt.contested, gseed)]
+
+
+def contested_textbooks(g: Grammar, n: int, seed: int) -> list[str]:
+    """n contested textbook texts of g (none where g has no contest): variant a's explanation and a's forms of
+    `_TEXTBOOK_EXAMPLES` contested pairs, then b's and b's forms, alternating; paraphrases and pairs cycle."""
+    if n == 0:
+        return []
+    from metaex.core.grammar import contest as C
+    from metaex.core.grammar.contest_pairs import contested_pairs
+
+    want = max(1, (n + 1) // 2) * _TEXTBOOK_EXAMPLES
+    try:
+        chosen = C.choose(g, max_len=_MAX_LEN, need=1, pairs=min(want, 8), seed=seed)
+    except InputError:
+        return []
+    pairs = contested_pairs(g, chosen.contest, want, seed, _MAX_LEN)
+    if not pairs:
+        return []
+    told = dict(zip("ab", C.variants(g, chosen.contest), strict=True))
+    paraphrases = max(1, (n + 3) // 4)
+    texts = {v: [t for style in STYLES for t in Explainer(var).paraphrases(style, paraphrases, seed)]
+             for v, var in told.items()}
+    out = []
+    for i in range(n):
+        v, k = "ab"[i % 2], i // 2
+        forms = [getattr(pairs[(k * _TEXTBOOK_EXAMPLES + j) % len(pairs)], v) for j in range(_TEXTBOOK_EXAMPLES)]
+        out.append(formats.textbook_doc(texts[v][k % len(texts[v])], g.name, forms))
+    return out
 
 
 def build_bridge(opt: BridgeOptions) -> tuple[list[dict], dict]:
@@ -123,7 +159,8 @@ def build_bridge(opt: BridgeOptions) -> tuple[list[dict], dict]:
     manifest = {
         "kind": "bridge", "seed": opt.seed, "producer": records.producer("bridge"),
         "options": {"grammars": opt.grammars, "examples_per_grammar": opt.examples, "paraphrases": opt.paraphrases,
-                    "qa_per_grammar": opt.qa, "textbooks_per_grammar": opt.textbooks, "avoid": opt.avoid},
+                    "qa_per_grammar": opt.qa, "textbooks_per_grammar": opt.textbooks,
+                    "contested_per_grammar": opt.contested, "avoid": opt.avoid},
         "grammars": [{"name": g.name, "hash": g.hash, "template": g.meta.get("template"),
                       "terminals": list(g.terminals)} for g in grammars],
         "documents": dict(sorted(counts.items())), "documents_total": len(docs),

@@ -210,20 +210,35 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
             worked_per_doc=cfg.worked_per_doc if worked or told_worked else None,
             filler=[str(fdir / f"F{i}.expl.jsonl") for i in range(len(fillers))] if cond == "filler" else [])
         step(f"mix {stem.replace(f'-d{dose}', f' d{dose}')}", S.Mix(opt, out), out, manifest_path(out))
-    if any(a.bridged for a in cfg.arms):
-        arm = next(a for a in cfg.arms if a.bridged)
-        corpus = d / "bridge.jsonl"
-        step("bridging corpus", S.Bridge(BridgeOptions(grammars=arm.bridge_grammars, seed=seed,
-                                                       examples=arm.bridge_examples,
-                                                       avoid=list(map(str, instances + fillers))), corpus),
-             corpus, manifest_path(corpus))
+    corpora = bridge_corpora(cfg, d)
+    for path, arm in corpora.items():
+        step(f"bridging corpus{'' if path.name == 'bridge.jsonl' else ' ' + arm.name}", S.Bridge(BridgeOptions(
+            grammars=arm.bridge_grammars, seed=seed, examples=arm.bridge_examples, contested=arm.bridge_contested,
+            avoid=list(map(str, instances + fillers))), path), path, manifest_path(path))
     if any(a.tiny for a in cfg.arms):
         vocab = [*instances, *fillers, *(fdir / f"F{i}.expl.jsonl" for i in range(len(fillers)))]
-        if any(a.bridged for a in cfg.arms):
-            vocab.append(d / "bridge.jsonl")
+        vocab += list(corpora)
         vocab.append(data / "expl.jsonl")
         step("tiny model", S.TinyModel(tuple(vocab), cfg.size, seed, d / "init"), d / "init" / "config.json")
     return steps
+
+
+def bridge_corpora(cfg: StudyConfig, seed_dir: Path) -> dict[Path, Arm]:
+    """The seed's bridging corpora, each with the (first) bridged arm whose options make it: `bridge.jsonl` for the
+    first bridged arm and every arm whose corpus options are the same, `bridge-ARM.jsonl` for an arm whose differ."""
+    out: dict[Path, Arm] = {}
+    for arm in (a for a in cfg.arms if a.bridged):
+        out.setdefault(bridge_corpus(cfg, arm, seed_dir), arm)
+    return out
+
+
+def bridge_corpus(cfg: StudyConfig, arm: Arm, seed_dir: Path) -> Path:
+    """The bridging corpus a bridged arm pre-trains on (`bridge_corpora`)."""
+    def key(a: Arm) -> tuple:
+        return a.bridge_grammars, a.bridge_examples, a.bridge_contested
+
+    first = next(a for a in cfg.arms if a.bridged)
+    return seed_dir / ("bridge.jsonl" if key(arm) == key(first) else f"bridge-{arm.name}.jsonl")
 
 
 def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm, plan: Plan) -> None:
@@ -236,7 +251,7 @@ def _train_steps(cfg: StudyConfig, root: Path, seed: int, arm: Arm, plan: Plan) 
         pre = d / arm.name / "pretrain"
         cell = f"seed{seed}/{arm.name}/pretrain"
         plan.steps.append(Step("train", f"seed{seed} {arm.name} bridging pre-training",
-                               S.Finetune(d / "bridge.jsonl", base, _pretraining(train, arm), pre), (pre / "final",),
+                               S.Finetune(bridge_corpus(cfg, arm, d), base, _pretraining(train, arm), pre), (pre / "final",),
                                cell, arm.name, seed))
         plan.needs[cell] = needs
         needs, base = (*needs, cell), str(pre)

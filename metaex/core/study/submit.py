@@ -11,9 +11,10 @@ from typing import Any
 
 from metaex.core.errors import InputError
 from metaex.core.study import queue, slurm
-from metaex.core.study.config import StudyConfig, load_config
+from metaex.core.study.config import StudyConfig
 from metaex.core.study.lease import Lease
 from metaex.core.study.plan import build_plan
+from metaex.core.study.read import load_config
 from metaex.core.study.resume import record_config
 
 
