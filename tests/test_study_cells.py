@@ -106,7 +106,7 @@ def test_cells_run_side_by_side_but_never_one_cell_twice(run_subprocess, tmp_pat
 
 
 def test_ctrl_c_stops_a_study_with_exit_130_and_one_short_line(tmp_path):
-    config, folder = _config(tmp_path, MICRO.replace("bridge_grammars = 3", "bridge_grammars = 30")), tmp_path / "s"
+    config, folder = _config(tmp_path, MICRO.replace("bridge_grammars = 3", "bridge_grammars = 60")), tmp_path / "s"
     proc = subprocess.Popen([sys.executable, "-m", "metaex", "study", "run", str(config), "--out", str(folder),
                              "--cell", "seed0/data"], stderr=subprocess.PIPE, text=True)
     seen = ""
@@ -114,7 +114,7 @@ def test_ctrl_c_stops_a_study_with_exit_130_and_one_short_line(tmp_path):
         line = proc.stderr.readline()
         assert line, seen
         seen += line
-    time.sleep(0.5)
+    time.sleep(0.2)                           # inside the step (60 grammars: seconds), not after it
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read()
     assert proc.wait(timeout=60) == 130, rest
