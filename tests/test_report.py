@@ -332,5 +332,10 @@ def test_study_power_from_a_finished_study(tmp_path, run_subprocess):
     assert rows[(6, 4, 40)]["mde_seed_one"] is None          # infinite: the seed-level ceiling at 6 seeds
     table = run_subprocess("study", "power", config, "--from", tmp_path / "s", "--sims", "200")
     assert table.returncode == 0 and "| seeds | grammars |" in table.stdout and "Seeds needed" in table.stdout
+    # an arm without a dose-response has no margin: no seed count is said to reach it (not "more than 64")
+    from metaex.cli.power import render
+
+    text = render([{**e, "margin": {**e["margin"], "metric": float("nan")}}])
+    assert "no margin in the metric's units" in text and "more than 64" not in text
     bad = run_subprocess("study", "power", config, "--from", tmp_path / "nothing")
     assert bad.returncode == 2 and "no finished probes" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
