@@ -75,7 +75,7 @@ def render(entries: list[dict]) -> str:
         need = "; ".join(f"{g} grammars: {n if n is not None else 'more than 64'} seeds"
                          for g, n in e["seeds_needed"].items())
         out.append("")
-        if isinstance(m["metric"], (int, float)) and m["metric"] == m["metric"]:
+        if m["metric"] is not None and math.isfinite(m["metric"]):
             out.append(f"Seeds needed for the blocked MDE to reach the margin: {need}.")
         else:       # NaN: the arm has no dose-response, so no margin in the metric's units
             out.append("Seeds needed: no margin in the metric's units (the arm has no dose-response: give it a "

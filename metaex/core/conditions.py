@@ -53,6 +53,12 @@ def exposure_k(name: object) -> int | None:
     return _rung(EXPOSURE, name)
 
 
+def paraphrases_of(name: str, default: int) -> int:
+    """Paraphrases per style a condition's told (explained) grammars get: K of `told-pK`, else `default` (the
+    study's `[data] paraphrases`, mix's `--paraphrases`)."""
+    return exposure_k(name) or default
+
+
 def tells_every(name: str) -> bool:
     """Whether a condition tells every grammar its told variant's explanations (`told`, `told-worked`, `told-pK`)."""
     return name in TOLD or exposure_k(name) is not None

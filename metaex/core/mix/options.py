@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from metaex.core import options
-from metaex.core.conditions import exposure_k, ladder_n, ladder_problem
+from metaex.core.conditions import exposure_k, ladder_n, ladder_problem, paraphrases_of
 from metaex.core.errors import InputError
 from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix.build import CONDITIONS, ORDERS
@@ -60,4 +60,4 @@ class MixOptions:
     def paraphrases_used(self) -> int:
         """Paraphrases per style of each told (explained) grammar's explanations: K of an exposure condition
         `told-pK`, else `paraphrases`."""
-        return exposure_k(self.condition) or self.paraphrases
+        return paraphrases_of(self.condition, self.paraphrases)

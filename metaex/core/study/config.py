@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metaex.core.conditions import CONDITIONS, TOLD, exposure_k
+from metaex.core.conditions import CONDITIONS, TOLD
 from metaex.core.errors import InputError
 from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix import MixOptions
@@ -236,10 +236,6 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
     def explain_paraphrases(self) -> int:
         """Paraphrases per style each grammar's explanation step writes: enough for `told` and every told-pK."""
         return max((self.paraphrases, *(k for a in self.arms for k in self.exposure_of(a))))
-
-    def mix_paraphrases(self, cond: str) -> int:
-        """Paraphrases per style a condition's mix takes: K of `told-pK`, else [data] paraphrases."""
-        return exposure_k(cond) or self.paraphrases
 
     @property
     def contested(self) -> bool:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from metaex.core.conditions import ladder_n
+from metaex.core.conditions import ladder_n, paraphrases_of
 from metaex.core.errors import InputError
 from metaex.core.explain.options import ExplainOptions
 from metaex.core.mix import MixOptions, manifest_path
@@ -198,7 +198,7 @@ def _data_steps(cfg: StudyConfig, root: Path, seed: int) -> list[Step]:
         worked, told_worked = cond == "worked", cond == "told-worked"
         contested = told_worked or ladder_n(cond) is not None
         opt = MixOptions(
-            condition=cond, dose=dose, seed=seed, passes=passes, paraphrases=cfg.mix_paraphrases(cond), extra_passes=extra,
+            condition=cond, dose=dose, seed=seed, passes=passes, paraphrases=paraphrases_of(cond, cfg.paraphrases), extra_passes=extra,
             examples=[str(data / f"{n}.train.jsonl") for n in cfg.grammars], grammar_files=list(map(str, used)),
             explanations=[str(data / f"{n}.expl.jsonl") for n in cfg.grammars],
             tests=[str(data / f"{n}.{k}.jsonl") for n in cfg.grammars for k in ("test", "pairs")]

@@ -19,6 +19,7 @@ Selections (they combine): `stage` (data, train, report), `arms` (their cells an
 from __future__ import annotations
 
 import difflib
+import functools
 import gc
 import json
 import os
@@ -170,18 +171,25 @@ def where() -> dict[str, str]:
     return out
 
 
-def _give_back_heap() -> None:
-    """Return the heap a step freed to the OS (glibc's malloc_trim; nothing elsewhere): a study runs every step in
-    one process, and freed tensors otherwise stay in the process's arenas, so two SmolLM2 shards held ~9-11 GB
-    resident each between steps on a 23 GB machine."""
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, looked up once (find_library runs ldconfig); None where there is none."""
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("c")
     try:
-        ctypes.CDLL(name).malloc_trim(0)
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
     except (OSError, AttributeError, TypeError):
-        pass
+        return None
+
+
+def _give_back_heap() -> None:
+    """Return the heap a step freed to the OS: a study runs every step in one process, and freed tensors otherwise
+    stay in the process's arenas, so two SmolLM2 shards held ~9-11 GB resident each between steps on a 23 GB
+    machine."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _run_step(step: Step, out: Path) -> None:
