@@ -431,23 +431,26 @@ def test_a_key_added_since_a_folder_started_at_its_default_is_no_change():
     assert changed_key({"probe": {}}, {"probe": {"in_context": True}}) == "[probe] in_context: None → True"
 
 
-def test_the_pretrained_plan_probes_in_context_on_examples_models_and_every_base(run_cli):
-    """configs/study-pretrained.toml: an adapter is probed in context only in an `examples` cell; the other cells'
-    probes keep the in-context rows for their base model alone (`--in-context-base-only`), so the seed's one base
-    part is shared by all of them."""
+def test_the_pretrained_plan_probes_in_context_every_base_and_the_full_arms_examples_models(run_cli):
+    """configs/study-pretrained.toml: every probe reads in context; the LoRA arm's (`[arms.X] in_context_conditions =
+    []`) for their base model alone (`--in-context-base-only`), so the seed's one base part is shared by all of them;
+    the full arm's (no base variant) on its `examples` models only ([probe] in_context_conditions)."""
     from metaex.core.study.read import load_config
 
     config = ROOT / "configs" / "study-pretrained.toml"
     result = run_cli("study", "plan", config, "--out", "S")
     assert result.exit_code == 0, result.output
-    probes = [line for line in result.stdout.splitlines() if line.startswith("metaex probe --adapter")]
     cfg = load_config(config)
-    assert len(probes) == len(cfg.seeds) * len(cfg.conditions) >= 6 * 3      # the LoRA arm: no ladder
     assert {a.name: a.train_method for a in cfg.arms if not a.tiny} == {"smollm2-135m-lora": "lora",
                                                                        "smollm2-135m-full": "full"}
-    for line in probes:
-        cond = line.split("--adapter S/seed")[1].split()[0].split("/")[-1].split("-d")[0]
-        assert "--in-context " in line and ("--in-context-base-only" in line) == (cond != "examples"), line
+    for arm, flag, base_only in (("smollm2-135m-lora", "--adapter", lambda cond: True),
+                                 ("smollm2-135m-full", "--model", lambda cond: cond != "examples")):
+        probes = [line for line in result.stdout.splitlines()
+                  if line.startswith(f"metaex probe {flag} S/seed") and f"/{arm}/" in line.split()[3]]
+        assert len(probes) == len(cfg.seeds) * len(cfg.conditions) >= 6 * 3      # no ladders
+        for line in probes:
+            cond = line.split()[3].split("/")[-1].split("-d")[0]
+            assert "--in-context " in line and ("--in-context-base-only" in line) == base_only(cond), line
 
 
 def _unbridged_plan(run_cli, tmp_path, key: str) -> str:

@@ -127,6 +127,10 @@ class Arm:
                                                   "(default: [study] contest_ladder; [] for none)")
     exposure: tuple[int, ...] | None = like(Design, "exposure", None, help="this arm's exposure ladder (default: "
                                             "[study] exposure; [] for none)")
+    in_context_conditions: tuple[str, ...] | None = like(
+        ProbeKeys, "in_context_conditions", None, nonempty=False,
+        help="conditions whose fine-tuned models this arm probes in context (default: [probe] "
+        "in_context_conditions; [] for the base model alone, where a pre-trained arm's budget cannot pay for more)")
     train: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -257,12 +261,15 @@ class StudyConfig(Design, Data, ModelKeys, ProbeKeys, AnalysisKeys):
 
     def probe_options(self, seed: int = 0, condition: str = "examples", arm: Arm | None = None) -> ProbeOptions:
         """The options the probe of a `condition` model runs with: in context, for its base model alone where the
-        condition is not in `[probe] in_context_conditions`; decoding in the precision the arm trains in."""
+        condition is not in the arm's `in_context_conditions` (else [probe]'s); decoding in the precision the arm
+        trains in."""
         icl = self.probe["in_context"]
         precise = (self.train_options(arm) if arm is not None else TrainOptions(**self.train)).bf16
+        own = None if arm is None else arm.in_context_conditions
+        read = self.in_context_conditions if own is None else own
         return ProbeOptions(**{**self.probe, "in_context_samples": self.probe["in_context_samples"] if icl else None},
                             seed=seed, max_len=self.max_len, bf16=precise,
-                            in_context_base_only=icl and condition not in self.in_context_conditions)
+                            in_context_base_only=icl and condition not in read)
 
     @property
     def max_dose(self) -> int:
