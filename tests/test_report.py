@@ -43,7 +43,7 @@ def test_report_files_and_controls(report):
     assert result.exit_code == 0, result.output
     assert "heldout_lpw" in result.output and "report written to" in result.output
     assert "Planted control `worked` − `filler`" in result.output      # the answer, in words
-    assert {p.name for p in out.iterdir()} == {"report.md", "report.html", "report.json", "levels.png",
+    assert {p.name for p in out.iterdir()} == {"report.md", "report.html", "report.json", "answer.png", "levels.png",
                                                "effect_vs_dose.png", "effect_by_arm.png",
                                                "effect_vs_dose_novel_valid.png", "loss_curves.png",
                                                "metaex_folder.json"}
@@ -76,7 +76,9 @@ def test_report_documents_are_readable(report):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert matplotlib.image.imread(png).shape[0] > 200
     page = (out / "report.html").read_text()
-    assert page.count('src="data:image/png;base64,') == 5 and 'src="levels.png"' not in page
+    assert page.count('src="data:image/png;base64,') == 6 and 'src="levels.png"' not in page
+    figures = json.loads((out / "report.json").read_text())["figures"]
+    assert figures[0]["file"] == "answer.png" and "planted control" in figures[0]["caption"]   # README's figure
     md = (out / "report.md").read_text()
     assert "## Controls" in md and "![" in md and "| arm | dose | condition |" in md
     assert "`worked` detected (Δ > 0, CI excluding 0) against `filler` in every arm × dose: **yes**" in md

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -67,6 +68,25 @@ def test_results_carry_the_headline_every_table_and_their_provenance(report_dir,
     assert "old table" not in new and answer in new and "[docs/results.md](docs/results.md)" in new
     assert "**`tiny`**, explained design, dose 8" in new
     assert new.startswith("# A project\n\nIntro.\n\n" + BEGIN) and new.endswith(END + "\n\nThe rest.\n")
+    # the report's figures beside results.md (ours by their marker), each linked from it, the answer's under the
+    # answer (the README links that one from its first screen, outside the block)
+    figs = tmp_path / "docs" / "results-figures"
+    assert json.loads((figs / "metaex_folder.json").read_text())["kind"] == "results"
+    assert sorted(p.name for p in figs.glob("*.png")) == sorted(f["file"] for f in report["figures"])
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert sorted(links) == sorted(f"results-figures/{f['file']}" for f in report["figures"])
+    assert all((out.parent / link).is_file() for link in links)
+    assert text.index("](results-figures/answer.png)") < text.index("## Headline")
+
+
+def test_a_foreign_figures_folder_is_refused_and_nothing_written(report_dir, tmp_path):
+    """A folder where the figures would go that is not ours (no marker of `metaex results`) is never replaced."""
+    figs = tmp_path / "results-figures"
+    figs.mkdir()
+    (figs / "mine.png").write_bytes(b"a user's figure")
+    result = _results(str(report_dir), "-o", str(tmp_path / "results.md"))
+    assert result.exit_code == 2 and "results-figures" in result.output and len(result.output.splitlines()) == 1
+    assert [p.name for p in figs.iterdir()] == ["mine.png"] and not (tmp_path / "results.md").exists()
 
 
 def test_a_new_report_section_is_rendered_without_a_change_here(report_dir, tmp_path):
@@ -106,4 +126,5 @@ def test_bad_input_is_one_line_and_writes_nothing(report_dir, tmp_path, case):
     assert result.exit_code == 2
     assert result.output.startswith("metaex: error: ") and len(result.output.strip().splitlines()) == 1
     assert not out.exists() and not (report_dir / "results.md").exists()
+    assert not (tmp_path / "results-figures").exists()
     assert (tmp_path / "R.md").read_text() == "# no block\n"

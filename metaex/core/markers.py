@@ -25,6 +25,7 @@ KINDS = {
     "parts": "a folder of probe parts (`metaex probe --parts`)",
     "report": "a report (`metaex report`)",
     "study": "a study (`metaex study run`)",
+    "results": "the figures of a results page (`metaex results`)",
 }
 
 # folders of metaex versions before the marker: (kind, file, test of its decoded JSON); frozen, as written then

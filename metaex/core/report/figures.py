@@ -20,14 +20,15 @@ def unit(metric: str) -> str:
     return METRICS[metric].unit if metric in METRICS else "metric value"
 
 
-def _grid(n_rows: int, n_cols: int, title: str, width: float = 4.2, height: float = 3.4) -> tuple[Any, Any]:
+def _grid(n_rows: int, n_cols: int, title: str, width: float = 4.2, height: float = 3.4, sharey: bool = True
+          ) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols + 1, height * n_rows + 0.8), squeeze=False,
-                             sharey=True)
+                             sharey=sharey)
     fig.suptitle(title)
     return fig, axes
 
@@ -208,6 +209,64 @@ def exchange_figure(rows: list[dict], rates: list[dict], metric: str, arms: list
         ax.grid(alpha=0.3)
         _legend(ax, fontsize=7)
     _save(fig, path)
+
+
+ANSWER_READINGS = (("primary", "", "black"), ("planted", "plant ", "tab:green"))
+
+
+def answer_figure(answer: dict, path: Path) -> None:
+    """The report's answer as a forest plot, one panel per design: per arm, the primary contrast and the planted
+    control (the estimator the verdicts read, 95 % intervals) and each in-context DAE, with the equivalence margin
+    shaded and the smallest detectable effect dotted."""
+    import math
+
+    entries = answer["entries"]
+    designs = list(dict.fromkeys(e["design"] for e in entries))
+    rows_of = {d: [(e, _answer_readings(e)) for e in entries if e["design"] == d] for d in designs}
+    tallest = max(sum(len(r) for _, r in rows) for rows in rows_of.values())
+    fig, axes = _grid(1, len(designs), "The answer: each arm's contrasts (0 = no effect)", width=5.6,
+                      height=0.6 + 0.32 * tallest, sharey=False)
+    for j, design in enumerate(designs):
+        ax, y, ticks = axes[0][j], 0.0, []
+        for e, readings in rows_of[design]:
+            top, y_end = y, y - len(readings) + 1
+            margin, mde = (e.get("margin") or {}).get("metric"), (e.get("primary") or {}).get("mde", {}).get("metric")
+            if margin is not None and math.isfinite(margin):
+                ax.fill_betweenx([y_end - 0.4, top + 0.4], -margin, margin, color="0.88", lw=0,
+                                 label="equivalence margin" if not ticks else None)
+            if mde is not None and math.isfinite(mde):
+                ax.plot([mde, mde], [top - 0.4, top + 0.4], ":", color="tab:red", lw=1.2,
+                        label="smallest detectable effect" if not ticks else None)
+            for r, label, colour in readings:
+                ax.errorbar([r["estimate"]], [y], xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
+                            marker="o", color=colour, capsize=3, linestyle="none", ms=4)
+                ticks.append((y, label if label.startswith(" ") else f"{e['arm']}: {label}"))
+                y -= 1
+            ax.axhline(y + 0.5, color="0.7", lw=0.5)
+            y -= 0.5
+        ax.axvline(0, color="0.3", lw=0.8)
+        ax.set_yticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=7)
+        metric = rows_of[design][0][0]["metric"]
+        ax.set_title(f"{design} design: {metric}", fontsize=9)
+        ax.set_xlabel(unit(metric), fontsize=8)
+        ax.grid(alpha=0.3, axis="x")
+        _legend(ax, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
+    fig.text(0.01, 0.005, "error bars: 95 % intervals of the estimator the verdicts read", fontsize=8, color="0.35")
+    _save(fig, path, ci=False)
+
+
+def _answer_readings(entry: dict) -> list[tuple[dict, str, str]]:
+    """(interval, label, colour) of an answer entry's rows: the primary contrast, the plant, each in-context DAE."""
+    out = []
+    for key, prefix, colour in ANSWER_READINGS:
+        c = entry.get(key)
+        if c:
+            name = c["condition"] + (f" − {c['reference']}" if c.get("reference") else "")
+            out.append((c["chosen"], ("  " if prefix else "") + prefix + name, colour))
+    for kind, r in (entry.get("in_context") or {}).items():
+        if r and r.get("estimate") is not None:
+            out.append((r, f"  in context, {'base model' if kind == 'base' else kind + ' models'}", "tab:blue"))
+    return out
 
 
 def _legend(ax: Any, **kwargs: Any) -> None:

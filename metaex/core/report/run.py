@@ -97,18 +97,25 @@ def make_report(probe_dirs: list[Path], out: Path, *, metrics: list[str] | None 
     report["in_context"] = in_context_rows(study, np.random.default_rng(seed))
     with atomic_dir(out) as folder:
         report["figures"] = _figures(study, rows, headline, folder, contrasts, fit=fit,
-                                     rates=report.get("exchange", []))
+                                     rates=report.get("exchange", []), answer=report.get("answer"))
         blocks = _blocks(report, tables, rows, keys, study)
         write_texts(folder, *render(blocks, folder), report)
         write_marker(folder, "report")
     return report
 
 
+ANSWER_FIGURE = "answer.png"     # the report's first figure, the one README shows (`metaex results`)
+
+
 def _figures(study: Study, rows: list[dict], metric: str, folder: Path, contrasts: bool,
-             fit: str | None = None, rates: list[dict] | None = None) -> list[dict[str, str]]:
+             fit: str | None = None, rates: list[dict] | None = None, answer: dict | None = None
+             ) -> list[dict[str, str]]:
     arms, doses, conds = study.arms, study.doses, study.conditions
-    made = [("levels.png", f"{metric} per condition, explained and unexplained grammars separately",
-             lambda p: figures.levels_figure(rows, metric, arms, doses, conds, p))]
+    made = [(ANSWER_FIGURE, "The answer: each arm's primary contrast, planted control and in-context DAE (95 % "
+             "intervals; shaded: the equivalence margin; dotted: the smallest detectable effect)",
+             lambda p: figures.answer_figure(answer, p))] if answer and answer.get("entries") else []
+    made += [("levels.png", f"{metric} per condition, explained and unexplained grammars separately",
+              lambda p: figures.levels_figure(rows, metric, arms, doses, conds, p))]
     if contrasts:
         made += [("effect_vs_dose.png", f"Explanation effect Δ − Δ(examples) on {metric} against dose",
                   lambda p: figures.did_vs_dose_figure(rows, metric, arms, doses, conds, p)),
