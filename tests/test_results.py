@@ -79,6 +79,14 @@ def test_results_carry_the_headline_every_table_and_their_provenance(report_dir,
     assert text.index("](results-figures/answer.png)") < text.index("## Headline")
 
 
+def test_results_on_stdout_write_no_file(report_dir, tmp_path, monkeypatch):
+    """`-o -` prints the page (no figures: no folder beside it) and writes nothing, not even a file named `-`."""
+    monkeypatch.chdir(tmp_path)
+    result = _results(str(report_dir), "-o", "-")
+    assert result.exit_code == 0 and result.stdout.startswith("# Results\n") and "## Headline" in result.stdout
+    assert "![" not in result.stdout and list(tmp_path.iterdir()) == []
+
+
 def test_a_foreign_figures_folder_is_refused_and_nothing_written(report_dir, tmp_path):
     """A folder where the figures would go that is not ours (no marker of `metaex results`) is never replaced."""
     figs = tmp_path / "results-figures"

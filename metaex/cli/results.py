@@ -11,7 +11,7 @@ import typer
 
 def results(
     report_dir: Path = typer.Argument(..., help="A report folder written by `metaex report` (its report.json)."),
-    out: Path = typer.Option(Path("docs/results.md"), "--out", "-o", help="Markdown file to write."),
+    out: Path = typer.Option(Path("docs/results.md"), "--out", "-o", help="Markdown file to write (its figures go beside it; `-`: standard output, no figures)."),
     readme: Path = typer.Option(None, "--readme",
                                 help="Also refresh this file's results block (between its results:headline "
                                      "markers) with the headline table."),
