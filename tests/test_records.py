@@ -126,3 +126,32 @@ def test_temps_of_dead_writers_are_removed_on_the_next_write(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.jsonl", mine.name, remote.name])
     # a caller holding the lock of all that is written there (a study cell's) knows the other host's writer is dead
     assert files.clean_folder(tmp_path, any_host=True) == [remote] and mine.exists()
+
+
+@pytest.mark.parametrize("make", ["mkstemp", "mkdtemp"])
+def test_a_new_folder_removed_while_still_empty_is_made_again(tmp_path, monkeypatch, make):
+    """Two shards of a study start on one new folder: one makes it to write its marker, the other's output check
+    finds it empty (as a kill before its first file leaves it) and removes it, between the first one's mkdir and
+    its temp. The write makes the folder again (seen once in `make study`: a shard died with ENOENT on its temp)."""
+    from metaex.core import markers
+
+    root = tmp_path / "study"
+    real = getattr(files.tempfile, make)
+    raced = []
+
+    def racing(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            files._check_own(root, root, "study")   # the other shard's check, in the window
+            assert not root.exists()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(files.tempfile, make, racing)
+    if make == "mkstemp":
+        markers.write_marker(root, "study")
+        assert markers.folder_kind(root) == "study"
+    else:
+        with files.atomic_dir(root / "report") as tmp:
+            (tmp / "report.md").write_text("# metaex report\n")
+        assert (root / "report" / "report.md").is_file()
+    assert raced and [p.name for p in root.iterdir() if p.name.endswith(".tmp")] == []

@@ -77,6 +77,8 @@ def test_results_carry_the_headline_every_table_and_their_provenance(report_dir,
     assert sorted(links) == sorted(f"results-figures/{f['file']}" for f in report["figures"])
     assert all((out.parent / link).is_file() for link in links)
     assert text.index("](results-figures/answer.png)") < text.index("## Headline")
+    # every picture is a paragraph of its own (after the answer's bullets it would render inside the last bullet)
+    assert all(text[m.start() - 2:m.start()] == "\n\n" for m in re.finditer(r"!\[", text))
 
 
 def test_results_on_stdout_write_no_file(report_dir, tmp_path, monkeypatch):

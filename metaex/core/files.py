@@ -24,11 +24,12 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from metaex.core import markers
 from metaex.core.errors import InputError
 
+_T = TypeVar("_T")
 FAULT_ENV, FAULT_LOG_ENV = "METAEX_FAULT_AT", "METAEX_FAULT_LOG"
 FAULT_EXIT = 86
 _commits = 0
@@ -164,16 +165,30 @@ def writing_to(target: str | Path) -> Iterator[None]:
         raise named from err
 
 
+def _temp_beside(target: Path, make: Callable[..., _T]) -> _T:
+    """`make` (mkstemp or mkdtemp) a temp beside `target`, its folder created first. Another command may remove
+    that folder while it is still empty (`_check_own`: an empty folder a kill left is removed, as if never begun;
+    two shards of a study start on one new folder at once), so a folder gone before the temp is made is made again,
+    as git does when it races an empty-directory prune."""
+    for attempt in range(8):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return make(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
+        except FileNotFoundError:
+            if attempt == 7:
+                raise
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """A temp file beside `path`, renamed into place only if the block succeeds (removed if it fails)."""
     target = Path(path)
     if target.is_dir():
         raise InputError("is a directory, expected a file name", str(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target)
     with writing_to(target):
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
+        fd, tmp = _temp_beside(target, tempfile.mkstemp)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh
@@ -197,10 +212,9 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise InputError("is a file, expected a folder", str(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target)
     with writing_to(target):
-        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
+        tmp = Path(_temp_beside(target, tempfile.mkdtemp))
     try:
         yield tmp
         _share(tmp)

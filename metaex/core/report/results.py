@@ -151,7 +151,7 @@ def render(report: dict[str, Any], prov: dict[str, Any], figures: list[tuple[dic
     answer = the_answer(report)
     pictures = [f"![{entry['caption']}]({link})" for entry, link in figures]
     parts = ["# Results", GENERATED, "", provenance_table(prov),
-             *(["", "## The answer", "", answer, *pictures[:1]] if answer else []),
+             *(["", "## The answer", "", answer, *(["", pictures[0]] if pictures else [])] if answer else []),
              "", f"## Headline: {report['headline_metric']}", "", settings_line(report), "",
              markdown(report["headline_table"]["header"], report["headline_table"]["rows"])]
     skip = {"answer"} if answer else set()
