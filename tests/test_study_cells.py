@@ -108,7 +108,9 @@ def test_cells_run_side_by_side_but_never_one_cell_twice(run_subprocess, tmp_pat
 def test_ctrl_c_stops_a_study_with_exit_130_and_one_short_line(tmp_path):
     config, folder = _config(tmp_path, MICRO.replace("bridge_grammars = 3", "bridge_grammars = 60")), tmp_path / "s"
     proc = subprocess.Popen([sys.executable, "-m", "metaex", "study", "run", str(config), "--out", str(folder),
-                             "--cell", "seed0/data"], stderr=subprocess.PIPE, text=True)
+                             "--cell", "seed0/data"], stderr=subprocess.PIPE, text=True,
+                            # a test run from a background job (`pytest &`) inherits SIGINT ignored: as a user's shell
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = ""
     while "bridging corpus" not in seen:      # interrupt it in its slowest data step
         line = proc.stderr.readline()
