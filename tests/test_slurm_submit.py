@@ -124,3 +124,16 @@ def test_bad_options_and_a_folder_never_submitted_are_one_line_errors(run_subpro
     r = run_subprocess("study", "status", tmp_path)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "no submission recorded here" in r.stderr
+
+
+def test_dry_run_names_job_ids_by_variables_a_shell_takes(run_cli, tmp_path):
+    """The shipped GPU config's ladder: arms named for hub models (`Qwen2.5-0.5B`) get job-id variables a shell can
+    hold, so the printed sbatch lines can be pasted (`$JOB_Qwen2.5-0.5B` is `$JOB_Qwen2` then text)."""
+    config = Path(__file__).resolve().parent.parent / "configs" / "study-gpu.toml"
+    result = run_cli("study", "submit", config, "--out", tmp_path / "s", "--dry-run", "--models",
+                     "Qwen/Qwen2.5-0.5B Qwen/Qwen2.5-7B")
+    assert result.exit_code == 0, result.output
+    heads = [line for line in result.stdout.splitlines() if line.startswith("# --- ")]
+    names = re.findall(r"\$(\S+?)(?=[\s:)])", "\n".join(heads))
+    assert names and all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) for n in names), names
+    assert heads[-1].startswith("# --- report: ") and "afterok:$JOB_Qwen2_5_0_5B:$JOB_Qwen2_5_7B " in heads[-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import typer
@@ -44,9 +45,9 @@ def submit(
     sub = submit_study(cfg, out, cli, models=_models(models), dry_run=dry_run, command=command)
     if dry_run:
         for a, text in zip(sub.arrays, sub.scripts, strict=True):
-            after = ":".join([f"$JOB_{b}" for b in a.after] + a.queued)
+            after = ":".join([f"${_job_var(b)}" for b in a.after] + a.queued)
             typer.echo(f"# --- {a.name}: sbatch --parsable{' --dependency=afterok:' + after if after else ''} "
-                       f"{a.name}.sh  (its job id: $JOB_{a.name})\n{text}")
+                       f"{a.name}.sh  (its job id: ${_job_var(a.name)})\n{text}")
     head = "would submit" if dry_run else "submitted"
     typer.echo(f"study {out}: {sub.done} cells done, {len(sub.queued)} queued by earlier submissions; "
                f"{head} {len(sub.arrays)} arrays, {sum(len(a.tasks) for a in sub.arrays)} tasks:")
@@ -89,3 +90,9 @@ def status(
 
 def register(app: typer.Typer) -> None:
     """The commands are added to `metaex study` when this module is imported."""
+
+
+def _job_var(array: str) -> str:
+    """The shell variable the dry run names an array's job id by (`Qwen2.5-7B` -> JOB_Qwen2_5_7B: a name a shell
+    takes, so the printed commands can be pasted)."""
+    return "JOB_" + re.sub(r"\W", "_", array)
