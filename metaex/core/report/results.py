@@ -45,8 +45,8 @@ def write_results(report_dir: Path, out: Path, *, command: str, readme: Path | N
     """Write `out`, its figures (copied from the report, in `figures_folder(out)`) and README's headline block
     from REPORT_DIR/report.json; returns the provenance written."""
     report = read_report(report_dir)
-    shown = [f for f in report.get("figures", []) if (Path(report_dir) / f["file"]).is_file()
-             and str(out) != "-"]       # a page on stdout has no folder beside it: no figures
+    shown = [] if str(out) == "-" else [    # a page on stdout has no folder beside it: no figures
+        f for f in report.get("figures", []) if (Path(report_dir) / f["file"]).is_file()]
     figs = figures_folder(out)
     guard_outputs([report_dir], [(out, "file"), *([(figs, "folder", "results")] if shown else [])])
     old_readme = _readme_text(readme) if readme is not None else None
